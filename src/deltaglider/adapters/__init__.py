@@ -1,0 +1,1 @@
+"""Adapters: the ports implemented over real things (S3, the filesystem, xdelta3, ...)."""

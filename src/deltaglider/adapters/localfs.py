@@ -1,0 +1,228 @@
+"""StoragePort over a local directory: the embedded backend, no service to run.
+
+Layout under the root given as `file:///abs/root`:
+
+    root/
+      bucket/                          a bucket is a directory directly under the root
+        releases/app-1.0.zip.delta     a key maps to the path below its bucket
+        releases/.app-1.0.zip.delta.dg-meta.json   its metadata, beside it
+
+Writes go to a temporary file in the same directory and are renamed into place, the
+metadata first and the data second, so a reader never sees a partial object, and a new
+key's data never appears without its metadata.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+import secrets
+import shutil
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+from deltaglider.core.errors import (
+    BucketNotFound,
+    InvalidKeyError,
+    LocalFileError,
+    ObjectNotFound,
+)
+from deltaglider.ports import CommonPrefix, ObjectInfo
+
+META_SUFFIX = ".dg-meta.json"
+TEMP_MARK = ".dg-tmp-"
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.\-_]{1,62}")
+
+
+def is_internal_name(name: str) -> bool:
+    """Metadata sidecars and in-flight temporary files, never listed as objects."""
+    return (name.startswith(".") and name.endswith(META_SUFFIX)) or TEMP_MARK in name
+
+
+class LocalFilesystemStorage:
+    """Buckets as directories, objects as files, metadata in JSON sidecars."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    # --------------------------------------------------------------- paths
+
+    def _bucket_dir(self, bucket: str) -> Path:
+        if not _BUCKET.fullmatch(bucket) or ".." in bucket:
+            raise InvalidKeyError(f"invalid bucket name: {bucket!r}")
+        return self.root / bucket
+
+    def _existing_bucket(self, bucket: str) -> Path:
+        path = self._bucket_dir(bucket)
+        if not path.is_dir():
+            raise BucketNotFound(bucket)
+        return path
+
+    def _object_path(self, bucket: str, key: str) -> Path:
+        segments = key.split("/")
+        for segment in segments:
+            if segment in ("", ".", "..") or "\0" in segment or is_internal_name(segment):
+                raise InvalidKeyError(f"key cannot be stored on the filesystem backend: {key!r}")
+        return self._bucket_dir(bucket).joinpath(*segments)
+
+    @staticmethod
+    def _meta_path(path: Path) -> Path:
+        return path.with_name(f".{path.name}{META_SUFFIX}")
+
+    # --------------------------------------------------------------- reads
+
+    def head(self, bucket: str, key: str) -> ObjectInfo | None:
+        self._bucket_dir(bucket)  # a bad bucket name is an error, not an absent key
+        try:
+            path = self._object_path(bucket, key)
+        except InvalidKeyError:
+            return None
+        try:
+            stat = path.stat()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        if not path.is_file():
+            return None
+        return ObjectInfo(
+            key, stat.st_size, _mtime(stat.st_mtime), _etag(stat), self._read_meta(path)
+        )
+
+    def _read_meta(self, path: Path) -> dict[str, str]:
+        try:
+            data = json.loads(self._meta_path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError):
+            return {}  # unreadable metadata reads as none: the object is then plain
+        meta = data.get("metadata") if isinstance(data, dict) else None
+        if not isinstance(meta, dict):
+            return {}
+        return {str(k): str(v) for k, v in meta.items()}
+
+    def list(
+        self, bucket: str, prefix: str, delimiter: str | None = None
+    ) -> Iterator[ObjectInfo | CommonPrefix]:
+        if delimiter not in (None, "/"):
+            raise InvalidKeyError(f"the filesystem backend lists with '/' only, not {delimiter!r}")
+        bucket_dir = self._existing_bucket(bucket)
+        folder = prefix[: prefix.rfind("/") + 1]
+        try:
+            start = self._object_path(bucket, folder.rstrip("/")) if folder else bucket_dir
+        except InvalidKeyError:
+            return
+        if not start.is_dir():
+            return
+        entries: list[tuple[bytes, ObjectInfo | CommonPrefix]] = []
+        if delimiter is None:
+            for key, path in _walk(start, folder):
+                if key.startswith(prefix):
+                    entries.append((key.encode(), self._listed(key, path)))
+        else:
+            for child in start.iterdir():
+                key = folder + child.name
+                if is_internal_name(child.name) or not key.startswith(prefix):
+                    continue
+                if child.is_dir():
+                    if any(True for _ in _walk(child, key + "/")):
+                        entries.append((key.encode() + b"/", CommonPrefix(key + "/")))
+                elif child.is_file():
+                    entries.append((key.encode(), self._listed(key, child)))
+        entries.sort(key=lambda pair: pair[0])
+        for _, entry in entries:
+            yield entry
+
+    @staticmethod
+    def _listed(key: str, path: Path) -> ObjectInfo:
+        stat = path.stat()
+        return ObjectInfo(key, stat.st_size, _mtime(stat.st_mtime), _etag(stat))
+
+    def download(self, bucket: str, key: str, destination: Path) -> None:
+        self._existing_bucket(bucket)
+        path = self._object_path(bucket, key)
+        try:
+            shutil.copyfile(path, destination)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            if not path.is_file():
+                raise ObjectNotFound(bucket, key) from None
+            raise LocalFileError(f"cannot write {destination}") from None
+
+    def bucket_exists(self, bucket: str) -> bool:
+        return self._bucket_dir(bucket).is_dir()
+
+    # --------------------------------------------------------------- writes
+
+    def upload(self, bucket: str, key: str, source: Path, metadata: Mapping[str, str]) -> None:
+        self._existing_bucket(bucket)
+        path = self._object_path(bucket, key)
+        if path.is_dir():
+            raise InvalidKeyError(f"key {key!r} is a prefix of other keys on this backend")
+        document = json.dumps({"format": 1, "metadata": dict(metadata)}, sort_keys=True)
+        for attempt in range(3):  # a concurrent delete may prune the folder we just made
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except (FileExistsError, NotADirectoryError):
+                raise InvalidKeyError(
+                    f"key {key!r} runs through an existing object on this backend"
+                ) from None
+            try:
+                self._write_atomic(self._meta_path(path), lambda temp: temp.write_text(document))
+                self._write_atomic(path, lambda temp: shutil.copyfile(source, temp))
+                return
+            except FileNotFoundError:
+                if attempt == 2 or not source.is_file():
+                    raise
+
+    @staticmethod
+    def _write_atomic(path: Path, write: Callable[[Path], object]) -> None:
+        temp = path.with_name(f".{path.name}{TEMP_MARK}{secrets.token_hex(4)}")
+        try:
+            write(temp)
+            with temp.open("rb+") as stream:
+                os.fsync(stream.fileno())
+            os.replace(temp, path)
+        except OSError as exc:
+            if exc.errno == errno.ENAMETOOLONG:
+                raise InvalidKeyError(f"key too long for the filesystem: {path.name!r}") from None
+            raise
+        finally:
+            temp.unlink(missing_ok=True)
+
+    def delete(self, bucket: str, key: str) -> None:
+        bucket_dir = self._existing_bucket(bucket)
+        try:
+            path = self._object_path(bucket, key)
+        except InvalidKeyError:
+            return
+        if path.is_dir():
+            return  # a "folder" is not an object
+        path.unlink(missing_ok=True)
+        self._meta_path(path).unlink(missing_ok=True)
+        for parent in path.parents:  # S3 has no folders: drop the ones left empty
+            if parent == bucket_dir:
+                break
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+
+
+def _walk(start: Path, key_prefix: str) -> Iterator[tuple[str, Path]]:
+    """(key, path) of every object file below `start`, whose key starts with key_prefix."""
+    for dirpath, dirnames, filenames in os.walk(start):
+        dirnames[:] = [d for d in dirnames if not is_internal_name(d)]
+        relative = Path(dirpath).relative_to(start).as_posix()
+        base = key_prefix if relative == "." else f"{key_prefix}{relative}/"
+        for name in filenames:
+            if not is_internal_name(name):
+                yield base + name, Path(dirpath, name)
+
+
+def _mtime(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def _etag(stat: os.stat_result) -> str:
+    return f'"{stat.st_size:x}-{stat.st_mtime_ns:x}"'

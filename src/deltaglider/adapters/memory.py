@@ -1,0 +1,86 @@
+"""StoragePort in memory: a fast, honest fake for unit tests and experiments."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from deltaglider.core.errors import BucketNotFound, ObjectNotFound
+from deltaglider.ports import CommonPrefix, ObjectInfo
+
+
+@dataclass
+class StoredObject:
+    data: bytes
+    metadata: dict[str, str]
+    last_modified: datetime
+
+
+@dataclass
+class InMemoryStorage:
+    """Buckets of objects in dicts, with S3's listing rules; counts calls per operation."""
+
+    buckets: dict[str, dict[str, StoredObject]] = field(default_factory=dict)
+    calls: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def create_bucket(self, bucket: str) -> None:
+        self.buckets.setdefault(bucket, {})
+
+    def _count(self, operation: str) -> None:
+        with self._lock:
+            self.calls[operation] = self.calls.get(operation, 0) + 1
+
+    def _bucket(self, bucket: str) -> dict[str, StoredObject]:
+        if bucket not in self.buckets:
+            raise BucketNotFound(bucket)
+        return self.buckets[bucket]
+
+    def head(self, bucket: str, key: str) -> ObjectInfo | None:
+        self._count("head")
+        found = self.buckets.get(bucket, {}).get(key)
+        if found is None:
+            return None
+        return ObjectInfo(key, len(found.data), found.last_modified, "", dict(found.metadata))
+
+    def list(
+        self, bucket: str, prefix: str, delimiter: str | None = None
+    ) -> Iterator[ObjectInfo | CommonPrefix]:
+        self._count("list")
+        objects = self._bucket(bucket)
+        seen_prefixes: set[str] = set()
+        for key in sorted(objects, key=str.encode):
+            if not key.startswith(prefix):
+                continue
+            if delimiter and delimiter in key[len(prefix) :]:
+                rolled = key[: key.index(delimiter, len(prefix)) + len(delimiter)]
+                if rolled not in seen_prefixes:
+                    seen_prefixes.add(rolled)
+                    yield CommonPrefix(rolled)
+                continue
+            stored = objects[key]
+            yield ObjectInfo(key, len(stored.data), stored.last_modified)
+
+    def upload(self, bucket: str, key: str, source: Path, metadata: Mapping[str, str]) -> None:
+        self._count("upload")
+        objects = self._bucket(bucket)
+        objects[key] = StoredObject(source.read_bytes(), dict(metadata), datetime.now(UTC))
+
+    def download(self, bucket: str, key: str, destination: Path) -> None:
+        self._count("download")
+        found = self._bucket(bucket).get(key)
+        if found is None:
+            raise ObjectNotFound(bucket, key)
+        with destination.open("wb") as stream:
+            stream.write(found.data)
+
+    def delete(self, bucket: str, key: str) -> None:
+        self._count("delete")
+        self._bucket(bucket).pop(key, None)
+
+    def bucket_exists(self, bucket: str) -> bool:
+        self._count("bucket_exists")
+        return bucket in self.buckets

@@ -1,0 +1,151 @@
+"""StoragePort over S3 (AWS or any S3-compatible store) through boto3."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from boto3.exceptions import S3UploadFailedError
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    PartialCredentialsError,
+)
+
+from deltaglider.core.errors import (
+    AccessDenied,
+    BucketNotFound,
+    CredentialsError,
+    DeltaGliderError,
+    EndpointError,
+    ObjectNotFound,
+    StorageError,
+)
+from deltaglider.ports import CommonPrefix, ObjectInfo
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+_NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
+_BAD_CREDENTIALS = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken"}
+TRANSFER = TransferConfig(
+    multipart_threshold=16 * 1024 * 1024, multipart_chunksize=16 * 1024 * 1024
+)
+
+
+class S3Storage:
+    """Objects in S3 buckets; boto3 resolves credentials, profiles and regions."""
+
+    def __init__(self, client: S3Client) -> None:
+        self._client = client
+
+    def head(self, bucket: str, key: str) -> ObjectInfo | None:
+        try:
+            with _mapped(bucket, key):
+                found = self._client.head_object(Bucket=bucket, Key=key)
+        except ObjectNotFound:
+            return None
+        return ObjectInfo(
+            key=key,
+            size=found["ContentLength"],
+            last_modified=found["LastModified"],
+            etag=found.get("ETag", ""),
+            metadata={k.lower(): v for k, v in found.get("Metadata", {}).items()},
+        )
+
+    def list(
+        self, bucket: str, prefix: str, delimiter: str | None = None
+    ) -> Iterator[ObjectInfo | CommonPrefix]:
+        paginator = self._client.get_paginator("list_objects_v2")
+        arguments = {"Bucket": bucket, "Prefix": prefix}
+        if delimiter:
+            arguments["Delimiter"] = delimiter
+        with _mapped(bucket):
+            for page in paginator.paginate(**arguments):  # type: ignore[arg-type]
+                entries: list[ObjectInfo | CommonPrefix] = [
+                    ObjectInfo(
+                        key=item["Key"],
+                        size=item["Size"],
+                        last_modified=item["LastModified"],
+                        etag=item.get("ETag", ""),
+                    )
+                    for item in page.get("Contents", [])
+                ]
+                entries += [CommonPrefix(p["Prefix"]) for p in page.get("CommonPrefixes", [])]
+                entries.sort(key=_sort_key)
+                yield from entries
+
+    def upload(self, bucket: str, key: str, source: Path, metadata: Mapping[str, str]) -> None:
+        with _mapped(bucket, key):
+            self._client.upload_file(
+                str(source), bucket, key, ExtraArgs={"Metadata": dict(metadata)}, Config=TRANSFER
+            )
+
+    def download(self, bucket: str, key: str, destination: Path) -> None:
+        with _mapped(bucket, key):
+            self._client.download_file(bucket, key, str(destination), Config=TRANSFER)
+
+    def delete(self, bucket: str, key: str) -> None:
+        with _mapped(bucket, key):
+            self._client.delete_object(Bucket=bucket, Key=key)
+
+    def bucket_exists(self, bucket: str) -> bool:
+        try:
+            with _mapped(bucket):
+                self._client.head_bucket(Bucket=bucket)
+        except (BucketNotFound, ObjectNotFound):
+            return False
+        return True
+
+
+def _sort_key(entry: ObjectInfo | CommonPrefix) -> bytes:
+    return (entry.key if isinstance(entry, ObjectInfo) else entry.prefix).encode()
+
+
+@contextmanager
+def _mapped(bucket: str, key: str | None = None) -> Iterator[None]:
+    """Turn botocore's exceptions into DeltaGlider's, with one readable line each."""
+    try:
+        yield
+    except DeltaGliderError:
+        raise
+    except S3UploadFailedError as exc:
+        cause = exc.__context__
+        if isinstance(cause, ClientError):
+            raise _from_client_error(cause, bucket, key) from None
+        raise StorageError(str(exc)) from None
+    except ClientError as exc:
+        raise _from_client_error(exc, bucket, key) from None
+    except (NoCredentialsError, PartialCredentialsError):
+        raise CredentialsError(
+            "Unable to locate credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+            "or configure a profile with `aws configure`"
+        ) from None
+    except (EndpointConnectionError, ConnectionError) as exc:
+        raise EndpointError(f"Could not connect to the endpoint: {exc}") from None
+    except BotoCoreError as exc:
+        raise StorageError(str(exc)) from None
+
+
+def _from_client_error(exc: ClientError, bucket: str, key: str | None) -> DeltaGliderError:
+    error = exc.response.get("Error", {})
+    code = str(error.get("Code", ""))
+    message = str(error.get("Message", "")) or code
+    operation = exc.operation_name
+    if code == "NoSuchBucket":
+        return BucketNotFound(bucket)
+    if code in _NOT_FOUND:
+        return ObjectNotFound(bucket, key or "")
+    if code in _BAD_CREDENTIALS:
+        return CredentialsError(f"The store rejected the credentials ({code}): {message}")
+    if code in ("403", "AccessDenied", "Forbidden"):
+        return AccessDenied(f"Access denied ({operation} on s3://{bucket}/{key or ''})")
+    return StorageError(
+        f"An error occurred ({code}) when calling the {operation} operation: {message}"
+    )

@@ -1,0 +1,1 @@
+"""The ways in: the command line, and the wiring that builds a service for it."""

@@ -1,0 +1,79 @@
+"""The `deltaglider` command group and its entry point, which turns every failure into
+one line on stderr and an `aws s3`-style exit status (0 ok, 1 failed transfer,
+2 usage, 130 interrupted, 255 anything else)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+
+import click
+
+from deltaglider import __version__
+from deltaglider.adapters.stdlog import LOGGER_NAME
+from deltaglider.app.cli.context import Fatal
+from deltaglider.app.cli.cp import cp, get, put
+from deltaglider.app.cli.locations import BadLocation
+from deltaglider.app.cli.ls import ls
+from deltaglider.app.cli.report import stats, verify
+from deltaglider.app.cli.rm import rm
+from deltaglider.core.errors import DeltaGliderError
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+EXIT_FATAL = 255
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="deltaglider")
+def cli() -> None:
+    """Store versioned artifacts in S3 as binary deltas: `aws s3` commands, fewer bytes.
+
+    Endpoint: --endpoint-url or AWS_ENDPOINT_URL; http(s)://... is an S3 service,
+    file:///abs/path a local store (buckets are its subdirectories).
+    """
+
+
+for command in (cp, ls, rm, put, get, verify, stats):
+    cli.add_command(command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the command line and exit with its status; never show a traceback."""
+    sys.exit(run(argv))
+
+
+def run(argv: list[str] | None = None) -> int:
+    try:
+        status = cli.main(args=argv, prog_name="deltaglider", standalone_mode=False)
+    except click.exceptions.Abort:  # click's form of KeyboardInterrupt
+        _fail("cancelled")
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        _fail("cancelled")
+        return EXIT_INTERRUPTED
+    except click.UsageError as exc:
+        exc.show()
+        return EXIT_USAGE
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except (Fatal, BadLocation) as exc:
+        _fail(str(exc))
+        return EXIT_FATAL
+    except DeltaGliderError as exc:
+        _fail(f"fatal error: {exc}")
+        return EXIT_FATAL
+    except Exception as exc:
+        logging.getLogger(LOGGER_NAME).debug("%s", traceback.format_exc())
+        _fail(
+            f"fatal error: unexpected {type(exc).__name__}: {exc} "
+            "(DG_LOG_LEVEL=DEBUG shows the details)"
+        )
+        return EXIT_FATAL
+    return status if isinstance(status, int) else 0
+
+
+def _fail(message: str) -> None:
+    click.echo(message, err=True)

@@ -1,0 +1,46 @@
+"""Output lines in the formats `aws s3` prints, and sizes for people."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+
+_UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+
+
+def human_size(size: int) -> str:
+    """Sizes as `aws s3 ls --human-readable` shows them: `123 Bytes`, `1.5 MiB`."""
+    if size == 1:
+        return "1 Byte"
+    if size < 1024:
+        return f"{size} Bytes"
+    for power, unit in enumerate(_UNITS, start=1):
+        value = size / 1024**power
+        if round(value) < 1024 or unit == _UNITS[-1]:
+            return f"{value:.1f} {unit}"
+    raise AssertionError("unreachable")
+
+
+def ls_object_line(modified: datetime, size: str, name: str) -> str:
+    """`2026-11-21 08:30:00    1234567 app-1.0.zip`, in local time as aws prints it."""
+    stamp = modified.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    return f"{stamp} {size:>10} {name}"
+
+
+def ls_prefix_line(name: str) -> str:
+    """`                           PRE releases/`."""
+    return f"{'PRE':>30} {name}"
+
+
+def percent(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "-"
+
+
+def say(line: str, *, quiet: bool = False) -> None:
+    if not quiet:
+        click.echo(line)
+
+
+def complain(line: str) -> None:
+    click.echo(line, err=True)

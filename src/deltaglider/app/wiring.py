@@ -1,0 +1,61 @@
+"""The one place where adapters are chosen and wired into a DeltaService."""
+
+from __future__ import annotations
+
+import boto3
+import botocore.config
+from botocore.exceptions import BotoCoreError, ProfileNotFound
+
+from deltaglider import __version__
+from deltaglider.adapters.cache_fs import FilesystemCache
+from deltaglider.adapters.clock import UtcClock
+from deltaglider.adapters.localfs import LocalFilesystemStorage
+from deltaglider.adapters.metrics import NoopMetrics
+from deltaglider.adapters.s3 import S3Storage
+from deltaglider.adapters.sha256 import Sha256Hasher
+from deltaglider.adapters.stdlog import std_logger
+from deltaglider.adapters.xdelta3 import Xdelta3Codec
+from deltaglider.app.settings import Settings
+from deltaglider.core.errors import ConfigError
+from deltaglider.core.policy import DeltaPolicy
+from deltaglider.core.service import DeltaService
+from deltaglider.ports import StoragePort
+
+
+def build_service(settings: Settings) -> DeltaService:
+    """A DeltaService over the backend the settings name, with the standard adapters."""
+    return DeltaService(
+        storage=build_storage(settings),
+        diff=Xdelta3Codec(),
+        hasher=Sha256Hasher(),
+        cache=FilesystemCache(),
+        clock=UtcClock(),
+        logger=std_logger(settings.log_level),
+        metrics=NoopMetrics(),
+        policy=DeltaPolicy(max_ratio=settings.max_ratio),
+        tool=f"deltaglider/{__version__}",
+    )
+
+
+def build_storage(settings: Settings) -> StoragePort:
+    """The filesystem backend for a `file://` endpoint, S3 through boto3 otherwise."""
+    if settings.file_root is not None:
+        return LocalFilesystemStorage(settings.file_root)
+    config = botocore.config.Config(
+        # Custom endpoints (MinIO, Ceph, moto) are addressed path-style: no bucket DNS.
+        s3={"addressing_style": "path"} if settings.endpoint_url else {},
+        # Stores such as Ceph RGW reject the newer CRC checksums; send them only if needed.
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+        retries={"mode": "standard", "max_attempts": 5},
+        connect_timeout=10,
+        read_timeout=60,
+    )
+    try:
+        session = boto3.session.Session(profile_name=settings.profile, region_name=settings.region)
+        client = session.client("s3", endpoint_url=settings.endpoint_url, config=config)
+    except ProfileNotFound:
+        raise ConfigError(f"The config profile ({settings.profile}) could not be found") from None
+    except (BotoCoreError, ValueError) as exc:
+        raise ConfigError(f"cannot set up the S3 client: {exc}") from None
+    return S3Storage(client)

@@ -1,0 +1,91 @@
+"""The one error tree of DeltaGlider. Adapters map outside exceptions onto it.
+
+    DeltaGliderError
+    ├── ConfigError            an invalid setting (environment variable or flag)
+    ├── InvalidKeyError        a key or bucket name the store cannot hold
+    ├── LocalFileError         a local file that cannot be read or written
+    ├── NotFoundError
+    │   ├── BucketNotFound
+    │   └── ObjectNotFound
+    ├── StorageError           the store failed or refused
+    │   ├── AccessDenied
+    │   ├── CredentialsError   no credentials, or credentials the store rejects
+    │   └── EndpointError      the endpoint cannot be reached
+    ├── IntegrityError         bytes that do not match their recorded SHA256
+    ├── FormatError            stored metadata that cannot be understood
+    └── DiffError              the delta codec failed
+        └── DiffToolMissing    the codec's program is not installed
+
+Every message is one line meant for the person at the terminal.
+"""
+
+from __future__ import annotations
+
+
+class DeltaGliderError(Exception):
+    """Base of every error DeltaGlider raises on purpose."""
+
+
+class ConfigError(DeltaGliderError):
+    """A setting has a value DeltaGlider cannot use."""
+
+
+class InvalidKeyError(DeltaGliderError):
+    """A bucket name or key that the store cannot hold or that would escape it."""
+
+
+class LocalFileError(DeltaGliderError):
+    """A local file or directory that is missing, unreadable or unwritable."""
+
+
+class NotFoundError(DeltaGliderError):
+    """Something asked for is not there."""
+
+
+class BucketNotFound(NotFoundError):
+    """The bucket does not exist."""
+
+    def __init__(self, bucket: str) -> None:
+        super().__init__(f"The specified bucket does not exist: {bucket}")
+        self.bucket = bucket
+
+
+class ObjectNotFound(NotFoundError):
+    """No object (logical or stored) under this key."""
+
+    def __init__(self, bucket: str, key: str) -> None:
+        super().__init__(f'Key "{key}" does not exist')
+        self.bucket = bucket
+        self.key = key
+
+
+class StorageError(DeltaGliderError):
+    """The store failed or refused an operation."""
+
+
+class AccessDenied(StorageError):
+    """The credentials are valid but not allowed to do this."""
+
+
+class CredentialsError(StorageError):
+    """No credentials were found, or the store does not accept them."""
+
+
+class EndpointError(StorageError):
+    """The storage endpoint could not be reached."""
+
+
+class IntegrityError(DeltaGliderError):
+    """Bytes that do not match the SHA256 recorded for them."""
+
+
+class FormatError(DeltaGliderError):
+    """Stored metadata that is missing, malformed, or from an unknown format version."""
+
+
+class DiffError(DeltaGliderError):
+    """The delta codec failed to encode or decode."""
+
+
+class DiffToolMissing(DiffError):
+    """The program behind the delta codec is missing or unusable."""

@@ -1,0 +1,240 @@
+"""The storage format's metadata: what each stored object carries, written and read.
+
+Documented in docs/FORMAT.md. Writing always uses the current format (`dg-format: 1`);
+reading also accepts what DeltaGlider 6.x and earlier wrote: the same `dg-` keys
+without `dg-format`, and the older bare keys (`file_sha256`, `file-sha256`, ...).
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import quote, unquote
+
+from deltaglider.core.errors import FormatError
+
+FORMAT_VERSION = 1
+PREFIX = "dg-"
+DEFAULT_CODEC = "xdelta3"  # the only codec before codecs were recorded
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+# Metadata travels in HTTP headers: keep values to printable ASCII, no '%' or spaces.
+_SAFE = "".join(c for c in string.printable if c not in "% \t\n\r\x0b\x0c")
+
+
+@dataclass(frozen=True)
+class ReferenceMeta:
+    """Metadata of `{prefix}reference.bin`: the file it was made from."""
+
+    name: str
+    sha256: str
+    size: int | None
+    created_at: datetime | None
+    tool: str
+
+    def to_metadata(self) -> dict[str, str]:
+        return _written(
+            "reference", self.tool, self.name, self.sha256, self.size, None, self.created_at
+        )
+
+
+@dataclass(frozen=True)
+class DeltaMeta:
+    """Metadata of `{prefix}{name}.delta`: what rebuilds the file and how to check it."""
+
+    name: str
+    sha256: str
+    size: int
+    mtime: datetime | None
+    created_at: datetime | None
+    ref_key: str
+    ref_sha256: str
+    delta_size: int | None
+    codec: str
+    tool: str
+
+    def to_metadata(self) -> dict[str, str]:
+        meta = _written(
+            "delta", self.tool, self.name, self.sha256, self.size, self.mtime, self.created_at
+        )
+        meta |= {
+            "dg-ref-key": quote(self.ref_key, safe=_SAFE),
+            "dg-ref-sha256": self.ref_sha256,
+            "dg-codec": self.codec,
+        }
+        if self.delta_size is not None:
+            meta["dg-delta-size"] = str(self.delta_size)
+        return meta
+
+
+@dataclass(frozen=True)
+class DirectMeta:
+    """Metadata of a file stored as itself."""
+
+    name: str
+    sha256: str
+    size: int
+    mtime: datetime | None
+    created_at: datetime | None
+    tool: str
+
+    def to_metadata(self) -> dict[str, str]:
+        return _written(
+            "direct", self.tool, self.name, self.sha256, self.size, self.mtime, self.created_at
+        )
+
+
+def read_reference(meta: Mapping[str, str]) -> ReferenceMeta:
+    """Parse a reference's metadata; FormatError when the SHA256 is missing or bad."""
+    fields = _Fields(meta)
+    return ReferenceMeta(
+        name=fields.name("original-name", "source-name"),
+        sha256=fields.sha256("file-sha256"),
+        size=fields.optional_int("file-size"),
+        created_at=fields.optional_time("created-at"),
+        tool=fields.text("tool"),
+    )
+
+
+def read_delta(meta: Mapping[str, str]) -> DeltaMeta:
+    """Parse a delta's metadata; FormatError when anything needed to rebuild is missing."""
+    fields = _Fields(meta)
+    return DeltaMeta(
+        name=fields.name("original-name", "source-name"),
+        sha256=fields.sha256("file-sha256"),
+        size=fields.required_int("file-size"),
+        mtime=fields.optional_time("file-mtime"),
+        created_at=fields.optional_time("created-at"),
+        ref_key=fields.required_name("ref-key"),
+        ref_sha256=fields.sha256("ref-sha256"),
+        delta_size=fields.optional_int("delta-size"),
+        codec=fields.codec(),
+        tool=fields.text("tool"),
+    )
+
+
+def read_direct(meta: Mapping[str, str]) -> DirectMeta | None:
+    """Parse a direct object's metadata; None for a plain object DeltaGlider did not write."""
+    fields = _Fields(meta)
+    if fields.get("file-sha256") is None:
+        return None
+    return DirectMeta(
+        name=fields.name("original-name", "source-name"),
+        sha256=fields.sha256("file-sha256"),
+        size=fields.required_int("file-size"),
+        mtime=fields.optional_time("file-mtime"),
+        created_at=fields.optional_time("created-at"),
+        tool=fields.text("tool"),
+    )
+
+
+def _written(
+    kind: str,
+    tool: str,
+    name: str,
+    sha256: str,
+    size: int | None,
+    mtime: datetime | None,
+    created_at: datetime | None,
+) -> dict[str, str]:
+    meta = {
+        "dg-format": str(FORMAT_VERSION),
+        "dg-kind": kind,
+        "dg-tool": tool,
+        "dg-original-name": quote(name, safe=_SAFE),
+        "dg-file-sha256": sha256,
+    }
+    if size is not None:
+        meta["dg-file-size"] = str(size)
+    if mtime is not None:
+        meta["dg-file-mtime"] = _time(mtime)
+    if created_at is not None:
+        meta["dg-created-at"] = _time(created_at)
+    return meta
+
+
+def _time(moment: datetime) -> str:
+    """UTC ISO 8601 with a `Z`, e.g. 2026-11-21T08:30:00.123456Z."""
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
+
+
+class _Fields:
+    """Looks fields up under every spelling a DeltaGlider version has written."""
+
+    def __init__(self, meta: Mapping[str, str]) -> None:
+        self._meta = {k.lower(): v for k, v in meta.items()}
+        version = self._meta.get("dg-format")
+        if version is not None:
+            if not version.isdigit():
+                raise FormatError(f"malformed metadata: dg-format={version!r}")
+            if int(version) > FORMAT_VERSION:
+                raise FormatError(
+                    f"object written in storage format {version}; this DeltaGlider reads "
+                    f"up to {FORMAT_VERSION}: upgrade DeltaGlider"
+                )
+        self._quoted = version is not None
+
+    def get(self, field: str) -> str | None:
+        """First non-empty value of `dg-{field}`, `{field_underscored}` or `{field}`."""
+        for key in (PREFIX + field, field.replace("-", "_"), field):
+            value = self._meta.get(key)
+            if value:
+                return value
+        return None
+
+    def text(self, field: str) -> str:
+        return self.get(field) or ""
+
+    def name(self, *fields: str) -> str:
+        for field in fields:
+            value = self.get(field)
+            if value is not None:
+                return unquote(value) if self._quoted else value
+        return ""
+
+    def required_name(self, field: str) -> str:
+        value = self.name(field)
+        if not value:
+            raise FormatError(f"metadata lacks {PREFIX}{field}")
+        return value
+
+    def sha256(self, field: str) -> str:
+        value = (self.get(field) or "").lower()
+        if not _SHA256.fullmatch(value):
+            raise FormatError(f"metadata has no valid {PREFIX}{field}")
+        return value
+
+    def optional_int(self, field: str) -> int | None:
+        value = self.get(field)
+        if value is None:
+            return None
+        if not value.isdigit():
+            raise FormatError(f"malformed metadata: {PREFIX}{field}={value!r}")
+        return int(value)
+
+    def required_int(self, field: str) -> int:
+        value = self.optional_int(field)
+        if value is None:
+            raise FormatError(f"metadata lacks {PREFIX}{field}")
+        return value
+
+    def optional_time(self, field: str) -> datetime | None:
+        value = self.get(field)
+        if value is None:
+            return None
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise FormatError(f"malformed metadata: {PREFIX}{field}={value!r}") from None
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+    def codec(self) -> str:
+        codec = self.get("codec")
+        if codec is not None:
+            return codec
+        # Before codecs were recorded every delta was xdelta3 VCDIFF; 6.x noted the command.
+        command = self.get("delta-cmd") or ""
+        return DEFAULT_CODEC if not command or "xdelta3" in command else command.split()[0]

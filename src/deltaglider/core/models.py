@@ -1,0 +1,157 @@
+"""Value objects of the domain: where things are, and what operations report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+REFERENCE_NAME = "reference.bin"
+DELTA_SUFFIX = ".delta"
+
+
+@dataclass(frozen=True)
+class ObjectKey:
+    """A logical object's address: bucket and key as the user gives them."""
+
+    bucket: str
+    key: str
+
+    @property
+    def name(self) -> str:
+        """The last path segment of the key (the file name)."""
+        return self.key.rsplit("/", 1)[-1]
+
+    @property
+    def delta_space(self) -> DeltaSpace:
+        """The DeltaSpace this key belongs to: its bucket and "folder" prefix."""
+        head, sep, _ = self.key.rpartition("/")
+        return DeltaSpace(self.bucket, head + sep)
+
+    @property
+    def delta_key(self) -> str:
+        """Where this logical object is stored when it is stored as a delta."""
+        return self.key + DELTA_SUFFIX
+
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+@dataclass(frozen=True)
+class DeltaSpace:
+    """A bucket prefix whose delta-eligible objects share one reference."""
+
+    bucket: str
+    prefix: str  # "" or ending in "/"
+
+    @property
+    def reference_key(self) -> str:
+        return self.prefix + REFERENCE_NAME
+
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+
+def is_reference_key(key: str) -> bool:
+    """Whether a stored key is a DeltaSpace's reference (never shown to users)."""
+    return key.rsplit("/", 1)[-1] == REFERENCE_NAME
+
+
+def logical_key(stored_key: str) -> str | None:
+    """The logical key a stored key shows as, or None for a reference."""
+    if is_reference_key(stored_key):
+        return None
+    if stored_key.endswith(DELTA_SUFFIX):
+        return stored_key[: -len(DELTA_SUFFIX)]
+    return stored_key
+
+
+class StoredAs(StrEnum):
+    """How a logical object is kept in the store."""
+
+    DELTA = "delta"
+    DIRECT = "direct"
+
+
+@dataclass(frozen=True)
+class LogicalObject:
+    """An object as users see it: its own name, size and time, never the stored form."""
+
+    key: str
+    size: int
+    last_modified: datetime
+    stored_as: StoredAs
+    stored_key: str
+    stored_size: int
+
+
+@dataclass(frozen=True)
+class PutResult:
+    """What an upload stored."""
+
+    key: ObjectKey
+    stored_as: StoredAs
+    stored_key: str
+    file_size: int
+    file_sha256: str
+    stored_size: int
+    created_reference: bool
+    reason: str  # why it was stored this way, for logs and `put` output
+
+    @property
+    def ratio(self) -> float:
+        """Stored bytes per logical byte (0 for an empty file)."""
+        return self.stored_size / self.file_size if self.file_size else 0.0
+
+
+@dataclass(frozen=True)
+class GetResult:
+    """What a download rebuilt."""
+
+    key: ObjectKey
+    stored_as: StoredAs
+    size: int
+    sha256: str | None  # None for a plain object that carries no recorded SHA256
+
+
+@dataclass(frozen=True)
+class DeleteResult:
+    """What a delete removed."""
+
+    key: ObjectKey
+    stored_key: str
+    deleted_reference: bool
+
+
+@dataclass(frozen=True)
+class SpaceStats:
+    """Logical versus stored bytes of the objects under one prefix ("folder")."""
+
+    prefix: str
+    objects: int
+    deltas: int
+    references: int
+    logical_bytes: int
+    stored_bytes: int
+
+    @property
+    def saved_bytes(self) -> int:
+        return self.logical_bytes - self.stored_bytes
+
+    @property
+    def savings(self) -> float:
+        """Fraction of the logical bytes that did not have to be stored."""
+        return self.saved_bytes / self.logical_bytes if self.logical_bytes else 0.0
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """Outcome of rebuilding an object and checking its SHA256."""
+
+    key: ObjectKey
+    expected_sha256: str | None  # None: a plain object, nothing recorded to check against
+    actual_sha256: str
+
+    @property
+    def ok(self) -> bool:
+        return self.expected_sha256 == self.actual_sha256

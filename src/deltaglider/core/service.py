@@ -1,0 +1,417 @@
+"""DeltaService: the use cases (put, get, verify, delete, list, stats) over the ports."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from deltaglider.core.errors import (
+    BucketNotFound,
+    FormatError,
+    IntegrityError,
+    LocalFileError,
+    ObjectNotFound,
+)
+from deltaglider.core.metadata import (
+    DeltaMeta,
+    DirectMeta,
+    ReferenceMeta,
+    read_delta,
+    read_direct,
+    read_reference,
+)
+from deltaglider.core.models import (
+    DELTA_SUFFIX,
+    DeleteResult,
+    DeltaSpace,
+    GetResult,
+    LogicalObject,
+    ObjectKey,
+    PutResult,
+    SpaceStats,
+    StoredAs,
+    VerifyResult,
+    logical_key,
+)
+from deltaglider.core.policy import DeltaPolicy, is_reserved_name
+from deltaglider.ports import (
+    CachePort,
+    ClockPort,
+    CommonPrefix,
+    DiffPort,
+    HashPort,
+    LoggerPort,
+    MetricsPort,
+    ObjectInfo,
+    StoragePort,
+)
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """Where a logical object lives in the store."""
+
+    stored_as: StoredAs
+    info: ObjectInfo
+
+
+@dataclass(frozen=True)
+class _Rebuilt:
+    """A logical object's bytes written to a local file, with the SHA256s to compare."""
+
+    stored: _Stored
+    expected_sha256: str | None  # None: a plain object with no recorded SHA256
+    actual_sha256: str
+    size: int
+    mtime: datetime
+
+
+class DeltaService:
+    """Stores files as deltas against a per-DeltaSpace reference, and rebuilds them.
+
+    Every rebuilt file is checked against its recorded SHA256 before it appears at its
+    destination; every delta is decoded and checked before it is stored.
+    """
+
+    def __init__(
+        self,
+        *,
+        storage: StoragePort,
+        diff: DiffPort,
+        hasher: HashPort,
+        cache: CachePort,
+        clock: ClockPort,
+        logger: LoggerPort,
+        metrics: MetricsPort,
+        policy: DeltaPolicy,
+        tool: str,
+    ) -> None:
+        self.storage = storage
+        self.diff = diff
+        self.hasher = hasher
+        self.cache = cache
+        self.clock = clock
+        self.logger = logger
+        self.metrics = metrics
+        self.policy = policy
+        self.tool = tool
+
+    # ----------------------------------------------------------------- put
+
+    def put(self, source: Path, dest: ObjectKey, *, no_delta: bool = False) -> PutResult:
+        """Store a local file under `dest`, as a delta when that pays, else as itself."""
+        started = time.monotonic()
+        try:
+            stat = source.stat()
+        except OSError as exc:
+            raise LocalFileError(f"cannot read {source}: {exc.strerror}") from None
+        if not source.is_file():
+            raise LocalFileError(f"not a regular file: {source}")
+        mtime = datetime.fromtimestamp(stat.st_mtime, UTC)
+        sha256 = self.hasher.file_sha256(source)
+        name = dest.name
+        wants_delta = self.policy.should_use_delta(name, stat.st_size) and (
+            not no_delta or is_reserved_name(name)
+        )
+        result = None
+        if wants_delta:
+            result = self._put_delta(source, dest, sha256, stat.st_size, mtime)
+        if result is None:
+            result = self._put_direct(source, dest, sha256, stat.st_size, mtime, wants_delta)
+        self.metrics.increment(f"put.{result.stored_as.value}")
+        self.metrics.timing("put", time.monotonic() - started)
+        return result
+
+    def _put_delta(
+        self, source: Path, dest: ObjectKey, sha256: str, size: int, mtime: datetime
+    ) -> PutResult | None:
+        space = dest.delta_space
+        created_reference = False
+        ref_info = self.storage.head(space.bucket, space.reference_key)
+        if ref_info is None:
+            reference = ReferenceMeta(dest.name, sha256, size, self.clock.now(), self.tool)
+            self.storage.upload(space.bucket, space.reference_key, source, reference.to_metadata())
+            self.cache.put(sha256, source)
+            self.logger.debug("created reference %s from %s", space.reference_key, dest)
+            ref_path, ref_sha256, created_reference = source, sha256, True
+        else:
+            ref_sha256 = read_reference(ref_info.metadata).sha256
+            ref_path = self._reference_file(space.bucket, space.reference_key, ref_sha256)
+
+        with _workdir() as work:
+            delta = work / "target.delta"
+            self.diff.encode(ref_path, source, delta)
+            delta_size = delta.stat().st_size
+            if not self.policy.keeps_delta(dest.name, delta_size, size):
+                self.logger.debug(
+                    "delta of %s is %d of %d bytes, above the ratio %.2f: storing it whole",
+                    dest, delta_size, size, self.policy.max_ratio,
+                )  # fmt: skip
+                return None
+            self._check_round_trip(ref_path, delta, sha256, work / "check")
+            meta = DeltaMeta(
+                name=dest.name,
+                sha256=sha256,
+                size=size,
+                mtime=mtime,
+                created_at=self.clock.now(),
+                ref_key=space.reference_key,
+                ref_sha256=ref_sha256,
+                delta_size=delta_size,
+                codec=self.diff.codec,
+                tool=self.tool,
+            )
+            self.storage.upload(dest.bucket, dest.delta_key, delta, meta.to_metadata())
+
+        if not is_reserved_name(dest.name):  # reserved names are never stored direct
+            self._delete_if_present(dest.bucket, dest.key)
+        return PutResult(
+            key=dest,
+            stored_as=StoredAs.DELTA,
+            stored_key=dest.delta_key,
+            file_size=size,
+            file_sha256=sha256,
+            stored_size=delta_size,
+            created_reference=created_reference,
+            reason="reference created" if created_reference else "delta",
+        )
+
+    def _check_round_trip(self, reference: Path, delta: Path, sha256: str, out: Path) -> None:
+        """Decode a fresh delta before storing it: what is stored must rebuild exactly."""
+        self.diff.decode(reference, delta, out)
+        if self.hasher.file_sha256(out) != sha256:
+            raise IntegrityError(f"{self.diff.codec} produced a delta that does not round-trip")
+        out.unlink()
+
+    def _put_direct(
+        self,
+        source: Path,
+        dest: ObjectKey,
+        sha256: str,
+        size: int,
+        mtime: datetime,
+        tried_delta: bool,
+    ) -> PutResult:
+        meta = DirectMeta(dest.name, sha256, size, mtime, self.clock.now(), self.tool)
+        self.storage.upload(dest.bucket, dest.key, source, meta.to_metadata())
+        old_delta = self.storage.head(dest.bucket, dest.delta_key)
+        if old_delta is not None:  # an earlier version was a delta: it is replaced now
+            self.storage.delete(dest.bucket, dest.delta_key)
+            self._drop_unused_reference(dest.delta_space)
+        return PutResult(
+            key=dest,
+            stored_as=StoredAs.DIRECT,
+            stored_key=dest.key,
+            file_size=size,
+            file_sha256=sha256,
+            stored_size=size,
+            created_reference=False,
+            reason="delta too large" if tried_delta else "not a delta candidate",
+        )
+
+    # ----------------------------------------------------------------- get / verify
+
+    def get(self, source: ObjectKey, dest: Path) -> GetResult:
+        """Rebuild a logical object into `dest`; the file appears only once verified.
+
+        The bytes go to a temporary file beside `dest`, which is renamed into place
+        after its SHA256 matched; on any failure `dest` is left as it was.
+        """
+        started = time.monotonic()
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LocalFileError(f"cannot create {dest.parent}: {exc.strerror}") from None
+        temp = dest.parent / f".{dest.name}.dg-tmp-{secrets.token_hex(4)}"
+        try:
+            rebuilt = self._rebuild(source, temp)
+            if rebuilt.expected_sha256 not in (None, rebuilt.actual_sha256):
+                raise IntegrityError(
+                    f"{source} rebuilt with SHA256 {rebuilt.actual_sha256}, "
+                    f"expected {rebuilt.expected_sha256}: the stored object is corrupt"
+                )
+            stamp = rebuilt.mtime.timestamp()
+            os.utime(temp, (stamp, stamp))
+            os.replace(temp, dest)
+        except OSError as exc:
+            raise LocalFileError(f"cannot write {dest}: {exc.strerror}") from None
+        finally:
+            temp.unlink(missing_ok=True)
+        self.metrics.increment(f"get.{rebuilt.stored.stored_as.value}")
+        self.metrics.timing("get", time.monotonic() - started)
+        return GetResult(source, rebuilt.stored.stored_as, rebuilt.size, rebuilt.expected_sha256)
+
+    def verify(self, source: ObjectKey) -> VerifyResult:
+        """Rebuild an object in a scratch directory and compare SHA256s; keep nothing."""
+        with _workdir() as work:
+            rebuilt = self._rebuild(source, work / "rebuilt")
+        return VerifyResult(source, rebuilt.expected_sha256, rebuilt.actual_sha256)
+
+    def _rebuild(self, source: ObjectKey, out: Path) -> _Rebuilt:
+        stored = self._locate(source)
+        info = stored.info
+        if stored.stored_as is StoredAs.DIRECT:
+            self.storage.download(source.bucket, info.key, out)
+            direct = read_direct(info.metadata)
+            expected = direct.sha256 if direct else None
+        else:
+            meta = read_delta(info.metadata)
+            if meta.codec != self.diff.codec:
+                raise FormatError(f"{source} was encoded with unknown codec {meta.codec!r}")
+            reference = self._reference_file(source.bucket, meta.ref_key, meta.ref_sha256)
+            with _workdir() as work:
+                delta = work / "object.delta"
+                self.storage.download(source.bucket, info.key, delta)
+                self.diff.decode(reference, delta, out)
+            expected = meta.sha256
+        actual = self.hasher.file_sha256(out)
+        return _Rebuilt(stored, expected, actual, out.stat().st_size, info.last_modified)
+
+    def _reference_file(self, bucket: str, key: str, sha256: str) -> Path:
+        """A local copy of a reference, checked against the SHA256 the caller expects."""
+        cached = self.cache.get(sha256)
+        if cached is not None:
+            return cached
+        with _workdir() as work:
+            local = work / "reference.bin"
+            try:
+                self.storage.download(bucket, key, local)
+            except ObjectNotFound:
+                raise IntegrityError(
+                    f"reference s3://{bucket}/{key} is missing: its deltas cannot be rebuilt"
+                ) from None
+            actual = self.hasher.file_sha256(local)
+            if actual != sha256:
+                raise IntegrityError(
+                    f"reference s3://{bucket}/{key} has SHA256 {actual}, expected {sha256}"
+                )
+            self.metrics.increment("reference.fetch")
+            return self.cache.put(sha256, local)
+
+    def _locate(self, key: ObjectKey) -> _Stored:
+        """Find the stored form of a logical object: `{key}.delta` or `{key}` itself."""
+        if is_reserved_name(key.name):
+            candidates = [(StoredAs.DELTA, key.delta_key)]
+        elif self.policy.should_use_delta(key.name, self.policy.min_size):
+            candidates = [(StoredAs.DELTA, key.delta_key), (StoredAs.DIRECT, key.key)]
+        else:
+            candidates = [(StoredAs.DIRECT, key.key), (StoredAs.DELTA, key.delta_key)]
+        for stored_as, stored_key in candidates:
+            info = self.storage.head(key.bucket, stored_key)
+            if info is not None:
+                return _Stored(stored_as, info)
+        if not self.storage.bucket_exists(key.bucket):
+            raise BucketNotFound(key.bucket)
+        raise ObjectNotFound(key.bucket, key.key)
+
+    # ----------------------------------------------------------------- delete
+
+    def delete(self, key: ObjectKey) -> DeleteResult:
+        """Delete a logical object; its reference goes once no delta needs it."""
+        stored = self._locate(key)
+        self.storage.delete(key.bucket, stored.info.key)
+        deleted_reference = False
+        if stored.stored_as is StoredAs.DELTA:
+            deleted_reference = self._drop_unused_reference(key.delta_space)
+        self.metrics.increment("delete")
+        return DeleteResult(key, stored.info.key, deleted_reference)
+
+    def _drop_unused_reference(self, space: DeltaSpace) -> bool:
+        for entry in self.storage.list(space.bucket, space.prefix, delimiter="/"):
+            if isinstance(entry, ObjectInfo) and entry.key.endswith(DELTA_SUFFIX):
+                return False
+        if self.storage.head(space.bucket, space.reference_key) is None:
+            return False
+        self.storage.delete(space.bucket, space.reference_key)
+        self.logger.debug("deleted reference %s: no delta needs it", space.reference_key)
+        return True
+
+    def _delete_if_present(self, bucket: str, key: str) -> None:
+        if self.storage.head(bucket, key) is not None:
+            self.storage.delete(bucket, key)
+
+    # ----------------------------------------------------------------- list / stats
+
+    def list(
+        self, bucket: str, prefix: str = "", *, recursive: bool = False
+    ) -> Iterator[LogicalObject | CommonPrefix]:
+        """The logical view: original names and sizes; references and suffixes hidden."""
+        delimiter = None if recursive else "/"
+        for entry in self.storage.list(bucket, prefix, delimiter):
+            if isinstance(entry, CommonPrefix):
+                yield entry
+                continue
+            logical = self._logical(bucket, entry)
+            if logical is not None:
+                yield logical
+
+    def _logical(self, bucket: str, entry: ObjectInfo) -> LogicalObject | None:
+        key = logical_key(entry.key)
+        if key is None:
+            return None
+        if not entry.key.endswith(DELTA_SUFFIX):
+            return LogicalObject(
+                key, entry.size, entry.last_modified, StoredAs.DIRECT, entry.key, entry.size
+            )
+        size = entry.size
+        info = self.storage.head(bucket, entry.key)
+        if info is not None:
+            try:
+                size = read_delta(info.metadata).size
+            except FormatError as exc:
+                self.logger.warning("s3://%s/%s: %s", bucket, entry.key, exc)
+        return LogicalObject(key, size, entry.last_modified, StoredAs.DELTA, entry.key, entry.size)
+
+    def stats(self, bucket: str, prefix: str = "") -> Sequence[SpaceStats]:
+        """Logical and stored bytes per "folder" under `prefix`, from listings and HEADs."""
+        tallies: dict[str, _Tally] = {}
+        for entry in self.storage.list(bucket, prefix):
+            assert isinstance(entry, ObjectInfo)  # no delimiter: no common prefixes
+            folder = entry.key[: entry.key.rfind("/") + 1]
+            tally = tallies.setdefault(folder, _Tally())
+            tally.stored_bytes += entry.size
+            logical = self._logical(bucket, entry)
+            if logical is None:
+                tally.references += 1
+            else:
+                tally.objects += 1
+                tally.deltas += logical.stored_as is StoredAs.DELTA
+                tally.logical_bytes += logical.size
+        return [tally.freeze(folder) for folder, tally in sorted(tallies.items())]
+
+
+@dataclass
+class _Tally:
+    objects: int = 0
+    deltas: int = 0
+    references: int = 0
+    logical_bytes: int = 0
+    stored_bytes: int = 0
+
+    def freeze(self, prefix: str) -> SpaceStats:
+        return SpaceStats(
+            prefix,
+            self.objects,
+            self.deltas,
+            self.references,
+            self.logical_bytes,
+            self.stored_bytes,
+        )
+
+
+@contextmanager
+def _workdir() -> Iterator[Path]:
+    """A private scratch directory, removed with everything in it on the way out."""
+    path = Path(tempfile.mkdtemp(prefix="deltaglider-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,24 @@
+"""The ports: what the core needs from the outside world, as Protocols.
+
+One Protocol per module; adapters in `deltaglider.adapters` implement them.
+"""
+
+from deltaglider.ports.cache import CachePort
+from deltaglider.ports.clock import ClockPort
+from deltaglider.ports.diff import DiffPort
+from deltaglider.ports.hash import HashPort
+from deltaglider.ports.logger import LoggerPort
+from deltaglider.ports.metrics import MetricsPort
+from deltaglider.ports.storage import CommonPrefix, ObjectInfo, StoragePort
+
+__all__ = [
+    "CachePort",
+    "ClockPort",
+    "CommonPrefix",
+    "DiffPort",
+    "HashPort",
+    "LoggerPort",
+    "MetricsPort",
+    "ObjectInfo",
+    "StoragePort",
+]

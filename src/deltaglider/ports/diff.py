@@ -1,0 +1,24 @@
+"""DiffPort: a binary delta codec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+
+class DiffPort(Protocol):
+    """Encodes a target file as a delta against a source file, and back.
+
+    Round trips are byte-exact for every input. `codec` names the codec in stored
+    metadata, so every delta is decoded by the codec that made it.
+    """
+
+    codec: str
+
+    def encode(self, source: Path, target: Path, delta: Path) -> None:
+        """Write to `delta` the difference that turns `source` into `target`."""
+        ...
+
+    def decode(self, source: Path, delta: Path, target: Path) -> None:
+        """Rebuild `target` from `source` and `delta`."""
+        ...

@@ -1,0 +1,70 @@
+"""StoragePort: an S3-like object store (S3 itself, or a local directory tree)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """One stored object as the store reports it.
+
+    `metadata` (the user metadata, lowercase keys without `x-amz-meta-`) is filled by
+    `head`; listings leave it empty, as S3 listings carry no metadata.
+    """
+
+    key: str
+    size: int
+    last_modified: datetime
+    etag: str = ""
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CommonPrefix:
+    """A "folder" in a delimited listing (S3's CommonPrefixes), ending in the delimiter."""
+
+    prefix: str
+
+
+class StoragePort(Protocol):
+    """Objects in buckets, addressed by key.
+
+    Errors are raised as `deltaglider.core.errors` types: a missing bucket is
+    `BucketNotFound`, a missing key on `download` is `ObjectNotFound`, and so on.
+    Every write is atomic: a reader sees the old object, the new one, or none.
+    """
+
+    def head(self, bucket: str, key: str) -> ObjectInfo | None:
+        """Size, time and metadata of one object; None when there is no such key."""
+        ...
+
+    def list(
+        self, bucket: str, prefix: str, delimiter: str | None = None
+    ) -> Iterator[ObjectInfo | CommonPrefix]:
+        """Objects whose key starts with `prefix`, in key order (UTF-8 byte order).
+
+        With a delimiter, keys that have it after the prefix are rolled up into
+        CommonPrefix entries, as S3 does.
+        """
+        ...
+
+    def upload(self, bucket: str, key: str, source: Path, metadata: Mapping[str, str]) -> None:
+        """Store the file at `source` under `key` with `metadata`, replacing any old object."""
+        ...
+
+    def download(self, bucket: str, key: str, destination: Path) -> None:
+        """Write the object's bytes to `destination` (a path the caller owns)."""
+        ...
+
+    def delete(self, bucket: str, key: str) -> None:
+        """Remove `key`; removing a key that is not there is not an error."""
+        ...
+
+    def bucket_exists(self, bucket: str) -> bool:
+        """Whether the bucket exists (and is reachable with these credentials)."""
+        ...

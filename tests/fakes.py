@@ -1,0 +1,67 @@
+"""Hand-written fakes of the ports for unit tests (storage lives in the package)."""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from deltaglider.adapters.cache_fs import FilesystemCache
+from deltaglider.adapters.memory import InMemoryStorage
+from deltaglider.adapters.metrics import NoopMetrics
+from deltaglider.adapters.sha256 import Sha256Hasher
+from deltaglider.core.policy import DeltaPolicy
+from deltaglider.core.service import DeltaService
+
+
+class ZlibDictCodec:
+    """A real (if weak) delta codec in pure Python: zlib with the reference's tail as a
+    preset dictionary. Fast and exact, so the core is tested without a subprocess."""
+
+    codec = "zlib-dict"
+
+    def __init__(self) -> None:
+        self.encoded = 0
+        self.decoded = 0
+
+    def encode(self, source: Path, target: Path, delta: Path) -> None:
+        self.encoded += 1
+        packer = zlib.compressobj(9, zdict=source.read_bytes()[-32768:] or b"\0")
+        delta.write_bytes(packer.compress(target.read_bytes()) + packer.flush())
+
+    def decode(self, source: Path, delta: Path, target: Path) -> None:
+        self.decoded += 1
+        unpacker = zlib.decompressobj(zdict=source.read_bytes()[-32768:] or b"\0")
+        target.write_bytes(unpacker.decompress(delta.read_bytes()) + unpacker.flush())
+
+
+class SteppingClock:
+    """A clock that moves one second per reading, from a fixed start."""
+
+    def __init__(self) -> None:
+        self.current = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        self.current += timedelta(seconds=1)
+        return self.current
+
+
+def make_service(
+    storage: InMemoryStorage | None = None, *, max_ratio: float = 0.5
+) -> tuple[DeltaService, InMemoryStorage, ZlibDictCodec]:
+    storage = storage or InMemoryStorage()
+    storage.create_bucket("bucket")
+    codec = ZlibDictCodec()
+    service = DeltaService(
+        storage=storage,
+        diff=codec,
+        hasher=Sha256Hasher(),
+        cache=FilesystemCache(),
+        clock=SteppingClock(),
+        logger=logging.getLogger("deltaglider.test"),
+        metrics=NoopMetrics(),
+        policy=DeltaPolicy(max_ratio=max_ratio),
+        tool="deltaglider/test",
+    )
+    return service, storage, codec

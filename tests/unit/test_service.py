@@ -1,0 +1,295 @@
+"""DeltaService over in-memory storage and a pure-Python codec."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from deltaglider.adapters.memory import InMemoryStorage
+from deltaglider.core.errors import (
+    BucketNotFound,
+    FormatError,
+    IntegrityError,
+    LocalFileError,
+    ObjectNotFound,
+)
+from deltaglider.core.metadata import read_delta, read_reference
+from deltaglider.core.models import LogicalObject, ObjectKey, StoredAs
+from deltaglider.ports import CommonPrefix
+from tests.artifacts import random_file, release_zip
+from tests.fakes import make_service
+
+
+def key(name: str) -> ObjectKey:
+    return ObjectKey("bucket", name)
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def stored_keys(storage: InMemoryStorage) -> list[str]:
+    return sorted(storage.buckets["bucket"])
+
+
+def test_first_upload_creates_reference_and_a_delta(tmp_path: Path) -> None:
+    service, storage, _ = make_service()
+    artifact = release_zip(tmp_path / "app-1.0.zip", 1)
+
+    result = service.put(artifact, key("releases/app-1.0.zip"))
+
+    assert result.stored_as is StoredAs.DELTA
+    assert result.created_reference
+    assert stored_keys(storage) == ["releases/app-1.0.zip.delta", "releases/reference.bin"]
+    reference = storage.buckets["bucket"]["releases/reference.bin"]
+    assert reference.data == artifact.read_bytes()
+    assert read_reference(reference.metadata).sha256 == sha(artifact)
+    delta = read_delta(storage.buckets["bucket"]["releases/app-1.0.zip.delta"].metadata)
+    assert delta.ref_key == "releases/reference.bin"
+    assert delta.ref_sha256 == sha(artifact)
+    assert delta.size == artifact.stat().st_size
+    assert delta.codec == "zlib-dict"
+
+
+def test_versions_round_trip_exactly(tmp_path: Path) -> None:
+    service, storage, _ = make_service()
+    versions = [release_zip(tmp_path / f"app-1.{v}.zip", v) for v in range(4)]
+    for path in versions:
+        service.put(path, key(f"rel/{path.name}"))
+
+    reader, _, _ = make_service(storage)  # another process: nothing cached yet
+    downloads_before = storage.calls.get("download", 0)
+    for path in versions:
+        out = tmp_path / "out" / path.name
+        result = reader.get(key(f"rel/{path.name}"), out)
+        assert out.read_bytes() == path.read_bytes()
+        assert result.sha256 == sha(path)
+    # Four deltas, and the reference once: later rebuilds take it from the cache.
+    assert storage.calls["download"] - downloads_before == 4 + 1
+
+
+def test_deltas_are_much_smaller_than_the_files(tmp_path: Path) -> None:
+    service, _, _ = make_service()
+    service.put(release_zip(tmp_path / "a.zip", 1), key("a.zip"))
+    second = service.put(release_zip(tmp_path / "b.zip", 2), key("b.zip"))
+    assert second.stored_as is StoredAs.DELTA
+    assert second.stored_size < second.file_size / 4
+
+
+def test_poor_delta_falls_back_to_a_direct_object(tmp_path: Path) -> None:
+    service, storage, _ = make_service(max_ratio=0.5)
+    service.put(random_file(tmp_path / "a.bin", 50_000, seed=1), key("x/a.bin"))
+    unrelated = random_file(tmp_path / "b.bin", 50_000, seed=2)
+
+    result = service.put(unrelated, key("x/b.bin"))
+
+    assert result.stored_as is StoredAs.DIRECT
+    assert result.reason == "delta too large"
+    assert storage.buckets["bucket"]["x/b.bin"].data == unrelated.read_bytes()
+    assert "x/b.bin.delta" not in storage.buckets["bucket"]
+    out = tmp_path / "b.out"
+    service.get(key("x/b.bin"), out)
+    assert out.read_bytes() == unrelated.read_bytes()
+
+
+def test_text_and_small_files_are_stored_direct(tmp_path: Path) -> None:
+    service, storage, codec = make_service()
+    notes = tmp_path / "NOTES.txt"
+    notes.write_text("release notes\n" * 500)
+    tiny = random_file(tmp_path / "tiny.zip", 100)
+
+    assert service.put(notes, key("r/NOTES.txt")).stored_as is StoredAs.DIRECT
+    assert service.put(tiny, key("r/tiny.zip")).stored_as is StoredAs.DIRECT
+    assert codec.encoded == 0
+    assert stored_keys(storage) == ["r/NOTES.txt", "r/tiny.zip"]
+
+
+def test_no_delta_flag_stores_whole(tmp_path: Path) -> None:
+    service, storage, _ = make_service()
+    result = service.put(release_zip(tmp_path / "a.zip", 1), key("a.zip"), no_delta=True)
+    assert result.stored_as is StoredAs.DIRECT
+    assert stored_keys(storage) == ["a.zip"]
+
+
+def test_reupload_of_identical_content_leaves_no_garbage(tmp_path: Path) -> None:
+    service, storage, _ = make_service()
+    artifact = release_zip(tmp_path / "a.zip", 1)
+    service.put(artifact, key("p/a.zip"))
+    before = stored_keys(storage)
+    service.put(artifact, key("p/a.zip"))
+    service.put(artifact, key("p/a.zip"))
+    assert stored_keys(storage) == before
+
+
+def test_replacing_a_delta_with_a_direct_object_removes_the_delta(tmp_path: Path) -> None:
+    service, storage, _ = make_service()
+    service.put(release_zip(tmp_path / "a.zip", 1), key("p/a.zip"))
+    service.put(release_zip(tmp_path / "b.zip", 2), key("p/b.zip"))
+
+    service.put(random_file(tmp_path / "b2.zip", 60_000, seed=9), key("p/b.zip"))
+
+    assert stored_keys(storage) == ["p/a.zip.delta", "p/b.zip", "p/reference.bin"]
+
+
+def test_replacing_a_direct_object_with_a_delta_removes_the_direct_one(tmp_path: Path) -> None:
+    service, storage, _ = make_service()
+    service.put(release_zip(tmp_path / "a.zip", 1), key("p/a.zip"), no_delta=True)
+    service.put(release_zip(tmp_path / "a.zip", 2), key("p/a.zip"))
+    assert stored_keys(storage) == ["p/a.zip.delta", "p/reference.bin"]
+
+
+def test_reserved_names_are_always_deltas(tmp_path: Path) -> None:
+    service, storage, _ = make_service(max_ratio=0.0)
+    first = release_zip(tmp_path / "reference.bin", 1)
+    service.put(release_zip(tmp_path / "seed.zip", 3), key("p/seed.zip"))
+
+    result = service.put(first, key("p/reference.bin"), no_delta=True)
+
+    assert result.stored_key == "p/reference.bin.delta"
+    # The DeltaSpace's own reference is untouched, and both read back exactly.
+    out = tmp_path / "out.bin"
+    service.get(key("p/reference.bin"), out)
+    assert out.read_bytes() == first.read_bytes()
+    service.get(key("p/seed.zip"), tmp_path / "seed.out")
+    assert (tmp_path / "seed.out").read_bytes() == (tmp_path / "seed.zip").read_bytes()
+    assert "p/reference.bin" in storage.buckets["bucket"]
+
+
+def test_corrupt_delta_fails_and_leaves_no_file(tmp_path: Path) -> None:
+    service, storage, _ = make_service()
+    service.put(release_zip(tmp_path / "a.zip", 1), key("a.zip"))
+    service.put(release_zip(tmp_path / "b.zip", 2), key("b.zip"))
+    stored = storage.buckets["bucket"]["b.zip.delta"]
+    stored.data = stored.data[:-8] + bytes(8)
+    out = tmp_path / "out" / "b.zip"
+
+    with pytest.raises((IntegrityError, Exception)) as caught:
+        service.get(key("b.zip"), out)
+
+    assert not isinstance(caught.value, AssertionError)
+    assert not out.exists()
+    assert list(out.parent.iterdir()) == []  # no temporary file left behind either
+
+
+def test_reference_that_changed_is_never_used(tmp_path: Path) -> None:
+    service, storage, _ = make_service()
+    service.put(release_zip(tmp_path / "a.zip", 1), key("a.zip"))
+    service.put(release_zip(tmp_path / "b.zip", 2), key("b.zip"))
+    storage.buckets["bucket"]["reference.bin"].data += b"tampered"
+    fresh, _, _ = make_service(storage)  # a new process: nothing cached
+
+    with pytest.raises(IntegrityError, match="reference"):
+        fresh.get(key("b.zip"), tmp_path / "b.out")
+    assert not (tmp_path / "b.out").exists()
+
+
+def test_existing_destination_survives_a_failed_download(tmp_path: Path) -> None:
+    service, storage, _ = make_service()
+    service.put(random_file(tmp_path / "doc.txt", 5000), key("doc.txt"))
+    storage.buckets["bucket"]["doc.txt"].data = b"wrong bytes"
+    out = tmp_path / "doc.out"
+    out.write_bytes(b"previous content")
+
+    with pytest.raises(IntegrityError):
+        service.get(key("doc.txt"), out)
+    assert out.read_bytes() == b"previous content"
+
+
+def test_delta_without_metadata_is_an_error_not_raw_bytes(tmp_path: Path) -> None:
+    service, storage, _ = make_service()
+    service.put(release_zip(tmp_path / "a.zip", 1), key("a.zip"))
+    storage.buckets["bucket"]["a.zip.delta"].metadata = {}
+
+    with pytest.raises(FormatError):
+        service.get(key("a.zip"), tmp_path / "a.out")
+    assert not (tmp_path / "a.out").exists()
+
+
+def test_plain_objects_are_served_as_they_are(tmp_path: Path) -> None:
+    service, storage, _ = make_service()
+    plain = random_file(tmp_path / "plain.zip", 3000)
+    storage.upload("bucket", "plain.zip", plain, {})  # written by some other S3 client
+
+    result = service.get(key("plain.zip"), tmp_path / "out.zip")
+
+    assert (tmp_path / "out.zip").read_bytes() == plain.read_bytes()
+    assert result.sha256 is None
+    assert service.verify(key("plain.zip")).expected_sha256 is None
+
+
+def test_verify_reports_mismatch_without_raising(tmp_path: Path) -> None:
+    service, storage, _ = make_service()
+    service.put(random_file(tmp_path / "doc.txt", 5000), key("doc.txt"))
+    assert service.verify(key("doc.txt")).ok
+    storage.buckets["bucket"]["doc.txt"].data = b"x" * 5000
+    assert not service.verify(key("doc.txt")).ok
+
+
+def test_delete_keeps_the_reference_until_the_last_delta_goes(tmp_path: Path) -> None:
+    service, storage, _ = make_service()
+    for v in (1, 2):
+        service.put(release_zip(tmp_path / f"a{v}.zip", v), key(f"p/a{v}.zip"))
+    service.put(release_zip(tmp_path / "other.zip", 3), key("p/sub/other.zip"))
+
+    first = service.delete(key("p/a1.zip"))
+    assert not first.deleted_reference
+    assert "p/reference.bin" in storage.buckets["bucket"]
+    service.get(key("p/a2.zip"), tmp_path / "a2.out")
+    assert (tmp_path / "a2.out").read_bytes() == (tmp_path / "a2.zip").read_bytes()
+
+    last = service.delete(key("p/a2.zip"))
+    assert last.deleted_reference
+    assert stored_keys(storage) == ["p/sub/other.zip.delta", "p/sub/reference.bin"]
+
+
+def test_missing_objects_and_buckets(tmp_path: Path) -> None:
+    service, _, _ = make_service()
+    with pytest.raises(ObjectNotFound):
+        service.get(key("nothing.zip"), tmp_path / "x")
+    with pytest.raises(BucketNotFound):
+        service.get(ObjectKey("no-such-bucket", "a.zip"), tmp_path / "x")
+    with pytest.raises(BucketNotFound):
+        service.put(random_file(tmp_path / "a.zip", 5000), ObjectKey("no-such-bucket", "a.zip"))
+    with pytest.raises(LocalFileError):
+        service.put(tmp_path / "missing.zip", key("a.zip"))
+    assert not (tmp_path / "x").exists()
+
+
+def test_list_shows_the_logical_view(tmp_path: Path) -> None:
+    service, _, _ = make_service()
+    a = release_zip(tmp_path / "a.zip", 1)
+    service.put(a, key("r/a.zip"))
+    service.put(release_zip(tmp_path / "b.zip", 2), key("r/b.zip"))
+    (tmp_path / "n.txt").write_text("notes")
+    service.put(tmp_path / "n.txt", key("r/n.txt"))
+    service.put(a, key("r/deeper/c.zip"))
+
+    flat = list(service.list("bucket", "r/"))
+    assert [e.prefix for e in flat if isinstance(e, CommonPrefix)] == ["r/deeper/"]
+    objects = {e.key: e for e in flat if isinstance(e, LogicalObject)}
+    assert sorted(objects) == ["r/a.zip", "r/b.zip", "r/n.txt"]
+    assert objects["r/a.zip"].size == a.stat().st_size
+    assert objects["r/a.zip"].stored_as is StoredAs.DELTA
+    assert objects["r/n.txt"].size == 5
+
+    deep = [
+        e.key for e in service.list("bucket", "r/", recursive=True) if isinstance(e, LogicalObject)
+    ]
+    assert sorted(deep) == ["r/a.zip", "r/b.zip", "r/deeper/c.zip", "r/n.txt"]
+
+
+def test_stats_counts_logical_and_stored_bytes(tmp_path: Path) -> None:
+    service, storage, _ = make_service()
+    files = [release_zip(tmp_path / f"v{v}.zip", v) for v in range(3)]
+    for path in files:
+        service.put(path, key(f"r/{path.name}"))
+
+    [row] = service.stats("bucket")
+
+    assert row.prefix == "r/"
+    assert (row.objects, row.deltas, row.references) == (3, 3, 1)
+    assert row.logical_bytes == sum(p.stat().st_size for p in files)
+    assert row.stored_bytes == sum(len(o.data) for o in storage.buckets["bucket"].values())
+    assert 0.5 < row.savings < 1
