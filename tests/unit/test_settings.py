@@ -1,0 +1,66 @@
+"""Settings from the environment and flags: every invalid value is one clear error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from deltaglider.app.settings import Settings
+from deltaglider.core.errors import ConfigError
+
+
+def test_defaults() -> None:
+    settings = Settings.load({})
+    assert settings == Settings(max_ratio=0.5, log_level="INFO")
+
+
+def test_file_endpoint_selects_the_filesystem_backend() -> None:
+    settings = Settings.load({"AWS_ENDPOINT_URL": "file:///srv/store%20x"})
+    assert settings.file_root == Path("/srv/store x")
+    assert settings.endpoint_url is None
+
+
+def test_flags_win_over_environment() -> None:
+    settings = Settings.load(
+        {"AWS_ENDPOINT_URL": "http://a:1", "DG_MAX_RATIO": "0.2"},
+        endpoint_url="https://b:2",
+        max_ratio=0.9,
+        region="eu-west-1",
+    )
+    assert (settings.endpoint_url, settings.max_ratio, settings.region) == (
+        "https://b:2",
+        0.9,
+        "eu-west-1",
+    )
+
+
+def test_service_specific_endpoint_variable() -> None:
+    assert Settings.load({"AWS_ENDPOINT_URL_S3": "http://s3:9000"}).endpoint_url == "http://s3:9000"
+
+
+def test_log_level_is_case_insensitive() -> None:
+    assert Settings.load({"DG_LOG_LEVEL": "debug"}).log_level == "DEBUG"
+    assert Settings.load({"DG_LOG_LEVEL": "warn"}).log_level == "WARNING"
+
+
+@pytest.mark.parametrize(
+    ("env", "flags", "message"),
+    [
+        ({"DG_MAX_RATIO": "abc"}, {}, "DG_MAX_RATIO must be a number from 0 to 1, got 'abc'"),
+        ({"DG_MAX_RATIO": "1.5"}, {}, "DG_MAX_RATIO"),
+        ({"DG_MAX_RATIO": "nan"}, {}, "DG_MAX_RATIO"),
+        ({}, {"max_ratio": 2.0}, "--max-ratio"),
+        ({"DG_LOG_LEVEL": "LOUD"}, {}, "DG_LOG_LEVEL must be one of DEBUG, INFO"),
+        ({"AWS_ENDPOINT_URL": "ftp://x"}, {}, "AWS_ENDPOINT_URL='ftp://x' is not a valid endpoint"),
+        ({"AWS_ENDPOINT_URL": "file://relative/path"}, {}, "absolute path"),
+        ({}, {"endpoint_url": "localhost:9000"}, "--endpoint-url"),
+    ],
+)
+def test_invalid_values_name_the_setting(
+    env: dict[str, str], flags: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.load(env, **flags)  # type: ignore[arg-type]
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
