@@ -34,7 +34,7 @@ from deltaglider.ports import CommonPrefix, ObjectInfo
 
 META_SUFFIX = ".dg-meta.json"
 TEMP_MARK = ".dg-tmp-"
-_BUCKET = re.compile(r"[a-z0-9][a-z0-9.\-_]{1,62}")
+_BUCKET = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-_]{0,254}")
 
 
 def is_internal_name(name: str) -> bool:

@@ -67,11 +67,9 @@ class _Stored:
 class _Rebuilt:
     """A logical object's bytes written to a local file, with the SHA256s to compare."""
 
-    stored: _Stored
     expected_sha256: str | None  # None: a plain object with no recorded SHA256
     actual_sha256: str
     size: int
-    mtime: datetime
 
 
 class DeltaService:
@@ -134,14 +132,10 @@ class DeltaService:
         self, source: Path, dest: ObjectKey, sha256: str, size: int, mtime: datetime
     ) -> PutResult | None:
         space = dest.delta_space
-        created_reference = False
         ref_info = self.storage.head(space.bucket, space.reference_key)
-        if ref_info is None:
-            reference = ReferenceMeta(dest.name, sha256, size, self.clock.now(), self.tool)
-            self.storage.upload(space.bucket, space.reference_key, source, reference.to_metadata())
-            self.cache.put(sha256, source)
-            self.logger.debug("created reference %s from %s", space.reference_key, dest)
-            ref_path, ref_sha256, created_reference = source, sha256, True
+        created_reference = ref_info is None
+        if ref_info is None:  # this file becomes the DeltaSpace's reference
+            ref_path, ref_sha256 = source, sha256
         else:
             ref_sha256 = read_reference(ref_info.metadata).sha256
             ref_path = self._reference_file(space.bucket, space.reference_key, ref_sha256)
@@ -157,6 +151,8 @@ class DeltaService:
                 )  # fmt: skip
                 return None
             self._check_round_trip(ref_path, delta, sha256, work / "check")
+            if created_reference:  # only once its delta exists: nothing stored on failure
+                self._create_reference(space, dest.name, source, sha256, size)
             meta = DeltaMeta(
                 name=dest.name,
                 sha256=sha256,
@@ -183,6 +179,14 @@ class DeltaService:
             created_reference=created_reference,
             reason="reference created" if created_reference else "delta",
         )
+
+    def _create_reference(
+        self, space: DeltaSpace, name: str, source: Path, sha256: str, size: int
+    ) -> None:
+        reference = ReferenceMeta(name, sha256, size, self.clock.now(), self.tool)
+        self.storage.upload(space.bucket, space.reference_key, source, reference.to_metadata())
+        self.cache.put(sha256, source)
+        self.logger.debug("created reference %s from %s", space.reference_key, name)
 
     def _check_round_trip(self, reference: Path, delta: Path, sha256: str, out: Path) -> None:
         """Decode a fresh delta before storing it: what is stored must rebuild exactly."""
@@ -226,37 +230,39 @@ class DeltaService:
         after its SHA256 matched; on any failure `dest` is left as it was.
         """
         started = time.monotonic()
+        stored = self._locate(source)
         try:
             dest.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise LocalFileError(f"cannot create {dest.parent}: {exc.strerror}") from None
         temp = dest.parent / f".{dest.name}.dg-tmp-{secrets.token_hex(4)}"
         try:
-            rebuilt = self._rebuild(source, temp)
+            rebuilt = self._rebuild(source, stored, temp)
             if rebuilt.expected_sha256 not in (None, rebuilt.actual_sha256):
                 raise IntegrityError(
                     f"{source} rebuilt with SHA256 {rebuilt.actual_sha256}, "
                     f"expected {rebuilt.expected_sha256}: the stored object is corrupt"
                 )
-            stamp = rebuilt.mtime.timestamp()
+            stamp = stored.info.last_modified.timestamp()
             os.utime(temp, (stamp, stamp))
             os.replace(temp, dest)
         except OSError as exc:
             raise LocalFileError(f"cannot write {dest}: {exc.strerror}") from None
         finally:
             temp.unlink(missing_ok=True)
-        self.metrics.increment(f"get.{rebuilt.stored.stored_as.value}")
+        self.metrics.increment(f"get.{stored.stored_as.value}")
         self.metrics.timing("get", time.monotonic() - started)
-        return GetResult(source, rebuilt.stored.stored_as, rebuilt.size, rebuilt.expected_sha256)
+        return GetResult(source, stored.stored_as, rebuilt.size, rebuilt.expected_sha256)
 
     def verify(self, source: ObjectKey) -> VerifyResult:
         """Rebuild an object in a scratch directory and compare SHA256s; keep nothing."""
+        stored = self._locate(source)
         with _workdir() as work:
-            rebuilt = self._rebuild(source, work / "rebuilt")
+            rebuilt = self._rebuild(source, stored, work / "rebuilt")
         return VerifyResult(source, rebuilt.expected_sha256, rebuilt.actual_sha256)
 
-    def _rebuild(self, source: ObjectKey, out: Path) -> _Rebuilt:
-        stored = self._locate(source)
+    def _rebuild(self, source: ObjectKey, stored: _Stored, out: Path) -> _Rebuilt:
+        """Write the object's bytes to `out`; the caller compares the SHA256s."""
         info = stored.info
         if stored.stored_as is StoredAs.DIRECT:
             self.storage.download(source.bucket, info.key, out)
@@ -273,7 +279,7 @@ class DeltaService:
                 self.diff.decode(reference, delta, out)
             expected = meta.sha256
         actual = self.hasher.file_sha256(out)
-        return _Rebuilt(stored, expected, actual, out.stat().st_size, info.last_modified)
+        return _Rebuilt(expected, actual, out.stat().st_size)
 
     def _reference_file(self, bucket: str, key: str, sha256: str) -> Path:
         """A local copy of a reference, checked against the SHA256 the caller expects."""

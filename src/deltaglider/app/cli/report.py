@@ -7,7 +7,7 @@ import click
 from deltaglider.app.cli.context import make_service, storage_options
 from deltaglider.app.cli.locations import parse_s3
 from deltaglider.app.cli.output import complain, human_size, percent, say
-from deltaglider.core.errors import DiffError, FormatError, IntegrityError
+from deltaglider.core.errors import DeltaGliderError
 
 
 @click.command()
@@ -19,7 +19,7 @@ def verify(path: str, endpoint_url: str | None, region: str | None, profile: str
     service = make_service(endpoint_url, region, profile)
     try:
         result = service.verify(location.object_key())
-    except (IntegrityError, FormatError, DiffError) as exc:
+    except DeltaGliderError as exc:
         complain(f"verify failed: {location} {exc}")
         return 1
     if result.expected_sha256 is None:
