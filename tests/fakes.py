@@ -51,10 +51,12 @@ def make_service(
     storage: InMemoryStorage | None = None, *, max_ratio: float = 0.5
 ) -> tuple[DeltaService, InMemoryStorage, ZlibDictCodec]:
     storage = storage or InMemoryStorage()
-    storage.create_bucket("bucket")
+    if "bucket" not in storage.buckets:
+        storage.create_bucket("bucket")
     codec = ZlibDictCodec()
     service = DeltaService(
         storage=storage,
+        buckets=storage,
         diff=codec,
         hasher=Sha256Hasher(),
         cache=FilesystemCache(),

@@ -4,6 +4,7 @@ subprocess exactly as a user would, against each backend (file, moto, Ceph RGW).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import random
 import re
@@ -223,10 +224,30 @@ def test_verify_and_stats_after_upload(backend: Backend, work: Path, releases: l
         assert succeed(["verify", location], env, work) == [f"verified: {location} sha256={digest}"]
 
     table = succeed(["stats", f"s3://{bucket}/"], env, work)
-    assert table[0].split() == ["PREFIX", "OBJECTS", "DELTAS", "LOGICAL", "STORED", "SAVED"]
-    assert re.match(r"releases/\s+4\s+4\s", table[1]), table
-    assert re.match(r"TOTAL\s+4\s+4\s", table[-1]), table
-    assert len(table) == 3
+    assert table[0].split() == [
+        "BUCKET",
+        "PREFIX",
+        "OBJECTS",
+        "DELTAS",
+        "LOGICAL",
+        "STORED",
+        "SAVED",
+    ]
+    assert re.match(rf"\s*{bucket}\s+releases/\s+4\s+4\s", table[2]), table
+    assert re.match(r"\s*TOTAL\s+4\s+4\s", table[-1]), table
+
+    report = json.loads("\n".join(succeed(["stats", "--json", f"s3://{bucket}/"], env, work)))
+    [row] = report["buckets"][0]["prefixes"]
+    logical = sum(path.stat().st_size for path in releases)
+    assert (row["prefix"], row["objects"], row["deltas"], row["references"]) == (
+        "releases/",
+        4,
+        4,
+        1,
+    )
+    assert row["logical_bytes"] == logical
+    assert row["stored_bytes"] < logical / 2
+    assert report["total"]["saved_bytes"] == logical - row["stored_bytes"]
 
 
 def test_rm_keeps_the_others_and_the_last_rm_empties_the_bucket(
@@ -319,7 +340,7 @@ FAKE_KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
         pytest.param(("cp", "app-1.1.0.zip", "s3://"), {}, 255, "s3://", id="cp-to-s3-nothing"),
         pytest.param(("cp", "app-1.1.0.zip", "s3:///x"), {}, 255, "s3:///x", id="cp-no-bucket"),
         pytest.param(("cp", "s3:///x", "got.zip"), {}, 255, "s3:///x", id="cp-from-no-bucket"),
-        pytest.param(("ls", "s3://"), {}, 255, "s3://", id="ls-s3-nothing"),
+        pytest.param(("ls", "s3:///x"), {}, 255, "s3:///x", id="ls-no-bucket-name"),
         pytest.param(UPLOAD, {"DG_MAX_RATIO": "abc"}, 255, "DG_MAX_RATIO", id="bad-max-ratio"),
         pytest.param(LIST, {"DG_LOG_LEVEL": "LOUD"}, 255, "DG_LOG_LEVEL", id="bad-log-level"),
         pytest.param(

@@ -228,6 +228,13 @@ def test_verify_reports_mismatch_without_raising(tmp_path: Path) -> None:
     assert not service.verify(key("doc.txt")).ok
 
 
+def test_delete_of_a_missing_key_succeeds_like_s3(tmp_path: Path) -> None:
+    service, _, _ = make_service()
+    assert service.delete(key("never-there.zip")).stored_key is None
+    with pytest.raises(BucketNotFound, match="DeleteObject"):
+        service.delete(ObjectKey("no-such-bucket", "a.zip"))
+
+
 def test_delete_keeps_the_reference_until_the_last_delta_goes(tmp_path: Path) -> None:
     service, storage, _ = make_service()
     for v in (1, 2):
@@ -249,9 +256,9 @@ def test_missing_objects_and_buckets(tmp_path: Path) -> None:
     service, _, _ = make_service()
     with pytest.raises(ObjectNotFound):
         service.get(key("nothing.zip"), tmp_path / "x")
-    with pytest.raises(BucketNotFound):
+    with pytest.raises(ObjectNotFound):  # as aws: a missing bucket reads as a missing key
         service.get(ObjectKey("no-such-bucket", "a.zip"), tmp_path / "x")
-    with pytest.raises(BucketNotFound):
+    with pytest.raises(BucketNotFound, match=r"NoSuchBucket.*PutObject"):
         service.put(random_file(tmp_path / "a.zip", 5000), ObjectKey("no-such-bucket", "a.zip"))
     with pytest.raises(LocalFileError):
         service.put(tmp_path / "missing.zip", key("a.zip"))

@@ -25,12 +25,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from deltaglider.core.errors import (
+    BucketNotEmpty,
     BucketNotFound,
     InvalidKeyError,
     LocalFileError,
     ObjectNotFound,
+    StorageError,
 )
-from deltaglider.ports import CommonPrefix, ObjectInfo
+from deltaglider.ports import BucketInfo, CommonPrefix, ObjectInfo
 
 META_SUFFIX = ".dg-meta.json"
 TEMP_MARK = ".dg-tmp-"
@@ -55,10 +57,10 @@ class LocalFilesystemStorage:
             raise InvalidKeyError(f"invalid bucket name: {bucket!r}")
         return self.root / bucket
 
-    def _existing_bucket(self, bucket: str) -> Path:
+    def _existing_bucket(self, bucket: str, operation: str) -> Path:
         path = self._bucket_dir(bucket)
         if not path.is_dir():
-            raise BucketNotFound(bucket)
+            raise BucketNotFound(bucket, operation)
         return path
 
     def _object_path(self, bucket: str, key: str) -> Path:
@@ -107,7 +109,7 @@ class LocalFilesystemStorage:
     ) -> Iterator[ObjectInfo | CommonPrefix]:
         if delimiter not in (None, "/"):
             raise InvalidKeyError(f"the filesystem backend lists with '/' only, not {delimiter!r}")
-        bucket_dir = self._existing_bucket(bucket)
+        bucket_dir = self._existing_bucket(bucket, "ListObjectsV2")
         folder = prefix[: prefix.rfind("/") + 1]
         try:
             start = self._object_path(bucket, folder.rstrip("/")) if folder else bucket_dir
@@ -140,7 +142,7 @@ class LocalFilesystemStorage:
         return ObjectInfo(key, stat.st_size, _mtime(stat.st_mtime), _etag(stat))
 
     def download(self, bucket: str, key: str, destination: Path) -> None:
-        self._existing_bucket(bucket)
+        self._existing_bucket(bucket, "GetObject")
         path = self._object_path(bucket, key)
         try:
             shutil.copyfile(path, destination)
@@ -149,13 +151,38 @@ class LocalFilesystemStorage:
                 raise ObjectNotFound(bucket, key) from None
             raise LocalFileError(f"cannot write {destination}") from None
 
+    # --------------------------------------------------------------- buckets
+
     def bucket_exists(self, bucket: str) -> bool:
         return self._bucket_dir(bucket).is_dir()
+
+    def list_buckets(self) -> Iterator[BucketInfo]:
+        if not self.root.is_dir():
+            return
+        for child in sorted(self.root.iterdir()):
+            if child.is_dir() and _BUCKET.fullmatch(child.name):
+                yield BucketInfo(child.name, _mtime(child.stat().st_mtime))
+
+    def create_bucket(self, bucket: str) -> None:
+        path = self._bucket_dir(bucket)
+        if path.is_dir():
+            raise StorageError(
+                "An error occurred (BucketAlreadyOwnedByYou) when calling the CreateBucket "
+                "operation: Your previous request to create the named bucket succeeded and "
+                "you already own it."
+            )
+        path.mkdir(parents=True)
+
+    def delete_bucket(self, bucket: str) -> None:
+        path = self._existing_bucket(bucket, "DeleteBucket")
+        if any(True for _ in _walk(path, "")):
+            raise BucketNotEmpty(bucket)
+        shutil.rmtree(path)  # only empty folders and stray temporary files are left
 
     # --------------------------------------------------------------- writes
 
     def upload(self, bucket: str, key: str, source: Path, metadata: Mapping[str, str]) -> None:
-        self._existing_bucket(bucket)
+        self._existing_bucket(bucket, "PutObject")
         path = self._object_path(bucket, key)
         if path.is_dir():
             raise InvalidKeyError(f"key {key!r} is a prefix of other keys on this backend")
@@ -191,7 +218,7 @@ class LocalFilesystemStorage:
             temp.unlink(missing_ok=True)
 
     def delete(self, bucket: str, key: str) -> None:
-        bucket_dir = self._existing_bucket(bucket)
+        bucket_dir = self._existing_bucket(bucket, "DeleteObject")
         try:
             path = self._object_path(bucket, key)
         except InvalidKeyError:

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from deltaglider.core.errors import BucketNotFound, ObjectNotFound
-from deltaglider.ports import CommonPrefix, ObjectInfo
+from deltaglider.core.errors import BucketNotEmpty, BucketNotFound, ObjectNotFound, StorageError
+from deltaglider.ports import BucketInfo, CommonPrefix, ObjectInfo
 
 
 @dataclass
@@ -27,16 +27,33 @@ class InMemoryStorage:
     calls: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    created: dict[str, datetime] = field(default_factory=dict)
+
     def create_bucket(self, bucket: str) -> None:
-        self.buckets.setdefault(bucket, {})
+        self._count("create_bucket")
+        if bucket in self.buckets:
+            raise StorageError(f"bucket {bucket} already exists")
+        self.buckets[bucket] = {}
+        self.created[bucket] = datetime.now(UTC)
+
+    def delete_bucket(self, bucket: str) -> None:
+        self._count("delete_bucket")
+        if self._bucket(bucket):
+            raise BucketNotEmpty(bucket)
+        del self.buckets[bucket]
+
+    def list_buckets(self) -> Iterator[BucketInfo]:
+        self._count("list_buckets")
+        for name in sorted(self.buckets):
+            yield BucketInfo(name, self.created.get(name, datetime.now(UTC)))
 
     def _count(self, operation: str) -> None:
         with self._lock:
             self.calls[operation] = self.calls.get(operation, 0) + 1
 
-    def _bucket(self, bucket: str) -> dict[str, StoredObject]:
+    def _bucket(self, bucket: str, operation: str = "HeadBucket") -> dict[str, StoredObject]:
         if bucket not in self.buckets:
-            raise BucketNotFound(bucket)
+            raise BucketNotFound(bucket, operation)
         return self.buckets[bucket]
 
     def head(self, bucket: str, key: str) -> ObjectInfo | None:
@@ -50,7 +67,7 @@ class InMemoryStorage:
         self, bucket: str, prefix: str, delimiter: str | None = None
     ) -> Iterator[ObjectInfo | CommonPrefix]:
         self._count("list")
-        objects = self._bucket(bucket)
+        objects = self._bucket(bucket, "ListObjectsV2")
         seen_prefixes: set[str] = set()
         for key in sorted(objects, key=str.encode):
             if not key.startswith(prefix):
@@ -66,12 +83,12 @@ class InMemoryStorage:
 
     def upload(self, bucket: str, key: str, source: Path, metadata: Mapping[str, str]) -> None:
         self._count("upload")
-        objects = self._bucket(bucket)
+        objects = self._bucket(bucket, "PutObject")
         objects[key] = StoredObject(source.read_bytes(), dict(metadata), datetime.now(UTC))
 
     def download(self, bucket: str, key: str, destination: Path) -> None:
         self._count("download")
-        found = self._bucket(bucket).get(key)
+        found = self._bucket(bucket, "GetObject").get(key)
         if found is None:
             raise ObjectNotFound(bucket, key)
         with destination.open("wb") as stream:
@@ -79,7 +96,7 @@ class InMemoryStorage:
 
     def delete(self, bucket: str, key: str) -> None:
         self._count("delete")
-        self._bucket(bucket).pop(key, None)
+        self._bucket(bucket, "DeleteObject").pop(key, None)
 
     def bucket_exists(self, bucket: str) -> bool:
         self._count("bucket_exists")

@@ -20,6 +20,7 @@ from botocore.exceptions import (
 
 from deltaglider.core.errors import (
     AccessDenied,
+    BucketNotEmpty,
     BucketNotFound,
     CredentialsError,
     DeltaGliderError,
@@ -27,7 +28,7 @@ from deltaglider.core.errors import (
     ObjectNotFound,
     StorageError,
 )
-from deltaglider.ports import CommonPrefix, ObjectInfo
+from deltaglider.ports import BucketInfo, CommonPrefix, ObjectInfo
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -103,6 +104,27 @@ class S3Storage:
             return False
         return True
 
+    def list_buckets(self) -> Iterator[BucketInfo]:
+        with _mapped(""):
+            found = self._client.list_buckets()
+        for bucket in found.get("Buckets", []):
+            yield BucketInfo(bucket["Name"], bucket["CreationDate"])
+
+    def create_bucket(self, bucket: str) -> None:
+        region = self._client.meta.region_name
+        with _mapped(bucket):
+            if region in (None, "us-east-1"):
+                self._client.create_bucket(Bucket=bucket)
+            else:
+                self._client.create_bucket(
+                    Bucket=bucket,
+                    CreateBucketConfiguration={"LocationConstraint": region},  # type: ignore[typeddict-item]
+                )
+
+    def delete_bucket(self, bucket: str) -> None:
+        with _mapped(bucket):
+            self._client.delete_bucket(Bucket=bucket)
+
 
 def _sort_key(entry: ObjectInfo | CommonPrefix) -> bytes:
     return (entry.key if isinstance(entry, ObjectInfo) else entry.prefix).encode()
@@ -128,7 +150,7 @@ def _mapped(bucket: str, key: str | None = None) -> Iterator[None]:
             "or configure a profile with `aws configure`"
         ) from None
     except (EndpointConnectionError, ConnectionError) as exc:
-        raise EndpointError(f"Could not connect to the endpoint: {exc}") from None
+        raise EndpointError(str(exc)) from None
     except BotoCoreError as exc:
         raise StorageError(str(exc)) from None
 
@@ -139,7 +161,9 @@ def _from_client_error(exc: ClientError, bucket: str, key: str | None) -> DeltaG
     message = str(error.get("Message", "")) or code
     operation = exc.operation_name
     if code == "NoSuchBucket":
-        return BucketNotFound(bucket)
+        return BucketNotFound(bucket, operation)
+    if code == "BucketNotEmpty":
+        return BucketNotEmpty(bucket)
     if code in _NOT_FOUND:
         return ObjectNotFound(bucket, key or "")
     if code in _BAD_CREDENTIALS:

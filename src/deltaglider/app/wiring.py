@@ -19,13 +19,14 @@ from deltaglider.app.settings import Settings
 from deltaglider.core.errors import ConfigError
 from deltaglider.core.policy import DeltaPolicy
 from deltaglider.core.service import DeltaService
-from deltaglider.ports import StoragePort
 
 
 def build_service(settings: Settings) -> DeltaService:
     """A DeltaService over the backend the settings name, with the standard adapters."""
+    storage = build_storage(settings)
     return DeltaService(
-        storage=build_storage(settings),
+        storage=storage,
+        buckets=storage,
         diff=Xdelta3Codec(),
         hasher=Sha256Hasher(),
         cache=FilesystemCache(),
@@ -37,7 +38,7 @@ def build_service(settings: Settings) -> DeltaService:
     )
 
 
-def build_storage(settings: Settings) -> StoragePort:
+def build_storage(settings: Settings) -> LocalFilesystemStorage | S3Storage:
     """The filesystem backend for a `file://` endpoint, S3 through boto3 otherwise."""
     if settings.file_root is not None:
         return LocalFilesystemStorage(settings.file_root)

@@ -8,6 +8,7 @@
     │   ├── BucketNotFound
     │   └── ObjectNotFound
     ├── StorageError           the store failed or refused
+    │   ├── BucketNotEmpty
     │   ├── AccessDenied
     │   ├── CredentialsError   no credentials, or credentials the store rejects
     │   └── EndpointError      the endpoint cannot be reached
@@ -42,11 +43,18 @@ class NotFoundError(DeltaGliderError):
     """Something asked for is not there."""
 
 
+def _aws_wording(code: str, operation: str, message: str) -> str:
+    """Errors read as the AWS CLI prints them, whichever backend raised them."""
+    return f"An error occurred ({code}) when calling the {operation} operation: {message}"
+
+
 class BucketNotFound(NotFoundError):
     """The bucket does not exist."""
 
-    def __init__(self, bucket: str) -> None:
-        super().__init__(f"The specified bucket does not exist: {bucket}")
+    def __init__(self, bucket: str, operation: str = "HeadBucket") -> None:
+        super().__init__(
+            _aws_wording("NoSuchBucket", operation, "The specified bucket does not exist")
+        )
         self.bucket = bucket
 
 
@@ -54,13 +62,25 @@ class ObjectNotFound(NotFoundError):
     """No object (logical or stored) under this key."""
 
     def __init__(self, bucket: str, key: str) -> None:
-        super().__init__(f'Key "{key}" does not exist')
+        super().__init__(_aws_wording("404", "HeadObject", f'Key "{key}" does not exist'))
         self.bucket = bucket
         self.key = key
 
 
 class StorageError(DeltaGliderError):
     """The store failed or refused an operation."""
+
+
+class BucketNotEmpty(StorageError):
+    """A bucket that still holds objects cannot be removed."""
+
+    def __init__(self, bucket: str) -> None:
+        super().__init__(
+            _aws_wording(
+                "BucketNotEmpty", "DeleteBucket", "The bucket you tried to delete is not empty"
+            )
+        )
+        self.bucket = bucket
 
 
 class AccessDenied(StorageError):

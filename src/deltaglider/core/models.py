@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -119,7 +120,7 @@ class DeleteResult:
     """What a delete removed."""
 
     key: ObjectKey
-    stored_key: str
+    stored_key: str | None  # None: there was nothing to delete
     deleted_reference: bool
 
 
@@ -133,6 +134,18 @@ class SpaceStats:
     references: int
     logical_bytes: int
     stored_bytes: int
+
+    @classmethod
+    def combined(cls, prefix: str, rows: Sequence[SpaceStats]) -> SpaceStats:
+        """One row adding up several."""
+        return cls(
+            prefix,
+            sum(r.objects for r in rows),
+            sum(r.deltas for r in rows),
+            sum(r.references for r in rows),
+            sum(r.logical_bytes for r in rows),
+            sum(r.stored_bytes for r in rows),
+        )
 
     @property
     def saved_bytes(self) -> int:

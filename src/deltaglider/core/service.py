@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from deltaglider.core.errors import (
+    BucketNotEmpty,
     BucketNotFound,
     FormatError,
     IntegrityError,
@@ -39,10 +40,13 @@ from deltaglider.core.models import (
     SpaceStats,
     StoredAs,
     VerifyResult,
+    is_reference_key,
     logical_key,
 )
 from deltaglider.core.policy import DeltaPolicy, is_reserved_name
 from deltaglider.ports import (
+    BucketInfo,
+    BucketPort,
     CachePort,
     ClockPort,
     CommonPrefix,
@@ -70,6 +74,7 @@ class _Rebuilt:
     expected_sha256: str | None  # None: a plain object with no recorded SHA256
     actual_sha256: str
     size: int
+    mtime: datetime  # the logical object's modification time
 
 
 class DeltaService:
@@ -83,6 +88,7 @@ class DeltaService:
         self,
         *,
         storage: StoragePort,
+        buckets: BucketPort,
         diff: DiffPort,
         hasher: HashPort,
         cache: CachePort,
@@ -93,6 +99,7 @@ class DeltaService:
         tool: str,
     ) -> None:
         self.storage = storage
+        self.buckets = buckets
         self.diff = diff
         self.hasher = hasher
         self.cache = cache
@@ -209,7 +216,7 @@ class DeltaService:
         old_delta = self.storage.head(dest.bucket, dest.delta_key)
         if old_delta is not None:  # an earlier version was a delta: it is replaced now
             self.storage.delete(dest.bucket, dest.delta_key)
-            self._drop_unused_reference(dest.delta_space)
+            self.drop_unused_reference(dest.delta_space)
         return PutResult(
             key=dest,
             stored_as=StoredAs.DIRECT,
@@ -243,7 +250,7 @@ class DeltaService:
                     f"{source} rebuilt with SHA256 {rebuilt.actual_sha256}, "
                     f"expected {rebuilt.expected_sha256}: the stored object is corrupt"
                 )
-            stamp = stored.info.last_modified.timestamp()
+            stamp = rebuilt.mtime.timestamp()
             os.utime(temp, (stamp, stamp))
             os.replace(temp, dest)
         except OSError as exc:
@@ -268,6 +275,7 @@ class DeltaService:
             self.storage.download(source.bucket, info.key, out)
             direct = read_direct(info.metadata)
             expected = direct.sha256 if direct else None
+            mtime = info.last_modified
         else:
             meta = read_delta(info.metadata)
             if meta.codec != self.diff.codec:
@@ -278,8 +286,9 @@ class DeltaService:
                 self.storage.download(source.bucket, info.key, delta)
                 self.diff.decode(reference, delta, out)
             expected = meta.sha256
+            mtime = meta.mtime or info.last_modified
         actual = self.hasher.file_sha256(out)
-        return _Rebuilt(expected, actual, out.stat().st_size)
+        return _Rebuilt(expected, actual, out.stat().st_size, mtime)
 
     def _reference_file(self, bucket: str, key: str, sha256: str) -> Path:
         """A local copy of a reference, checked against the SHA256 the caller expects."""
@@ -302,6 +311,13 @@ class DeltaService:
             self.metrics.increment("reference.fetch")
             return self.cache.put(sha256, local)
 
+    def head(self, key: ObjectKey) -> LogicalObject:
+        """A logical object's name, size and time, without rebuilding it."""
+        stored = self._locate(key)
+        logical = self._logical(key.bucket, stored.info, head=stored.info)
+        assert logical is not None  # _locate never returns a reference
+        return logical
+
     def _locate(self, key: ObjectKey) -> _Stored:
         """Find the stored form of a logical object: `{key}.delta` or `{key}` itself."""
         if is_reserved_name(key.name):
@@ -314,23 +330,37 @@ class DeltaService:
             info = self.storage.head(key.bucket, stored_key)
             if info is not None:
                 return _Stored(stored_as, info)
-        if not self.storage.bucket_exists(key.bucket):
-            raise BucketNotFound(key.bucket)
-        raise ObjectNotFound(key.bucket, key.key)
+        raise ObjectNotFound(key.bucket, key.key)  # aws says this for a missing bucket too
+
+    def copy(self, source: ObjectKey, dest: ObjectKey, *, no_delta: bool = False) -> PutResult:
+        """Copy a logical object to another key (any bucket): rebuild, then store anew."""
+        with _workdir() as work:
+            local = work / source.name
+            self.get(source, local)
+            return self.put(local, dest, no_delta=no_delta)
 
     # ----------------------------------------------------------------- delete
 
     def delete(self, key: ObjectKey) -> DeleteResult:
-        """Delete a logical object; its reference goes once no delta needs it."""
-        stored = self._locate(key)
+        """Delete a logical object; its reference goes once no delta needs it.
+
+        Like an S3 DELETE, deleting a key that is not there succeeds (and deletes nothing).
+        """
+        try:
+            stored = self._locate(key)
+        except ObjectNotFound:
+            if not self.buckets.bucket_exists(key.bucket):
+                raise BucketNotFound(key.bucket, "DeleteObject") from None
+            return DeleteResult(key, None, deleted_reference=False)
         self.storage.delete(key.bucket, stored.info.key)
         deleted_reference = False
         if stored.stored_as is StoredAs.DELTA:
-            deleted_reference = self._drop_unused_reference(key.delta_space)
+            deleted_reference = self.drop_unused_reference(key.delta_space)
         self.metrics.increment("delete")
         return DeleteResult(key, stored.info.key, deleted_reference)
 
-    def _drop_unused_reference(self, space: DeltaSpace) -> bool:
+    def drop_unused_reference(self, space: DeltaSpace) -> bool:
+        """Delete the DeltaSpace's reference if no delta is left in it; True if deleted."""
         for entry in self.storage.list(space.bucket, space.prefix, delimiter="/"):
             if isinstance(entry, ObjectInfo) and entry.key.endswith(DELTA_SUFFIX):
                 return False
@@ -343,6 +373,24 @@ class DeltaService:
     def _delete_if_present(self, bucket: str, key: str) -> None:
         if self.storage.head(bucket, key) is not None:
             self.storage.delete(bucket, key)
+
+    # ----------------------------------------------------------------- buckets
+
+    def list_buckets(self) -> Iterator[BucketInfo]:
+        return self.buckets.list_buckets()
+
+    def make_bucket(self, bucket: str) -> None:
+        self.buckets.create_bucket(bucket)
+
+    def remove_bucket(self, bucket: str) -> None:
+        """Remove an empty bucket; a bucket holding only references counts as empty
+        (they would be garbage without their deltas)."""
+        stored = [e for e in self.storage.list(bucket, "") if isinstance(e, ObjectInfo)]
+        if any(not is_reference_key(entry.key) for entry in stored):
+            raise BucketNotEmpty(bucket)
+        for entry in stored:
+            self.storage.delete(bucket, entry.key)
+        self.buckets.delete_bucket(bucket)
 
     # ----------------------------------------------------------------- list / stats
 
@@ -359,7 +407,11 @@ class DeltaService:
             if logical is not None:
                 yield logical
 
-    def _logical(self, bucket: str, entry: ObjectInfo) -> LogicalObject | None:
+    def _logical(
+        self, bucket: str, entry: ObjectInfo, head: ObjectInfo | None = None
+    ) -> LogicalObject | None:
+        """A listed stored object as users see it (a HEAD for a delta's original size,
+        unless the caller has the object's metadata already)."""
         key = logical_key(entry.key)
         if key is None:
             return None
@@ -367,14 +419,15 @@ class DeltaService:
             return LogicalObject(
                 key, entry.size, entry.last_modified, StoredAs.DIRECT, entry.key, entry.size
             )
-        size = entry.size
-        info = self.storage.head(bucket, entry.key)
+        size, mtime = entry.size, entry.last_modified
+        info = head or self.storage.head(bucket, entry.key)
         if info is not None:
             try:
-                size = read_delta(info.metadata).size
+                meta = read_delta(info.metadata)
+                size, mtime = meta.size, meta.mtime or entry.last_modified
             except FormatError as exc:
                 self.logger.warning("s3://%s/%s: %s", bucket, entry.key, exc)
-        return LogicalObject(key, size, entry.last_modified, StoredAs.DELTA, entry.key, entry.size)
+        return LogicalObject(key, size, mtime, StoredAs.DELTA, entry.key, entry.size)
 
     def stats(self, bucket: str, prefix: str = "") -> Sequence[SpaceStats]:
         """Logical and stored bytes per "folder" under `prefix`, from listings and HEADs."""

@@ -3,6 +3,7 @@
 One Protocol per module; adapters in `deltaglider.adapters` implement them.
 """
 
+from deltaglider.ports.buckets import BucketInfo, BucketPort
 from deltaglider.ports.cache import CachePort
 from deltaglider.ports.clock import ClockPort
 from deltaglider.ports.diff import DiffPort
@@ -12,6 +13,8 @@ from deltaglider.ports.metrics import MetricsPort
 from deltaglider.ports.storage import CommonPrefix, ObjectInfo, StoragePort
 
 __all__ = [
+    "BucketInfo",
+    "BucketPort",
     "CachePort",
     "ClockPort",
     "CommonPrefix",

@@ -64,7 +64,3 @@ class StoragePort(Protocol):
     def delete(self, bucket: str, key: str) -> None:
         """Remove `key`; removing a key that is not there is not an error."""
         ...
-
-    def bucket_exists(self, bucket: str) -> bool:
-        """Whether the bucket exists (and is reachable with these credentials)."""
-        ...

@@ -1,15 +1,16 @@
-"""What every command shares: the storage flags, and building the service from them."""
+"""What commands share: the storage and transfer flags, and building the service."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import click
 
 from deltaglider.app.settings import Settings
 from deltaglider.app.wiring import build_service
+from deltaglider.core.filters import FilterRule, Filters
 from deltaglider.core.service import DeltaService
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -19,9 +20,16 @@ class Fatal(Exception):
     """A problem found before anything is transferred; printed as is, exit status 255."""
 
 
+def _apply(command: F, options: Sequence[Callable[[F], F]]) -> F:
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 def storage_options(command: F) -> F:
     """`--endpoint-url`, `--region`, `--profile`, as `aws s3` takes them."""
-    for option in reversed(
+    return _apply(
+        command,
         [
             click.option(
                 "--endpoint-url",
@@ -30,10 +38,74 @@ def storage_options(command: F) -> F:
             ),
             click.option("--region", metavar="REGION", help="AWS region of the bucket."),
             click.option("--profile", metavar="NAME", help="AWS profile to take credentials from."),
-        ]
-    ):
-        command = option(command)
-    return command
+        ],
+    )
+
+
+def delta_options(command: F) -> F:
+    """How uploads are stored: `--no-delta`, `--max-ratio`."""
+    return _apply(
+        command,
+        [
+            click.option("--no-delta", is_flag=True, help="Store files whole, never as deltas."),
+            click.option(
+                "--max-ratio",
+                type=float,
+                metavar="RATIO",
+                help="Largest delta/file size ratio kept as a delta, 0-1 (DG_MAX_RATIO).",
+            ),
+        ],
+    )
+
+
+def output_options(command: F) -> F:
+    """`--dryrun`, `--quiet`, `--only-show-errors`, `--no-progress`."""
+    return _apply(
+        command,
+        [
+            click.option("--dryrun", is_flag=True, help="Show what would be done; change nothing."),
+            click.option(
+                "--quiet", is_flag=True, help="Print nothing about the operations, not even errors."
+            ),
+            click.option(
+                "--only-show-errors", is_flag=True, help="Print only errors and warnings."
+            ),
+            click.option("--no-progress", is_flag=True, help="No progress bar."),
+        ],
+    )
+
+
+def filter_options(command: F) -> F:
+    """`--exclude` / `--include` (aws semantics: in order, the last match wins)."""
+    return _apply(
+        command,
+        [
+            click.option(
+                "--exclude", multiple=True, metavar="PATTERN", help="Skip paths matching PATTERN."
+            ),
+            click.option(
+                "--include",
+                multiple=True,
+                metavar="PATTERN",
+                help="Do not skip paths matching PATTERN (after an --exclude).",
+            ),
+        ],
+    )
+
+
+def ordered_filters() -> Filters:
+    """The --exclude/--include rules in command-line order, which click does not keep
+    across two options: read back from the arguments `main.run` recorded."""
+    argv: list[str] = click.get_current_context().find_root().meta.get("argv", [])
+    rules: list[FilterRule] = []
+    tokens = iter(argv)
+    for token in tokens:
+        for flag in ("--exclude", "--include"):
+            if token == flag:
+                rules.append(FilterRule(flag[2:], next(tokens, "")))  # type: ignore[arg-type]
+            elif token.startswith(flag + "="):
+                rules.append(FilterRule(flag[2:], token[len(flag) + 1 :]))  # type: ignore[arg-type]
+    return Filters(tuple(rules))
 
 
 def make_service(
@@ -42,11 +114,13 @@ def make_service(
     profile: str | None,
     max_ratio: float | None = None,
 ) -> DeltaService:
+    """The service for this command: its flags, else the group's, else the environment."""
+    shared: dict[str, str | None] = click.get_current_context().find_root().meta
     settings = Settings.load(
         os.environ,
-        endpoint_url=endpoint_url,
-        region=region,
-        profile=profile,
+        endpoint_url=endpoint_url or shared.get("endpoint_url"),
+        region=region or shared.get("region"),
+        profile=profile or shared.get("profile"),
         max_ratio=max_ratio,
     )
     return build_service(settings)

@@ -1,112 +1,152 @@
-"""`deltaglider cp` (and `put`/`get`): copy one file to or from S3, as `aws s3 cp` does."""
+"""`deltaglider cp` (plus `put`/`get`): copy files to, from and within S3, as `aws s3 cp`."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import click
 
-from deltaglider.app.cli.context import Fatal, make_service, storage_options
+from deltaglider.app.cli.context import (
+    Fatal,
+    delta_options,
+    filter_options,
+    make_service,
+    ordered_filters,
+    output_options,
+    storage_options,
+)
 from deltaglider.app.cli.locations import (
-    BadLocation,
     S3Location,
     download_target,
     is_s3,
     parse_s3,
     relative_path,
 )
-from deltaglider.app.cli.output import complain, human_size, percent, say
-from deltaglider.core.errors import DeltaGliderError, NotFoundError
-from deltaglider.core.models import StoredAs
+from deltaglider.app.cli.output import human_size, percent, say
+from deltaglider.app.cli.plan import (
+    LocalTree,
+    as_directory,
+    copy_tasks,
+    download_tasks,
+    s3_objects,
+    upload_tasks,
+)
+from deltaglider.app.cli.transfers import OutputMode, Reporter, Task
+from deltaglider.core.errors import DeltaGliderError
+from deltaglider.core.filters import Filters
+from deltaglider.core.models import ObjectKey, StoredAs
 from deltaglider.core.service import DeltaService
+
+USAGE = "<LocalPath> <S3Uri> or <S3Uri> <LocalPath> or <S3Uri> <S3Uri>"
 
 
 @click.command()
 @click.argument("source")
 @click.argument("destination")
+@click.option("--recursive", is_flag=True, help="Copy every file below SOURCE.")
 @storage_options
-@click.option("--no-delta", is_flag=True, help="Store the file whole, never as a delta.")
-@click.option("--max-ratio", type=float, help="Largest delta/file size ratio kept (0-1).")
-@click.option("--quiet", is_flag=True, help="Print nothing but errors.")
+@delta_options
+@output_options
+@filter_options
 def cp(
     source: str,
     destination: str,
+    recursive: bool,
     endpoint_url: str | None,
     region: str | None,
     profile: str | None,
     no_delta: bool,
     max_ratio: float | None,
+    dryrun: bool,
     quiet: bool,
+    only_show_errors: bool,
+    no_progress: bool,
+    exclude: tuple[str, ...],
+    include: tuple[str, ...],
 ) -> int:
-    """Copy a local file to S3, or an S3 object to a local file."""
+    """Copy a local file or S3 object to another location locally or in S3.
+
+    SOURCE and DESTINATION take the forms `aws s3 cp` takes: a trailing `/` on an S3
+    destination means "into this prefix"; `--recursive` copies a whole tree.
+    """
+    if not (is_s3(source) or is_s3(destination)):
+        raise Fatal(f"usage: deltaglider cp {USAGE}: Invalid argument type")
     service = make_service(endpoint_url, region, profile, max_ratio)
-    if is_s3(source) and not is_s3(destination):
-        return download(service, parse_s3(source), destination, quiet=quiet)
-    if is_s3(destination) and not is_s3(source):
-        return upload(service, source, parse_s3(destination), no_delta=no_delta, quiet=quiet)
-    if is_s3(source):
-        raise BadLocation("copies from S3 to S3 are not supported yet")
-    raise BadLocation("one of SOURCE and DESTINATION must be an s3:// URI")
+    reporter = Reporter(OutputMode(quiet, only_show_errors, not no_progress, dryrun))
+    filters = ordered_filters()
+    try:
+        if recursive:
+            stages = plan_tree(service, source, destination, filters, reporter, no_delta)
+        else:
+            stages = [[plan_file(service, source, destination, no_delta)]]
+    except DeltaGliderError as exc:  # listing or looking up the source failed
+        reporter.fatal(str(exc))
+        return reporter.exit_code
+    return reporter.run(stages)
 
 
-def upload(
+def plan_file(service: DeltaService, source: str, destination: str, no_delta: bool) -> Task:
+    """The single operation of a non-recursive cp."""
+    if not is_s3(source):
+        path = Path(source)
+        if not path.exists():
+            raise Fatal(f"The user-provided path {source} does not exist.")
+        target = parse_s3(destination).joined(path.name)
+        return Task(
+            "upload",
+            f"{relative_path(path)} to {target}",
+            path.stat().st_size,
+            partial(service.put, path, target.object_key(), no_delta=no_delta),
+        )
+    origin = parse_s3(source)
+    facts = service.head(origin.object_key())  # as aws: a missing source is a fatal error
+    if is_s3(destination):
+        target = parse_s3(destination).joined(origin.key.rsplit("/", 1)[-1])
+        return Task(
+            "copy",
+            f"{origin} to {target}",
+            facts.size,
+            partial(service.copy, origin.object_key(), target.object_key(), no_delta=no_delta),
+        )
+    path = download_target(destination, origin.key)
+    return Task(
+        "download",
+        f"{origin} to {relative_path(path)}",
+        facts.size,
+        partial(service.get, origin.object_key(), path),
+    )
+
+
+def plan_tree(
     service: DeltaService,
     source: str,
-    destination: S3Location,
-    *,
-    no_delta: bool = False,
-    quiet: bool = False,
-    explain: bool = False,
-) -> int:
-    """Upload one file; print the aws line (`explain`: and how it was stored)."""
-    path = Path(source)
-    if not path.exists():
-        raise Fatal(f"The user-provided path {source} does not exist.")
-    if path.is_dir():
-        raise Fatal(f"{source} is a directory; copy a file")
-    target = destination.joined(path.name)
-    shown = f"{relative_path(path)} to {target}"
-    try:
-        result = service.put(path, target.object_key(), no_delta=no_delta)
-    except DeltaGliderError as exc:
-        complain(f"upload failed: {shown} {exc}")
-        return 1
-    line = f"upload: {shown}"
-    if explain:
-        kind = "delta" if result.stored_as is StoredAs.DELTA else "whole"
-        line += (
-            f" ({kind}, {human_size(result.stored_size)} stored for "
-            f"{human_size(result.file_size)}, {percent(result.stored_size, result.file_size)}"
-            f"{'; new reference' if result.created_reference else ''})"
-        )
-    say(line, quiet=quiet)
-    return 0
-
-
-def download(
-    service: DeltaService, source: S3Location, destination: str, *, quiet: bool = False
-) -> int:
-    """Rebuild one object into a local file; print the aws line."""
-    target = download_target(destination, source.key)
-    shown = f"{source} to {relative_path(target)}"
-    try:
-        service.get(source.object_key(), target)
-    except NotFoundError as exc:  # aws says "fatal error" when the source is not there
-        complain(f"fatal error: {exc}")
-        return 1
-    except DeltaGliderError as exc:
-        complain(f"download failed: {shown} {exc}")
-        return 1
-    say(f"download: {shown}", quiet=quiet)
-    return 0
+    destination: str,
+    filters: Filters,
+    reporter: Reporter,
+    no_delta: bool,
+) -> list[list[Task]]:
+    """The operations of a recursive cp: every file below the source."""
+    if not is_s3(source):
+        tree = LocalTree(Path(source))
+        if not tree.root.exists():
+            raise Fatal(f"The user-provided path {source} does not exist.")
+        files = tree.files(filters, reporter.warning)
+        root = as_directory(parse_s3(destination))
+        return upload_tasks(service, tree, files, root, no_delta=no_delta)
+    origin = as_directory(parse_s3(source))
+    files = s3_objects(service, origin, filters)
+    if is_s3(destination):
+        target = as_directory(parse_s3(destination))
+        return copy_tasks(service, origin, files, target, no_delta=no_delta)
+    return download_tasks(service, origin, files, LocalTree(Path(destination)))
 
 
 @click.command()
 @click.argument("file")
 @click.argument("destination")
 @storage_options
-@click.option("--no-delta", is_flag=True, help="Store the file whole, never as a delta.")
-@click.option("--max-ratio", type=float, help="Largest delta/file size ratio kept (0-1).")
+@delta_options
 def put(
     file: str,
     destination: str,
@@ -118,7 +158,19 @@ def put(
 ) -> int:
     """Upload FILE to s3://bucket/prefix/ and say how it was stored."""
     service = make_service(endpoint_url, region, profile, max_ratio)
-    return upload(service, file, parse_s3(destination), no_delta=no_delta, explain=True)
+    path = Path(file)
+    if not path.is_file():
+        raise Fatal(f"The user-provided path {file} does not exist.")
+    target: S3Location = parse_s3(destination).joined(path.name)
+    result = service.put(path, target.object_key(), no_delta=no_delta)
+    kind = "delta" if result.stored_as is StoredAs.DELTA else "whole"
+    say(
+        f"upload: {relative_path(path)} to {target} ({kind}, {human_size(result.stored_size)} "
+        f"stored for {human_size(result.file_size)}, "
+        f"{percent(result.stored_size, result.file_size)}"
+        f"{'; new reference' if result.created_reference else ''})"
+    )
+    return 0
 
 
 @click.command()
@@ -134,4 +186,8 @@ def get(
 ) -> int:
     """Download s3://bucket/key (to DESTINATION, default the current directory)."""
     service = make_service(endpoint_url, region, profile)
-    return download(service, parse_s3(source), destination)
+    origin = parse_s3(source)
+    path = download_target(destination, origin.key)
+    service.get(ObjectKey(origin.bucket, origin.key), path)
+    say(f"download: {origin} to {relative_path(path)}")
+    return 0

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import click
 
-from deltaglider.app.cli.context import Fatal, make_service, storage_options
+from deltaglider.app.cli.context import make_service, storage_options
 from deltaglider.app.cli.locations import parse_s3
-from deltaglider.app.cli.output import human_size, ls_object_line, ls_prefix_line, say
+from deltaglider.app.cli.output import (
+    complain,
+    human_size,
+    ls_object_line,
+    ls_prefix_line,
+    ls_time,
+    say,
+)
+from deltaglider.core.errors import DeltaGliderError
 from deltaglider.core.models import LogicalObject
 from deltaglider.ports import CommonPrefix
 
@@ -26,21 +34,28 @@ def ls(
     human_readable: bool,
     summarize: bool,
 ) -> int:
-    """List objects under s3://bucket[/prefix] by their original names and sizes.
+    """List buckets, or objects under s3://bucket[/prefix] by original names and sizes.
 
     References and `.delta` suffixes never show: what is listed is what `cp` gives back.
     """
-    if path is None:
-        raise Fatal("give the bucket to list: deltaglider ls s3://bucket[/prefix]")
-    location = parse_s3(path)
     service = make_service(endpoint_url, region, profile)
+    if path in (None, "s3://", "s3:///"):
+        for bucket in service.list_buckets():
+            say(f"{ls_time(bucket.created)} {bucket.name}")
+        return 0
+    assert path is not None
+    location = parse_s3(path)
     prefixes: list[str] = []
     objects: list[LogicalObject] = []
-    for entry in service.list(location.bucket, location.key, recursive=recursive):
-        if isinstance(entry, CommonPrefix):
-            prefixes.append(entry.prefix.rstrip("/").rsplit("/", 1)[-1] + "/")
-        else:
-            objects.append(entry)
+    try:
+        for entry in service.list(location.bucket, location.key, recursive=recursive):
+            if isinstance(entry, CommonPrefix):
+                prefixes.append(entry.prefix.rstrip("/").rsplit("/", 1)[-1] + "/")
+            else:
+                objects.append(entry)
+    except DeltaGliderError as exc:  # aws prints listing errors after a blank line
+        complain(f"\n{exc}")
+        return 255
     for name in prefixes:
         say(ls_prefix_line(name))
     for item in objects:

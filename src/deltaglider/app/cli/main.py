@@ -12,12 +12,15 @@ import click
 
 from deltaglider import __version__
 from deltaglider.adapters.stdlog import LOGGER_NAME
-from deltaglider.app.cli.context import Fatal
+from deltaglider.app.cli.buckets import mb, rb
+from deltaglider.app.cli.context import Fatal, storage_options
 from deltaglider.app.cli.cp import cp, get, put
 from deltaglider.app.cli.locations import BadLocation
 from deltaglider.app.cli.ls import ls
+from deltaglider.app.cli.migrate import migrate
 from deltaglider.app.cli.report import stats, verify
 from deltaglider.app.cli.rm import rm
+from deltaglider.app.cli.sync import sync
 from deltaglider.core.errors import DeltaGliderError
 
 EXIT_USAGE = 2
@@ -27,15 +30,21 @@ EXIT_FATAL = 255
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="deltaglider")
-def cli() -> None:
+@storage_options
+@click.pass_context
+def cli(
+    context: click.Context, endpoint_url: str | None, region: str | None, profile: str | None
+) -> None:
     """Store versioned artifacts in S3 as binary deltas: `aws s3` commands, fewer bytes.
 
     Endpoint: --endpoint-url or AWS_ENDPOINT_URL; http(s)://... is an S3 service,
-    file:///abs/path a local store (buckets are its subdirectories).
+    file:///abs/path a local store (buckets are its subdirectories). The storage
+    options work before the command (as `aws --endpoint-url URL s3 ...`) or after it.
     """
+    context.meta.update(endpoint_url=endpoint_url, region=region, profile=profile)
 
 
-for command in (cp, ls, rm, put, get, verify, stats):
+for command in (cp, ls, rm, sync, mb, rb, put, get, verify, stats, migrate):
     cli.add_command(command)
 
 
@@ -45,8 +54,11 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def run(argv: list[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else argv
     try:
-        status = cli.main(args=argv, prog_name="deltaglider", standalone_mode=False)
+        with cli.make_context("deltaglider", list(arguments)) as context:
+            context.meta["argv"] = list(arguments)  # --exclude/--include order, see context.py
+            status = cli.invoke(context)
     except click.exceptions.Abort:  # click's form of KeyboardInterrupt
         _fail("cancelled")
         return EXIT_INTERRUPTED

@@ -22,10 +22,14 @@ def human_size(size: int) -> str:
     raise AssertionError("unreachable")
 
 
+def ls_time(moment: datetime) -> str:
+    """`2026-11-21 08:30:00`, in local time as aws prints it."""
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
 def ls_object_line(modified: datetime, size: str, name: str) -> str:
-    """`2026-11-21 08:30:00    1234567 app-1.0.zip`, in local time as aws prints it."""
-    stamp = modified.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-    return f"{stamp} {size:>10} {name}"
+    """`2026-11-21 08:30:00    1234567 app-1.0.zip`."""
+    return f"{ls_time(modified)} {size:>10} {name}"
 
 
 def ls_prefix_line(name: str) -> str:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+
 import click
+from rich import box
+from rich.console import Console
+from rich.table import Table
 
 from deltaglider.app.cli.context import make_service, storage_options
 from deltaglider.app.cli.locations import parse_s3
 from deltaglider.app.cli.output import complain, human_size, percent, say
 from deltaglider.core.errors import DeltaGliderError
+from deltaglider.core.models import SpaceStats
 
 
 @click.command()
@@ -36,41 +43,72 @@ def verify(path: str, endpoint_url: str | None, region: str | None, profile: str
 
 
 @click.command()
-@click.argument("path")
+@click.argument("path", required=False)
 @storage_options
-def stats(path: str, endpoint_url: str | None, region: str | None, profile: str | None) -> int:
-    """Logical bytes, stored bytes and savings per prefix under s3://bucket[/prefix]."""
-    location = parse_s3(path)
-    rows = make_service(endpoint_url, region, profile).stats(location.bucket, location.key)
-    header = ("PREFIX", "OBJECTS", "DELTAS", "LOGICAL", "STORED", "SAVED")
-    table = [header]
-    for row in rows:
-        table.append(
-            (
-                row.prefix or "/",
-                str(row.objects),
-                str(row.deltas),
-                human_size(row.logical_bytes),
-                human_size(row.stored_bytes),
-                percent(row.saved_bytes, row.logical_bytes),
-            )
-        )
-    logical = sum(row.logical_bytes for row in rows)
-    stored = sum(row.stored_bytes for row in rows)
-    table.append(
-        (
-            "TOTAL",
-            str(sum(row.objects for row in rows)),
-            str(sum(row.deltas for row in rows)),
-            human_size(logical),
-            human_size(stored),
-            percent(logical - stored, logical),
-        )
-    )
-    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
-    for line in table:
-        cells = [line[0].ljust(widths[0])] + [
-            c.rjust(w) for c, w in zip(line[1:], widths[1:], strict=True)
-        ]
-        say("  ".join(cells))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def stats(
+    path: str | None,
+    endpoint_url: str | None,
+    region: str | None,
+    profile: str | None,
+    as_json: bool,
+) -> int:
+    """Logical bytes, stored bytes and savings per prefix, for s3://bucket[/prefix] or
+    every bucket. Computed from listings and metadata; nothing is downloaded."""
+    service = make_service(endpoint_url, region, profile)
+    if path is None:
+        scopes = [(bucket.name, "") for bucket in service.list_buckets()]
+    else:
+        location = parse_s3(path)
+        scopes = [(location.bucket, location.key)]
+    report = {bucket: service.stats(bucket, prefix) for bucket, prefix in scopes}
+    if as_json:
+        click.echo(json.dumps(_as_json(report), indent=2))
+        return 0
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
+    for column in ("BUCKET", "PREFIX", "OBJECTS", "DELTAS", "LOGICAL", "STORED", "SAVED"):
+        table.add_column(column, justify="left" if column in ("BUCKET", "PREFIX") else "right")
+    every = [row for rows in report.values() for row in rows]
+    for bucket, rows in report.items():
+        for row in rows:
+            table.add_row(bucket, row.prefix or "/", *_cells(row))
+    table.add_row("TOTAL", "", *_cells(SpaceStats.combined("", every)), end_section=True)
+    Console(width=200).print(table)
     return 0
+
+
+def _cells(row: SpaceStats) -> list[str]:
+    return [
+        str(row.objects),
+        str(row.deltas),
+        human_size(row.logical_bytes),
+        human_size(row.stored_bytes),
+        percent(row.saved_bytes, row.logical_bytes),
+    ]
+
+
+def _as_json(report: dict[str, Sequence[SpaceStats]]) -> dict[str, object]:
+    def row(stats: SpaceStats) -> dict[str, object]:
+        return {
+            "prefix": stats.prefix,
+            "objects": stats.objects,
+            "deltas": stats.deltas,
+            "references": stats.references,
+            "logical_bytes": stats.logical_bytes,
+            "stored_bytes": stats.stored_bytes,
+            "saved_bytes": stats.saved_bytes,
+            "savings": round(stats.savings, 6),
+        }
+
+    every = [r for rows in report.values() for r in rows]
+    return {
+        "buckets": [
+            {
+                "bucket": bucket,
+                "prefixes": [row(r) for r in rows],
+                "total": row(SpaceStats.combined("", rows)),
+            }
+            for bucket, rows in report.items()
+        ],
+        "total": row(SpaceStats.combined("", every)),
+    }

@@ -1,0 +1,157 @@
+"""Running a batch of transfers the way `aws s3` does: a bounded pool of workers, one
+output line per finished operation, and the exit status of the whole batch.
+
+Exit status: 1 if any operation failed, else 2 if anything was skipped with a warning,
+else 0. `--quiet` prints nothing; `--only-show-errors` only failures and warnings.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TransferSpeedColumn,
+)
+
+from deltaglider.core.errors import DeltaGliderError
+
+WORKERS = 10  # as many as `aws s3` runs
+
+
+@dataclass(frozen=True)
+class Task:
+    """One operation: `verb` is upload, download, copy or delete."""
+
+    verb: str
+    location: str  # "./a.zip to s3://b/a.zip", or "s3://b/a.zip" for a delete
+    size: int
+    run: Callable[[], object]
+
+
+@dataclass(frozen=True)
+class OutputMode:
+    quiet: bool = False
+    only_show_errors: bool = False
+    progress: bool = True
+    dryrun: bool = False
+
+
+class Reporter:
+    """Prints results as aws does, keeps the counts, and draws a progress bar on a TTY."""
+
+    def __init__(self, mode: OutputMode) -> None:
+        self.mode = mode
+        self.failures = 0
+        self.warnings = 0
+        self._lock = threading.Lock()
+        self._progress: Progress | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failures else 2 if self.warnings else 0
+
+    def success(self, task: Task) -> None:
+        prefix = "(dryrun) " if self.mode.dryrun else ""
+        if not (self.mode.quiet or self.mode.only_show_errors):
+            self._out(f"{prefix}{task.verb}: {task.location}")
+
+    def failure(self, task: Task, error: Exception) -> None:
+        with self._lock:
+            self.failures += 1
+        if not self.mode.quiet:
+            self._err(f"{task.verb} failed: {task.location} {error}")
+
+    def warning(self, message: str) -> None:
+        with self._lock:
+            self.warnings += 1
+        if not self.mode.quiet:
+            self._err(f"warning: {message}")
+
+    def fatal(self, message: str) -> None:
+        with self._lock:
+            self.failures += 1
+        self._err(f"fatal error: {message}")
+
+    def _out(self, line: str) -> None:
+        with self._lock:
+            if self._progress is not None:
+                self._progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
+            else:
+                click.echo(line)
+
+    def _err(self, line: str) -> None:
+        with self._lock:
+            click.echo(line, err=True)
+
+    def run(self, stages: Sequence[Sequence[Task]]) -> int:
+        """Run the stages one after the other, each stage's tasks in parallel."""
+        tasks = [task for stage in stages for task in stage]
+        if self.mode.dryrun:
+            for task in tasks:
+                self.success(task)
+            return self.exit_code
+        show_bar = (
+            self.mode.progress
+            and not (self.mode.quiet or self.mode.only_show_errors)
+            and sys.stdout.isatty()
+            and len(tasks) > 0
+        )
+        if not show_bar:
+            for stage in stages:
+                self._run_stage(stage, None)
+            return self.exit_code
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            console=Console(file=sys.stdout),
+            transient=True,
+        ) as progress:
+            self._progress = progress
+            bar = progress.add_task(
+                f"{len(tasks)} file(s)", total=sum(t.size for t in tasks) or None
+            )
+            try:
+                for stage in stages:
+                    self._run_stage(stage, lambda t: progress.advance(bar, t.size))
+            finally:
+                self._progress = None
+        return self.exit_code
+
+    def _run_stage(self, stage: Sequence[Task], advance: Callable[[Task], None] | None) -> None:
+        if not stage:
+            return
+        with ThreadPoolExecutor(max_workers=min(WORKERS, len(stage))) as pool:
+            pending: dict[Future[object], Task] = {pool.submit(t.run): t for t in stage}
+            try:
+                while pending:
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        task = pending.pop(future)
+                        self._settle(task, future)
+                        if advance is not None:
+                            advance(task)
+            except KeyboardInterrupt:
+                for future in pending:
+                    future.cancel()
+                raise
+
+    def _settle(self, task: Task, future: Future[object]) -> None:
+        error = future.exception()
+        if error is None:
+            self.success(task)
+        elif isinstance(error, DeltaGliderError | OSError):
+            self.failure(task, error)
+        else:
+            self.failure(task, RuntimeError(f"unexpected {type(error).__name__}: {error}"))
