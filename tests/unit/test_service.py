@@ -32,7 +32,8 @@ def sha(path: Path) -> str:
 
 
 def stored_keys(storage: InMemoryStorage) -> list[str]:
-    return sorted(storage.buckets["bucket"])
+    """What the bucket holds, listing indexes aside (tested on their own below)."""
+    return sorted(k for k in storage.buckets["bucket"] if not k.endswith(".dg-index.json"))
 
 
 def test_first_upload_creates_reference_and_a_delta(tmp_path: Path) -> None:
@@ -320,3 +321,42 @@ def test_download_of_a_missing_object_creates_no_directories(tmp_path: Path) -> 
     with pytest.raises(ObjectNotFound):
         service.get(key("missing.zip"), tmp_path / "new" / "dir" / "missing.zip")
     assert not (tmp_path / "new").exists()
+
+
+def test_listing_index_spares_a_head_per_delta(tmp_path: Path) -> None:
+    service, storage, _ = make_service()
+    with service.index_batch():
+        for v in range(5):
+            service.put(release_zip(tmp_path / f"v{v}.zip", v), key(f"p/v{v}.zip"))
+    assert "p/.dg-index.json" in storage.buckets["bucket"]
+    assert storage.calls["upload"] == 1 + 5 + 1  # reference, deltas, the index once
+
+    heads_before = storage.calls["head"]
+    listed = [e for e in service.list("bucket", "p/") if isinstance(e, LogicalObject)]
+    assert storage.calls["head"] == heads_before  # sizes came from the index
+    assert [(e.key, e.size) for e in listed] == [
+        (f"p/v{v}.zip", (tmp_path / f"v{v}.zip").stat().st_size) for v in range(5)
+    ]
+
+
+def test_listing_index_is_only_trusted_for_the_same_object(tmp_path: Path) -> None:
+    service, storage, _ = make_service()
+    for v in range(2):
+        service.put(release_zip(tmp_path / f"v{v}.zip", v), key(f"v{v}.zip"))
+    # Another writer replaces v1 without updating the index: the ETag no longer matches.
+    other, _, _ = make_service(storage)
+    bigger = release_zip(tmp_path / "big.zip", 1, files=9)
+    index = storage.buckets["bucket"][".dg-index.json"].data
+    other.put(bigger, key("v1.zip"))
+    storage.buckets["bucket"][".dg-index.json"].data = index  # the stale index is back
+
+    sizes = {e.key: e.size for e in service.list("bucket") if isinstance(e, LogicalObject)}
+    assert sizes["v1.zip"] == bigger.stat().st_size
+
+
+def test_listing_index_goes_with_the_reference(tmp_path: Path) -> None:
+    service, storage, _ = make_service()
+    service.put(release_zip(tmp_path / "a.zip", 1), key("p/a.zip"))
+    assert "p/.dg-index.json" in storage.buckets["bucket"]
+    service.delete(key("p/a.zip"))
+    assert storage.buckets["bucket"] == {}

@@ -181,7 +181,7 @@ class LocalFilesystemStorage:
 
     # --------------------------------------------------------------- writes
 
-    def upload(self, bucket: str, key: str, source: Path, metadata: Mapping[str, str]) -> None:
+    def upload(self, bucket: str, key: str, source: Path, metadata: Mapping[str, str]) -> str:
         self._existing_bucket(bucket, "PutObject")
         path = self._object_path(bucket, key)
         if path.is_dir():
@@ -197,10 +197,11 @@ class LocalFilesystemStorage:
             try:
                 self._write_atomic(self._meta_path(path), lambda temp: temp.write_text(document))
                 self._write_atomic(path, lambda temp: shutil.copyfile(source, temp))
-                return
+                return _etag(path.stat())
             except FileNotFoundError:
                 if attempt == 2 or not source.is_file():
                     raise
+        raise AssertionError("unreachable")
 
     @staticmethod
     def _write_atomic(path: Path, write: Callable[[Path], object]) -> None:

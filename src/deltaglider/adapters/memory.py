@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -17,6 +18,10 @@ class StoredObject:
     data: bytes
     metadata: dict[str, str]
     last_modified: datetime
+
+    @property
+    def etag(self) -> str:
+        return f'"{hashlib.md5(self.data).hexdigest()}"'
 
 
 @dataclass
@@ -61,7 +66,9 @@ class InMemoryStorage:
         found = self.buckets.get(bucket, {}).get(key)
         if found is None:
             return None
-        return ObjectInfo(key, len(found.data), found.last_modified, "", dict(found.metadata))
+        return ObjectInfo(
+            key, len(found.data), found.last_modified, found.etag, dict(found.metadata)
+        )
 
     def list(
         self, bucket: str, prefix: str, delimiter: str | None = None
@@ -79,12 +86,13 @@ class InMemoryStorage:
                     yield CommonPrefix(rolled)
                 continue
             stored = objects[key]
-            yield ObjectInfo(key, len(stored.data), stored.last_modified)
+            yield ObjectInfo(key, len(stored.data), stored.last_modified, stored.etag)
 
-    def upload(self, bucket: str, key: str, source: Path, metadata: Mapping[str, str]) -> None:
+    def upload(self, bucket: str, key: str, source: Path, metadata: Mapping[str, str]) -> str:
         self._count("upload")
         objects = self._bucket(bucket, "PutObject")
         objects[key] = StoredObject(source.read_bytes(), dict(metadata), datetime.now(UTC))
+        return objects[key].etag
 
     def download(self, bucket: str, key: str, destination: Path) -> None:
         self._count("download")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
 _BAD_CREDENTIALS = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken"}
+CHUNK = 1024 * 1024
 TRANSFER = TransferConfig(
     multipart_threshold=16 * 1024 * 1024, multipart_chunksize=16 * 1024 * 1024
 )
@@ -82,15 +84,30 @@ class S3Storage:
                 entries.sort(key=_sort_key)
                 yield from entries
 
-    def upload(self, bucket: str, key: str, source: Path, metadata: Mapping[str, str]) -> None:
+    def upload(self, bucket: str, key: str, source: Path, metadata: Mapping[str, str]) -> str:
         with _mapped(bucket, key):
+            if source.stat().st_size < TRANSFER.multipart_threshold:
+                with source.open("rb") as body:
+                    done = self._client.put_object(
+                        Bucket=bucket, Key=key, Body=body, Metadata=dict(metadata)
+                    )
+                return done["ETag"]
             self._client.upload_file(
                 str(source), bucket, key, ExtraArgs={"Metadata": dict(metadata)}, Config=TRANSFER
             )
+            # Some stores (Ceph RGW) answer a completed multipart upload with no ETag.
+            return self._client.head_object(Bucket=bucket, Key=key)["ETag"]
 
     def download(self, bucket: str, key: str, destination: Path) -> None:
+        """One GET streamed to the file (the caller has HEADed the object already)."""
         with _mapped(bucket, key):
-            self._client.download_file(bucket, key, str(destination), Config=TRANSFER)
+            found = self._client.get_object(Bucket=bucket, Key=key)
+            expected = found["ContentLength"]
+            with destination.open("wb") as out:
+                shutil.copyfileobj(found["Body"], out, CHUNK)
+                written = out.tell()
+        if written != expected:
+            raise StorageError(f"s3://{bucket}/{key}: got {written} of {expected} bytes")
 
     def delete(self, bucket: str, key: str) -> None:
         with _mapped(bucket, key):

@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 
 REFERENCE_NAME = "reference.bin"
+INDEX_NAME = ".dg-index.json"  # the DeltaSpace's listing index, see core/index.py
 DELTA_SUFFIX = ".delta"
 
 
@@ -49,18 +50,26 @@ class DeltaSpace:
     def reference_key(self) -> str:
         return self.prefix + REFERENCE_NAME
 
+    @property
+    def index_key(self) -> str:
+        return self.prefix + INDEX_NAME
+
     def __str__(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}"
 
 
 def is_reference_key(key: str) -> bool:
-    """Whether a stored key is a DeltaSpace's reference (never shown to users)."""
     return key.rsplit("/", 1)[-1] == REFERENCE_NAME
 
 
+def is_internal_key(key: str) -> bool:
+    """Whether a stored key is a DeltaSpace's reference or index (never shown to users)."""
+    return key.rsplit("/", 1)[-1] in (REFERENCE_NAME, INDEX_NAME)
+
+
 def logical_key(stored_key: str) -> str | None:
-    """The logical key a stored key shows as, or None for a reference."""
-    if is_reference_key(stored_key):
+    """The logical key a stored key shows as, or None for a reference or index."""
+    if is_internal_key(stored_key):
         return None
     if stored_key.endswith(DELTA_SUFFIX):
         return stored_key[: -len(DELTA_SUFFIX)]

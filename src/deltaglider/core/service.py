@@ -6,8 +6,9 @@ import os
 import secrets
 import shutil
 import tempfile
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,11 +17,13 @@ from pathlib import Path
 from deltaglider.core.errors import (
     BucketNotEmpty,
     BucketNotFound,
+    DeltaGliderError,
     FormatError,
     IntegrityError,
     LocalFileError,
     ObjectNotFound,
 )
+from deltaglider.core.index import IndexEntry, parse_index, render_index
 from deltaglider.core.metadata import (
     DeltaMeta,
     DirectMeta,
@@ -31,6 +34,7 @@ from deltaglider.core.metadata import (
 )
 from deltaglider.core.models import (
     DELTA_SUFFIX,
+    INDEX_NAME,
     DeleteResult,
     DeltaSpace,
     GetResult,
@@ -40,6 +44,7 @@ from deltaglider.core.models import (
     SpaceStats,
     StoredAs,
     VerifyResult,
+    is_internal_key,
     is_reference_key,
     logical_key,
 )
@@ -108,6 +113,9 @@ class DeltaService:
         self.metrics = metrics
         self.policy = policy
         self.tool = tool
+        self._index_lock = threading.Lock()
+        self._index_batches = 0
+        self._index_updates: dict[DeltaSpace, dict[str, IndexEntry | None]] = {}
 
     # ----------------------------------------------------------------- put
 
@@ -172,7 +180,8 @@ class DeltaService:
                 codec=self.diff.codec,
                 tool=self.tool,
             )
-            self.storage.upload(dest.bucket, dest.delta_key, delta, meta.to_metadata())
+            etag = self.storage.upload(dest.bucket, dest.delta_key, delta, meta.to_metadata())
+        self._record(space, dest.delta_key, IndexEntry(etag, size, mtime))
 
         if not is_reserved_name(dest.name):  # reserved names are never stored direct
             self._delete_if_present(dest.bucket, dest.key)
@@ -216,6 +225,7 @@ class DeltaService:
         old_delta = self.storage.head(dest.bucket, dest.delta_key)
         if old_delta is not None:  # an earlier version was a delta: it is replaced now
             self.storage.delete(dest.bucket, dest.delta_key)
+            self._record(dest.delta_space, dest.delta_key, None)
             self.drop_unused_reference(dest.delta_space)
         return PutResult(
             key=dest,
@@ -355,6 +365,7 @@ class DeltaService:
         self.storage.delete(key.bucket, stored.info.key)
         deleted_reference = False
         if stored.stored_as is StoredAs.DELTA:
+            self._record(key.delta_space, stored.info.key, None)
             deleted_reference = self.drop_unused_reference(key.delta_space)
         self.metrics.increment("delete")
         return DeleteResult(key, stored.info.key, deleted_reference)
@@ -366,6 +377,7 @@ class DeltaService:
                 return False
         if self.storage.head(space.bucket, space.reference_key) is None:
             return False
+        self.storage.delete(space.bucket, space.index_key)
         self.storage.delete(space.bucket, space.reference_key)
         self.logger.debug("deleted reference %s: no delta needs it", space.reference_key)
         return True
@@ -383,10 +395,10 @@ class DeltaService:
         self.buckets.create_bucket(bucket)
 
     def remove_bucket(self, bucket: str) -> None:
-        """Remove an empty bucket; a bucket holding only references counts as empty
-        (they would be garbage without their deltas)."""
+        """Remove an empty bucket; a bucket holding only references and indexes counts as
+        empty (they would be garbage without their deltas)."""
         stored = [e for e in self.storage.list(bucket, "") if isinstance(e, ObjectInfo)]
-        if any(not is_reference_key(entry.key) for entry in stored):
+        if any(not is_internal_key(entry.key) for entry in stored):
             raise BucketNotEmpty(bucket)
         for entry in stored:
             self.storage.delete(bucket, entry.key)
@@ -397,27 +409,61 @@ class DeltaService:
     def list(
         self, bucket: str, prefix: str = "", *, recursive: bool = False
     ) -> Iterator[LogicalObject | CommonPrefix]:
-        """The logical view: original names and sizes; references and suffixes hidden."""
-        delimiter = None if recursive else "/"
-        for entry in self.storage.list(bucket, prefix, delimiter):
+        """The logical view: original names and sizes; references and suffixes hidden.
+
+        A delta's original size and time come from its DeltaSpace's listing index (one
+        GET per DeltaSpace), or from a HEAD where the index does not vouch for it.
+        """
+        entries = list(self.storage.list(bucket, prefix, None if recursive else "/"))
+        indexes = self._indexes(bucket, entries)
+        for entry in entries:
             if isinstance(entry, CommonPrefix):
                 yield entry
                 continue
-            logical = self._logical(bucket, entry)
+            logical = self._logical(bucket, entry, indexes.get(_folder(entry.key), {}))
             if logical is not None:
                 yield logical
 
+    def _indexes(
+        self, bucket: str, entries: Sequence[ObjectInfo | CommonPrefix]
+    ) -> dict[str, dict[str, IndexEntry]]:
+        """The listing indexes that appear in a listing, by folder."""
+        indexes: dict[str, dict[str, IndexEntry]] = {}
+        for entry in entries:
+            if isinstance(entry, ObjectInfo) and entry.key.endswith(INDEX_NAME):
+                folder = _folder(entry.key)
+                if folder + INDEX_NAME == entry.key:
+                    indexes[folder] = self._read_index(bucket, entry.key)
+        return indexes
+
+    def _read_index(self, bucket: str, key: str) -> dict[str, IndexEntry]:
+        with _workdir() as work:
+            try:
+                self.storage.download(bucket, key, work / "index.json")
+            except ObjectNotFound:
+                return {}
+            return parse_index((work / "index.json").read_bytes())
+
     def _logical(
-        self, bucket: str, entry: ObjectInfo, head: ObjectInfo | None = None
+        self,
+        bucket: str,
+        entry: ObjectInfo,
+        index: Mapping[str, IndexEntry] | None = None,
+        head: ObjectInfo | None = None,
     ) -> LogicalObject | None:
-        """A listed stored object as users see it (a HEAD for a delta's original size,
-        unless the caller has the object's metadata already)."""
+        """A listed stored object as users see it. A delta's original size and time come
+        from the index when it vouches for this very object (same ETag), else a HEAD."""
         key = logical_key(entry.key)
         if key is None:
             return None
         if not entry.key.endswith(DELTA_SUFFIX):
             return LogicalObject(
                 key, entry.size, entry.last_modified, StoredAs.DIRECT, entry.key, entry.size
+            )
+        known = (index or {}).get(entry.key.rsplit("/", 1)[-1])
+        if known is not None and entry.etag and known.etag == entry.etag:
+            return LogicalObject(
+                key, known.size, known.mtime, StoredAs.DELTA, entry.key, entry.size
             )
         size, mtime = entry.size, entry.last_modified
         info = head or self.storage.head(bucket, entry.key)
@@ -429,17 +475,64 @@ class DeltaService:
                 self.logger.warning("s3://%s/%s: %s", bucket, entry.key, exc)
         return LogicalObject(key, size, mtime, StoredAs.DELTA, entry.key, entry.size)
 
+    # ----------------------------------------------------------------- listing index
+
+    @contextmanager
+    def index_batch(self) -> Iterator[None]:
+        """Collect listing-index updates and write each DeltaSpace's index once, at the
+        end, instead of after every object (for recursive copies and syncs)."""
+        with self._index_lock:
+            self._index_batches += 1
+        try:
+            yield
+        finally:
+            with self._index_lock:
+                self._index_batches -= 1
+                pending = self._index_updates if self._index_batches == 0 else {}
+                if self._index_batches == 0:
+                    self._index_updates = {}
+            for space, updates in pending.items():
+                self._write_index(space, updates)
+
+    def _record(self, space: DeltaSpace, stored_key: str, entry: IndexEntry | None) -> None:
+        name = stored_key.rsplit("/", 1)[-1]
+        with self._index_lock:
+            if self._index_batches:
+                self._index_updates.setdefault(space, {})[name] = entry
+                return
+        self._write_index(space, {name: entry})
+
+    def _write_index(self, space: DeltaSpace, updates: Mapping[str, IndexEntry | None]) -> None:
+        """Read, merge, write. A lost update (two writers at once) only costs HEADs later."""
+        try:
+            entries = self._read_index(space.bucket, space.index_key)
+            for name, entry in updates.items():
+                if entry is None:
+                    entries.pop(name, None)
+                else:
+                    entries[name] = entry
+            if not entries:
+                self.storage.delete(space.bucket, space.index_key)
+                return
+            with _workdir() as work:
+                (work / "index.json").write_bytes(render_index(entries))
+                self.storage.upload(space.bucket, space.index_key, work / "index.json", {})
+        except DeltaGliderError as exc:
+            self.logger.warning("listing index of %s not updated: %s", space, exc)
+
     def stats(self, bucket: str, prefix: str = "") -> Sequence[SpaceStats]:
         """Logical and stored bytes per "folder" under `prefix`, from listings and HEADs."""
         tallies: dict[str, _Tally] = {}
-        for entry in self.storage.list(bucket, prefix):
+        entries = list(self.storage.list(bucket, prefix))
+        indexes = self._indexes(bucket, entries)
+        for entry in entries:
             assert isinstance(entry, ObjectInfo)  # no delimiter: no common prefixes
-            folder = entry.key[: entry.key.rfind("/") + 1]
+            folder = _folder(entry.key)
             tally = tallies.setdefault(folder, _Tally())
             tally.stored_bytes += entry.size
-            logical = self._logical(bucket, entry)
+            logical = self._logical(bucket, entry, indexes.get(folder, {}))
             if logical is None:
-                tally.references += 1
+                tally.references += is_reference_key(entry.key)
             else:
                 tally.objects += 1
                 tally.deltas += logical.stored_as is StoredAs.DELTA
@@ -464,6 +557,11 @@ class _Tally:
             self.logical_bytes,
             self.stored_bytes,
         )
+
+
+def _folder(key: str) -> str:
+    """The DeltaSpace prefix of a key: everything up to and including the last `/`."""
+    return key[: key.rfind("/") + 1]
 
 
 @contextmanager

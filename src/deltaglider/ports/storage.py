@@ -53,8 +53,9 @@ class StoragePort(Protocol):
         """
         ...
 
-    def upload(self, bucket: str, key: str, source: Path, metadata: Mapping[str, str]) -> None:
-        """Store the file at `source` under `key` with `metadata`, replacing any old object."""
+    def upload(self, bucket: str, key: str, source: Path, metadata: Mapping[str, str]) -> str:
+        """Store the file at `source` under `key` with `metadata`, replacing any old
+        object; return the new object's ETag (as listings will show it)."""
         ...
 
     def download(self, bucket: str, key: str, destination: Path) -> None:

@@ -83,7 +83,8 @@ def cp(
     except DeltaGliderError as exc:  # listing or looking up the source failed
         reporter.fatal(str(exc))
         return reporter.exit_code
-    return reporter.run(stages)
+    with service.index_batch():
+        return reporter.run(stages)
 
 
 def plan_file(service: DeltaService, source: str, destination: str, no_delta: bool) -> Task:

@@ -58,7 +58,8 @@ def migrate(
         return reporter.exit_code
     strategy = SyncStrategy(Direction.COPY, size_only=True)
     todo = [a.source for a in plan_sync(sources, present, strategy) if a.source is not None]
-    code = reporter.run(copy_tasks(service, origin, todo, target, no_delta=no_delta))
+    with service.index_batch():
+        code = reporter.run(copy_tasks(service, origin, todo, target, no_delta=no_delta))
     if not (quiet or only_show_errors):
         skipped = len(sources) - len(todo)
         verb = "would migrate" if dryrun else "migrated"

@@ -55,7 +55,8 @@ def rm(
     except DeltaGliderError as exc:
         reporter.fatal(str(exc))
         return reporter.exit_code
-    code = reporter.run([delete_tasks(service, root, keys)])
+    with service.index_batch():
+        code = reporter.run([delete_tasks(service, root, keys)])
     if not dryrun:  # deletes that ran side by side may each have seen the other's delta
         for space in {ObjectKey(root.bucket, root.key + key).delta_space for key in keys}:
             service.drop_unused_reference(space)

@@ -88,7 +88,8 @@ def sync(
     except DeltaGliderError as exc:
         reporter.fatal(str(exc))
         return reporter.exit_code
-    code = reporter.run(stages)
+    with service.index_batch():
+        code = reporter.run(stages)
     if not dryrun:
         for space in cleanup:
             service.drop_unused_reference(space)

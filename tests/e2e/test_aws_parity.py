@@ -1,0 +1,359 @@
+"""Parity with the reference: the same scripted session run with `aws s3` (AWS CLI v1)
+and with `deltaglider`, compared step by step.
+
+Method
+------
+* One moto S3 server (the `moto_endpoint` fixture) serves both tools; each tool gets its
+  own fresh bucket (`aws-parity-<hex>` / `dg-parity-<hex>`, plus a second one for the
+  mb/rb steps) and its own working directory, a `shutil.copytree(copy_function=copy2)`
+  copy of one generated tree: same files, same relative paths, same mtimes.
+* SESSION is the script: `Run` steps are command lines (shell-quoted, with BUCKET and
+  NEW standing for the tool's buckets and WORK for its working directory), `Edit` steps
+  change the working directory the same way for both tools. Both tools are run from
+  their working directory with the same environment: AWS_ENDPOINT_URL (honoured by the
+  AWS CLI v1 too), keys `testing`, AWS_DEFAULT_REGION=us-east-1, no config files, TZ=UTC.
+  `--no-progress` is added to every command aws accepts it on (cp, mv, sync; aws
+  rejects it on ls, rm, mb and rb), since aws prints progress even without a TTY.
+* Normalisation, and nothing else: the tool's bucket names become BUCKET and NEW, its
+  working directory WORK, `YYYY-MM-DD HH:MM:SS` timestamps are masked, trailing
+  whitespace is stripped, and stdout and stderr are compared as sorted lists of lines,
+  since both tools run transfers in parallel. For the bucket list (`ls` alone) only the
+  tool's own bucket line is kept: the server holds other buckets too.
+* Each step is one test comparing (exit status, stdout lines, stderr lines); then the
+  local trees left by the session (relative path -> SHA256) and the final remote trees
+  (`ls --recursive`: names and sizes) are compared. A step where deltaglider is known to
+  differ carries `differs=...`: the test is then a strict xfail saying how.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.artifacts import release_zip
+from tests.conftest import raw_client
+
+BIN = Path(sys.executable).parent
+TOOLS = {"aws": [str(BIN / "aws"), "s3"], "deltaglider": [str(BIN / "deltaglider")]}
+NO_PROGRESS_COMMANDS = {"cp", "mv", "sync"}  # where `aws s3` takes --no-progress
+MTIME = 1_767_225_600  # 2026-01-01 00:00:00 UTC: every generated file's mtime
+TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
+LS_OBJECT = re.compile(r"YYYY-MM-DD HH:MM:SS (?P<size>.{10}) (?P<name>.+)")
+
+
+# ---------------------------------------------------------------- the working tree
+
+
+def make_tree(root: Path) -> None:
+    """The user's files: release zips of a few versions in two directories (one with a
+    nested `old/`), text files, a deeper directory, a name with a space."""
+    root.mkdir(parents=True)
+    data = root / "data"
+    for directory in ("releases/old", "tools", "docs/deep/nested"):
+        (data / directory).mkdir(parents=True)
+    release_zip(root / "app-1.4.0.zip", 4, files=8, file_size=8_000)
+    for version in (1, 2, 3):
+        release_zip(data / f"releases/app-1.{version}.0.zip", version, files=8, file_size=8_000)
+    release_zip(data / "releases/old/app-1.0.0.zip", 0, files=8, file_size=8_000)
+    for version in (1, 2):
+        release_zip(data / f"tools/tool-2.{version}.0.zip", version, files=6, file_size=6_000)
+    (data / "docs/README.txt").write_text("Read me first.\n" * 20)
+    (data / "docs/notes.txt").write_text("notes: version 1\n" * 10)
+    (data / "docs/release notes.txt").write_text("1.3.0: faster\n1.2.0: smaller\n")
+    (data / "docs/deep/nested/more.txt").write_text("deep\n")
+    (data / "checksums.txt").write_text("".join(f"{n:064x}  file{n}\n" for n in range(5)))
+    for path in root.rglob("*"):
+        os.utime(path, (MTIME, MTIME))
+
+
+def _touch_later(path: Path) -> None:
+    mtime = path.stat().st_mtime + 10
+    os.utime(path, (mtime, mtime))
+
+
+def edit_same_size(work: Path) -> None:
+    path = work / "data/docs/notes.txt"
+    before = path.stat().st_size
+    path.write_text("notes: version 2\n" * 10)
+    assert path.stat().st_size == before
+    os.utime(path, (MTIME + 10, MTIME + 10))
+
+
+def edit_longer(work: Path) -> None:
+    path = work / "data/checksums.txt"
+    with path.open("a") as file:
+        file.write(f"{99:064x}  file99\n")
+    os.utime(path, (MTIME + 10, MTIME + 10))
+
+
+def add_file(work: Path) -> None:
+    path = work / "data/docs/added.txt"
+    path.write_text("added after the first sync\n")
+    os.utime(path, (MTIME + 10, MTIME + 10))
+
+
+def delete_file(work: Path) -> None:
+    (work / "data/releases/app-1.1.0.zip").unlink()
+
+
+# ---------------------------------------------------------------- the session
+
+
+@dataclass(frozen=True)
+class Run:
+    """A command line, as typed after `aws s3` / `deltaglider`."""
+
+    line: str
+    differs: str | None = None  # how deltaglider's output differs: a strict xfail
+    own_bucket_only: bool = False  # keep only the lines naming the tool's bucket
+
+    @property
+    def args(self) -> list[str]:
+        args = shlex.split(self.line)
+        return [*args, "--no-progress"] if args[0] in NO_PROGRESS_COMMANDS else args
+
+
+@dataclass(frozen=True)
+class Edit:
+    """A change to the working directory, made the same way for both tools."""
+
+    what: str
+    change: Callable[[Path], None]
+
+
+Step = Run | Edit
+
+SESSION: list[Step] = [
+    # 1. uploads
+    Run("cp app-1.4.0.zip s3://BUCKET/"),
+    Run("cp app-1.4.0.zip s3://BUCKET/explicit.zip"),
+    Run("cp 'data/docs/release notes.txt' s3://BUCKET/"),
+    Run("cp --recursive data s3://BUCKET/tree/"),
+    Run(
+        "cp --recursive data s3://BUCKET/filtered/"
+        " --exclude '*' --include '*.zip' --exclude '*/old/*'"
+    ),
+    # 2. ls in every form
+    Run("ls", own_bucket_only=True),
+    Run("ls s3://BUCKET"),
+    Run("ls s3://BUCKET/"),
+    Run("ls s3://BUCKET/tree/"),
+    Run("ls s3://BUCKET/tree"),
+    Run("ls s3://BUCKET/tr"),
+    Run("ls --recursive s3://BUCKET"),
+    Run("ls --recursive --human-readable --summarize s3://BUCKET/tree/"),
+    Run("ls s3://BUCKET/nothing-here/"),
+    # 3. sync up, twice: the second is a no-op
+    Run("sync data s3://BUCKET/synced/"),
+    Run("sync data s3://BUCKET/synced/"),
+    # 4. local edits, then sync --delete
+    Edit("rewrite data/docs/notes.txt, same size, mtime +10 s", edit_same_size),
+    Edit("append a line to data/checksums.txt, mtime +10 s", edit_longer),
+    Edit("add data/docs/added.txt", add_file),
+    Edit("delete data/releases/app-1.1.0.zip", delete_file),
+    Run("sync --delete data s3://BUCKET/synced/"),
+    Run("ls --recursive s3://BUCKET/synced/"),
+    # 5. sync down, twice, then --delete after a remote rm
+    Run("sync s3://BUCKET/synced/ down1/"),
+    Run("sync s3://BUCKET/synced/ down1/"),
+    Run("rm s3://BUCKET/synced/releases/app-1.2.0.zip"),
+    Run("sync --delete s3://BUCKET/synced/ down1/"),
+    # 6. downloads with cp
+    Run("cp --recursive s3://BUCKET/tree/ down2/"),
+    Run("cp s3://BUCKET/tree/releases/app-1.2.0.zip down3/"),
+    Run("cp s3://BUCKET/tree/releases/app-1.2.0.zip renamed.zip"),
+    # 7. deletes
+    Run("rm --dryrun --recursive s3://BUCKET/tree/"),
+    Run("rm --recursive s3://BUCKET/filtered/ --exclude '*2*'"),
+    Run("rm s3://BUCKET/explicit.zip"),
+    Run("rm --recursive s3://BUCKET/tree/"),
+    # 8. errors
+    Run("cp missing.zip s3://BUCKET/"),
+    Run("cp app-1.4.0.zip s3://no-such-bucket-xyz/"),
+    Run("cp s3://BUCKET/missing.zip ."),
+    Run("ls s3://no-such-bucket-xyz/"),
+    Run("rm s3://BUCKET/missing.zip"),
+    Run("sync missing-dir s3://BUCKET/x/"),
+    # 9. buckets
+    Run("mb s3://NEW"),
+    Run("mb s3://NEW"),
+    Run("rb s3://NEW"),
+    Run("mb s3://NEW"),
+    Run("cp app-1.4.0.zip s3://NEW/"),
+    Run("rb s3://NEW"),
+    Run("rb --force s3://NEW"),
+]
+
+RUNS = [(index, step) for index, step in enumerate(SESSION, start=1) if isinstance(step, Run)]
+
+# Differences in the final states (the trees), if any; None where the tools agree.
+LOCAL_TREES_DIFFER: str | None = None
+REMOTE_TREES_DIFFER: str | None = None
+
+
+# ---------------------------------------------------------------- running it
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A step's result, normalised: what is compared between the tools."""
+
+    status: int
+    stdout: list[str]
+    stderr: list[str]
+
+
+@dataclass(frozen=True)
+class Session:
+    """One tool's run of SESSION, and the state it left."""
+
+    outcomes: dict[int, Outcome]
+    local_tree: dict[str, str]  # relative path -> SHA256
+    remote_tree: list[str]  # normalised `ls --recursive` lines of the bucket
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """A tool, its buckets and working directory, and how to run it there."""
+
+    tool: str
+    bucket: str
+    new_bucket: str
+    work: Path
+    env: Mapping[str, str]
+
+    def run(self, args: list[str]) -> subprocess.CompletedProcess[str]:
+        names = {"BUCKET": self.bucket, "NEW": self.new_bucket, "WORK": str(self.work)}
+        pattern = re.compile("|".join(names))
+        command = [pattern.sub(lambda m: names[m[0]], arg) for arg in args]
+        return subprocess.run(
+            [*TOOLS[self.tool], *command],
+            env=dict(self.env),
+            cwd=self.work,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+    def normalise(self, text: str) -> list[str]:
+        text = text.replace(self.new_bucket, "NEW").replace(self.bucket, "BUCKET")
+        text = text.replace(str(self.work), "WORK")
+        lines = text.split("\n")
+        if lines[-1] == "":  # the final newline ends a line; it does not start one
+            lines.pop()
+        return sorted(TIMESTAMP.sub("YYYY-MM-DD HH:MM:SS", line).rstrip() for line in lines)
+
+    def outcome(self, step: Run) -> Outcome:
+        result = self.run(step.args)
+        stdout = self.normalise(result.stdout)
+        if step.own_bucket_only:
+            stdout = [line for line in stdout if re.search(r"\bBUCKET$", line)]
+        return Outcome(result.returncode, stdout, self.normalise(result.stderr))
+
+
+def local_tree(root: Path) -> dict[str, str]:
+    return {
+        path.relative_to(root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+def run_session(sandbox: Sandbox) -> Session:
+    outcomes = {}
+    for index, step in enumerate(SESSION, start=1):
+        if isinstance(step, Edit):
+            step.change(sandbox.work)
+        else:
+            outcomes[index] = sandbox.outcome(step)
+    listing = sandbox.run(["ls", "--recursive", "s3://BUCKET"])
+    return Session(outcomes, local_tree(sandbox.work), sandbox.normalise(listing.stdout))
+
+
+@pytest.fixture(scope="module")
+def sessions(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Session]:
+    """SESSION run by each tool in turn, on its own buckets and working directory."""
+    s3_env = {
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+    }
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DG_"))}
+    env = keep | s3_env | {"TZ": "UTC"}
+    base = tmp_path_factory.mktemp("parity")
+    make_tree(base / "template")
+    client: Any = raw_client(s3_env)
+    tag = uuid.uuid4().hex[:10]
+    results = {}
+    for tool, short in (("aws", "aws"), ("deltaglider", "dg")):
+        sandbox = Sandbox(
+            tool,
+            bucket=f"{short}-parity-{tag}",
+            new_bucket=f"{short}-parity-new-{tag}",
+            work=base / tool / "work",
+            env=env,
+        )
+        shutil.copytree(base / "template", sandbox.work, copy_function=shutil.copy2)
+        client.create_bucket(Bucket=sandbox.bucket)
+        results[tool] = run_session(sandbox)
+    return results
+
+
+# ---------------------------------------------------------------- the comparisons
+
+
+def _marks(differs: str | None) -> list[pytest.MarkDecorator]:
+    return [pytest.mark.xfail(strict=True, reason=differs)] if differs else []
+
+
+@pytest.mark.parametrize(
+    "index",
+    [
+        pytest.param(index, id=f"{index:02d} {step.line}", marks=_marks(step.differs))
+        for index, step in RUNS
+    ],
+)
+def test_step_matches_aws(sessions: dict[str, Session], index: int) -> None:
+    """Same exit status, same stdout lines, same stderr lines."""
+    aws = sessions["aws"].outcomes[index]
+    deltaglider = sessions["deltaglider"].outcomes[index]
+    assert deltaglider == aws
+
+
+@pytest.mark.parametrize("_", [pytest.param(None, marks=_marks(LOCAL_TREES_DIFFER))])
+def test_local_trees_match(sessions: dict[str, Session], _: None) -> None:
+    """The working directories end up identical: downloads, deletes, renames."""
+    assert sessions["deltaglider"].local_tree == sessions["aws"].local_tree
+
+
+@pytest.mark.parametrize("_", [pytest.param(None, marks=_marks(REMOTE_TREES_DIFFER))])
+def test_remote_trees_match(sessions: dict[str, Session], _: None) -> None:
+    """`ls --recursive` of each tool's bucket: the same names with the same sizes."""
+
+    def objects(listing: list[str]) -> list[tuple[str, int]]:
+        found = []
+        for line in listing:
+            match = LS_OBJECT.fullmatch(line)
+            assert match is not None, f"not an ls object line: {line!r}"
+            found.append((match["name"], int(match["size"])))
+        return found
+
+    aws = objects(sessions["aws"].remote_tree)
+    assert aws  # the session leaves objects behind
+    assert objects(sessions["deltaglider"].remote_tree) == aws
