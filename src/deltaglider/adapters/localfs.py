@@ -30,7 +30,6 @@ from deltaglider.core.errors import (
     InvalidKeyError,
     LocalFileError,
     ObjectNotFound,
-    StorageError,
 )
 from deltaglider.ports import BucketInfo, CommonPrefix, ObjectInfo
 
@@ -164,14 +163,8 @@ class LocalFilesystemStorage:
                 yield BucketInfo(child.name, _mtime(child.stat().st_mtime))
 
     def create_bucket(self, bucket: str) -> None:
-        path = self._bucket_dir(bucket)
-        if path.is_dir():
-            raise StorageError(
-                "An error occurred (BucketAlreadyOwnedByYou) when calling the CreateBucket "
-                "operation: Your previous request to create the named bucket succeeded and "
-                "you already own it."
-            )
-        path.mkdir(parents=True)
+        """Creating a bucket one already has succeeds, as in S3's us-east-1 (and Ceph)."""
+        self._bucket_dir(bucket).mkdir(parents=True, exist_ok=True)
 
     def delete_bucket(self, bucket: str) -> None:
         path = self._existing_bucket(bucket, "DeleteBucket")

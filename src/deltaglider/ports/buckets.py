@@ -22,7 +22,8 @@ class BucketPort(Protocol):
         ...
 
     def create_bucket(self, bucket: str) -> None:
-        """Create an empty bucket; StorageError if it exists or the name is refused."""
+        """Create an empty bucket. Whether creating one that exists is an error is the
+        store's call (S3 in us-east-1 and Ceph say no); a refused name is StorageError."""
         ...
 
     def delete_bucket(self, bucket: str) -> None:
