@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -148,3 +149,22 @@ def s3_backend(
     """The S3 servers only: moto and Ceph RGW."""
     moto = request.getfixturevalue("moto_endpoint") if request.param == "moto" else None
     return make_backend(request.param, tmp_path, moto, monkeypatch)
+
+
+@pytest.fixture
+def s3_requests(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """(operation, key) of every S3 call made by clients built from now on (in-process
+    runs of the command line), recorded through botocore's `before-parameter-build` event."""
+    calls: list[tuple[str, str]] = []
+    create_client = boto3.session.Session.client
+
+    def record(model: Any, params: dict[str, Any], **_: Any) -> None:
+        calls.append((model.name, str(params.get("Key", ""))))
+
+    def recording_client(self: boto3.session.Session, *args: Any, **kwargs: Any) -> Any:
+        client = create_client(self, *args, **kwargs)
+        client.meta.events.register("before-parameter-build.s3.*", record)
+        return client
+
+    monkeypatch.setattr(boto3.session.Session, "client", recording_client)
+    return calls

@@ -1,4 +1,4 @@
-"""CachePort over a private, content-addressed directory that lives as long as the process."""
+"""CachePort over a content-addressed directory: `ab/cd/abcdef...` under its root."""
 
 from __future__ import annotations
 
@@ -11,25 +11,46 @@ from pathlib import Path
 
 
 class FilesystemCache:
-    """References by SHA256 under `ab/cd/abcdef...`, in a private 0700 temp directory.
+    """Entries named by SHA256 in a two-level layout.
 
-    The directory is made on first use and removed at exit (or by `close`). Entries are
-    written to a temporary name and renamed, so no reader sees half an entry.
+    With no root given, the cache lives in a private directory `deltaglider-*` under the
+    system temp dir (mode 0700), removed on exit, also after an error or Ctrl-C. A root
+    given (DG_CACHE_DIR) persists and may be shared by several processes: entries are
+    written to a temporary name and renamed, so nobody sees half an entry.
     """
 
-    def __init__(self) -> None:
-        self._root: Path | None = None
+    def __init__(self, root: Path | None = None) -> None:
+        self._root = root
+        self._private = root is None
         self._lock = threading.Lock()
 
-    def get(self, sha256: str) -> Path | None:
-        path = self._path(sha256)
-        return path if path.is_file() else None
+    @property
+    def root(self) -> Path:
+        with self._lock:
+            if self._root is None:
+                self._root = Path(tempfile.mkdtemp(prefix="deltaglider-"))  # mode 0700
+                atexit.register(self.close)
+            return self._root
 
-    def put(self, sha256: str, source: Path) -> Path:
+    def _path(self, sha256: str) -> Path:
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def fetch(self, sha256: str, destination: Path) -> bool:
         path = self._path(sha256)
-        if path.is_file():
-            return path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(path, destination)  # same filesystem: no copy
+        except FileNotFoundError:
+            return False
+        except OSError:
+            try:
+                shutil.copyfile(path, destination)
+            except FileNotFoundError:
+                return False
+        return True
+
+    def store(self, sha256: str, source: Path) -> None:
+        path = self._path(sha256)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
         os.close(fd)
         try:
@@ -37,21 +58,13 @@ class FilesystemCache:
             os.replace(temp, path)
         finally:
             Path(temp).unlink(missing_ok=True)
-        return path
+
+    def discard(self, sha256: str) -> None:
+        self._path(sha256).unlink(missing_ok=True)
 
     def close(self) -> None:
-        """Remove the cache directory and everything in it."""
+        """Remove a private cache directory and everything in it (a given root stays)."""
         with self._lock:
-            if self._root is not None:
+            if self._private and self._root is not None:
                 shutil.rmtree(self._root, ignore_errors=True)
                 self._root = None
-
-    def _path(self, sha256: str) -> Path:
-        return self._directory() / sha256[:2] / sha256[2:4] / sha256
-
-    def _directory(self) -> Path:
-        with self._lock:
-            if self._root is None:
-                self._root = Path(tempfile.mkdtemp(prefix="deltaglider-"))  # mode 0700
-                atexit.register(self.close)
-            return self._root

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -12,6 +13,9 @@ from deltaglider.core.errors import ConfigError
 from deltaglider.core.policy import DEFAULT_MAX_RATIO
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+CACHE_BACKENDS = ("filesystem", "memory")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,11 @@ class Settings:
     profile: str | None = None
     max_ratio: float = DEFAULT_MAX_RATIO
     log_level: str = "INFO"
+    cache_backend: str = "filesystem"
+    cache_memory_bytes: int = 100 * 1024 * 1024
+    cache_encryption: bool = True
+    cache_key: bytes | None = None  # None: an ephemeral key per process
+    cache_dir: Path | None = None  # None: a private directory removed on exit
 
     @classmethod
     def load(
@@ -55,6 +64,11 @@ class Settings:
             profile=profile or None,
             max_ratio=ratio,
             log_level=_log_level(env.get("DG_LOG_LEVEL")),
+            cache_backend=_choice(env, "DG_CACHE_BACKEND", CACHE_BACKENDS, "filesystem"),
+            cache_memory_bytes=_megabytes(env.get("DG_CACHE_MEMORY_SIZE_MB")),
+            cache_encryption=_flag(env, "DG_CACHE_ENCRYPTION", default=True),
+            cache_key=_fernet_key(env.get("DG_CACHE_ENCRYPTION_KEY")),
+            cache_dir=_directory(env.get("DG_CACHE_DIR")),
         )
 
 
@@ -93,3 +107,55 @@ def _log_level(raw: str | None) -> str:
     if level not in LOG_LEVELS:
         raise ConfigError(f"DG_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {raw!r}")
     return level
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    value = (env.get(name) or default).strip().lower()
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {env.get(name)!r}")
+    return value
+
+
+def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.strip().lower() in _TRUE:
+        return True
+    if raw.strip().lower() in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be true or false (1/0, yes/no, on/off), got {raw!r}")
+
+
+def _megabytes(raw: str | None) -> int:
+    if raw is None or raw == "":
+        return 100 * 1024 * 1024
+    if not raw.strip().isdigit():
+        raise ConfigError(f"DG_CACHE_MEMORY_SIZE_MB must be a whole number of MiB, got {raw!r}")
+    return int(raw) * 1024 * 1024
+
+
+def _fernet_key(raw: str | None) -> bytes | None:
+    """A 32-byte key given in base64 (standard or URL-safe), as Fernet wants it."""
+    if raw is None or raw == "":
+        return None
+    text = raw.strip()
+    try:
+        key = base64.b64decode(text.replace("-", "+").replace("_", "/"), validate=True)
+    except ValueError:
+        key = b""
+    if len(key) != 32:
+        raise ConfigError(
+            "DG_CACHE_ENCRYPTION_KEY must be 32 random bytes in base64 "
+            "(e.g. the output of: openssl rand -base64 32)"
+        )
+    return base64.urlsafe_b64encode(key)
+
+
+def _directory(raw: str | None) -> Path | None:
+    if raw is None or raw == "":
+        return None
+    path = Path(raw).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"DG_CACHE_DIR={raw!r} is not a directory")
+    return path

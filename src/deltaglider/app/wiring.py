@@ -7,7 +7,9 @@ import botocore.config
 from botocore.exceptions import BotoCoreError, ProfileNotFound
 
 from deltaglider import __version__
+from deltaglider.adapters.cache_encrypted import EncryptedCache
 from deltaglider.adapters.cache_fs import FilesystemCache
+from deltaglider.adapters.cache_memory import MemoryCache
 from deltaglider.adapters.clock import UtcClock
 from deltaglider.adapters.localfs import LocalFilesystemStorage
 from deltaglider.adapters.metrics import NoopMetrics
@@ -19,23 +21,42 @@ from deltaglider.app.settings import Settings
 from deltaglider.core.errors import ConfigError
 from deltaglider.core.policy import DeltaPolicy
 from deltaglider.core.service import DeltaService
+from deltaglider.ports import CachePort, LoggerPort
 
 
 def build_service(settings: Settings) -> DeltaService:
     """A DeltaService over the backend the settings name, with the standard adapters."""
     storage = build_storage(settings)
+    logger = std_logger(settings.log_level)
     return DeltaService(
         storage=storage,
         buckets=storage,
         diff=Xdelta3Codec(),
         hasher=Sha256Hasher(),
-        cache=FilesystemCache(),
+        cache=build_cache(settings, logger),
         clock=UtcClock(),
-        logger=std_logger(settings.log_level),
+        logger=logger,
         metrics=NoopMetrics(),
         policy=DeltaPolicy(max_ratio=settings.max_ratio),
         tool=f"deltaglider/{__version__}",
     )
+
+
+def build_cache(settings: Settings, logger: LoggerPort) -> CachePort:
+    """The reference cache: filesystem or memory, encrypted unless turned off."""
+    cache: CachePort
+    if settings.cache_backend == "memory":
+        cache = MemoryCache(settings.cache_memory_bytes)
+    else:
+        if settings.cache_dir is not None:
+            try:
+                settings.cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            except OSError as exc:
+                raise ConfigError(f"DG_CACHE_DIR={settings.cache_dir}: {exc.strerror}") from None
+        cache = FilesystemCache(settings.cache_dir)
+    if settings.cache_encryption:
+        cache = EncryptedCache(cache, logger, settings.cache_key)
+    return cache
 
 
 def build_storage(settings: Settings) -> LocalFilesystemStorage | S3Storage:

@@ -79,7 +79,7 @@ class _Rebuilt:
     expected_sha256: str | None  # None: a plain object with no recorded SHA256
     actual_sha256: str
     size: int
-    mtime: datetime  # the logical object's modification time
+    mtime: datetime  # the stored object's time, given to the file as aws does
 
 
 class DeltaService:
@@ -113,6 +113,7 @@ class DeltaService:
         self.metrics = metrics
         self.policy = policy
         self.tool = tool
+        self._reference_locks: dict[str, threading.Lock] = {}
         self._index_lock = threading.Lock()
         self._index_batches = 0
         self._index_updates: dict[DeltaSpace, dict[str, IndexEntry | None]] = {}
@@ -153,9 +154,12 @@ class DeltaService:
             ref_path, ref_sha256 = source, sha256
         else:
             ref_sha256 = read_reference(ref_info.metadata).sha256
-            ref_path = self._reference_file(space.bucket, space.reference_key, ref_sha256)
 
         with _workdir() as work:
+            if not created_reference:
+                ref_path = self._reference_copy(
+                    space.bucket, space.reference_key, ref_sha256, work / "reference.bin"
+                )
             delta = work / "target.delta"
             self.diff.encode(ref_path, source, delta)
             delta_size = delta.stat().st_size
@@ -201,7 +205,7 @@ class DeltaService:
     ) -> None:
         reference = ReferenceMeta(name, sha256, size, self.clock.now(), self.tool)
         self.storage.upload(space.bucket, space.reference_key, source, reference.to_metadata())
-        self.cache.put(sha256, source)
+        self.cache.store(sha256, source)
         self.logger.debug("created reference %s from %s", space.reference_key, name)
 
     def _check_round_trip(self, reference: Path, delta: Path, sha256: str, out: Path) -> None:
@@ -285,28 +289,33 @@ class DeltaService:
             self.storage.download(source.bucket, info.key, out)
             direct = read_direct(info.metadata)
             expected = direct.sha256 if direct else None
-            mtime = info.last_modified
         else:
             meta = read_delta(info.metadata)
             if meta.codec != self.diff.codec:
                 raise FormatError(f"{source} was encoded with unknown codec {meta.codec!r}")
-            reference = self._reference_file(source.bucket, meta.ref_key, meta.ref_sha256)
             with _workdir() as work:
+                reference = self._reference_copy(
+                    source.bucket, meta.ref_key, meta.ref_sha256, work / "reference.bin"
+                )
                 delta = work / "object.delta"
                 self.storage.download(source.bucket, info.key, delta)
                 self.diff.decode(reference, delta, out)
             expected = meta.sha256
-            mtime = meta.mtime or info.last_modified
         actual = self.hasher.file_sha256(out)
-        return _Rebuilt(expected, actual, out.stat().st_size, mtime)
+        return _Rebuilt(expected, actual, out.stat().st_size, info.last_modified)
 
-    def _reference_file(self, bucket: str, key: str, sha256: str) -> Path:
-        """A local copy of a reference, checked against the SHA256 the caller expects."""
-        cached = self.cache.get(sha256)
-        if cached is not None:
-            return cached
-        with _workdir() as work:
-            local = work / "reference.bin"
+    def _reference_copy(self, bucket: str, key: str, sha256: str, local: Path) -> Path:
+        """Write the reference with this SHA256 to `local`: from the cache if it holds a
+        verified copy, else from storage (once per process: other threads wait)."""
+        with self._reference_locks.setdefault(sha256, threading.Lock()):
+            if self.cache.fetch(sha256, local):
+                if self.hasher.file_sha256(local) == sha256:
+                    return local
+                self.logger.warning(
+                    "cached reference %s failed verification: fetching it again", sha256
+                )
+                self.cache.discard(sha256)
+                local.unlink(missing_ok=True)
             try:
                 self.storage.download(bucket, key, local)
             except ObjectNotFound:
@@ -319,7 +328,8 @@ class DeltaService:
                     f"reference s3://{bucket}/{key} has SHA256 {actual}, expected {sha256}"
                 )
             self.metrics.increment("reference.fetch")
-            return self.cache.put(sha256, local)
+            self.cache.store(sha256, local)
+            return local
 
     def head(self, key: ObjectKey) -> LogicalObject:
         """A logical object's name, size and time, without rebuilding it."""
@@ -411,8 +421,8 @@ class DeltaService:
     ) -> Iterator[LogicalObject | CommonPrefix]:
         """The logical view: original names and sizes; references and suffixes hidden.
 
-        A delta's original size and time come from its DeltaSpace's listing index (one
-        GET per DeltaSpace), or from a HEAD where the index does not vouch for it.
+        A delta's original size comes from its DeltaSpace's listing index (one GET per
+        DeltaSpace), or from a HEAD where the index does not vouch for it.
         """
         entries = list(self.storage.list(bucket, prefix, None if recursive else "/"))
         indexes = self._indexes(bucket, entries)
@@ -451,8 +461,8 @@ class DeltaService:
         index: Mapping[str, IndexEntry] | None = None,
         head: ObjectInfo | None = None,
     ) -> LogicalObject | None:
-        """A listed stored object as users see it. A delta's original size and time come
-        from the index when it vouches for this very object (same ETag), else a HEAD."""
+        """A listed stored object as users see it. A delta's original size comes from the
+        index when it vouches for this very object (same ETag), else from a HEAD."""
         key = logical_key(entry.key)
         if key is None:
             return None
@@ -462,18 +472,18 @@ class DeltaService:
             )
         known = (index or {}).get(entry.key.rsplit("/", 1)[-1])
         if known is not None and entry.etag and known.etag == entry.etag:
-            return LogicalObject(
-                key, known.size, known.mtime, StoredAs.DELTA, entry.key, entry.size
-            )
-        size, mtime = entry.size, entry.last_modified
-        info = head or self.storage.head(bucket, entry.key)
-        if info is not None:
-            try:
-                meta = read_delta(info.metadata)
-                size, mtime = meta.size, meta.mtime or entry.last_modified
-            except FormatError as exc:
-                self.logger.warning("s3://%s/%s: %s", bucket, entry.key, exc)
-        return LogicalObject(key, size, mtime, StoredAs.DELTA, entry.key, entry.size)
+            size = known.size
+        else:
+            size = entry.size
+            info = head or self.storage.head(bucket, entry.key)
+            if info is not None:
+                try:
+                    size = read_delta(info.metadata).size
+                except FormatError as exc:
+                    self.logger.warning("s3://%s/%s: %s", bucket, entry.key, exc)
+        # Times are the stored object's, as S3 shows them: `ls` and `sync` then agree
+        # with `aws s3` line for line (the file's own mtime stays in dg-file-mtime).
+        return LogicalObject(key, size, entry.last_modified, StoredAs.DELTA, entry.key, entry.size)
 
     # ----------------------------------------------------------------- listing index
 

@@ -1,4 +1,4 @@
-"""CachePort: local copies of references, addressed by their SHA256."""
+"""CachePort: local copies of references, addressed by the SHA256 of their content."""
 
 from __future__ import annotations
 
@@ -7,18 +7,23 @@ from typing import Protocol
 
 
 class CachePort(Protocol):
-    """Content-addressed store of reference files, so a DeltaSpace's reference is
-    fetched from storage once and reused by every delta encoded or decoded against it.
+    """Keeps references so a DeltaSpace's reference is fetched from storage once and
+    reused by every delta encoded or decoded against it.
 
-    Entries are keyed by the SHA256 of their plaintext; `get` returns only entries
-    whose content still matches that key.
+    Entries are keyed by the SHA256 of their plaintext. The cache does not check
+    content: the caller verifies what `fetch` wrote and `discard`s an entry that fails.
     """
 
-    def get(self, sha256: str) -> Path | None:
-        """A readable file holding the content with this SHA256, or None."""
+    def fetch(self, sha256: str, destination: Path) -> bool:
+        """Write the entry's bytes to `destination` (a path the caller owns); False if
+        there is no (readable) entry."""
         ...
 
-    def put(self, sha256: str, source: Path) -> Path:
-        """Take `source` (whose SHA256 the caller checked) into the cache; return the
-        path `get` would return. `source` may be moved away."""
+    def store(self, sha256: str, source: Path) -> None:
+        """Keep the content of `source`, whose SHA256 the caller checked. Writing an
+        entry is atomic: no reader ever sees half of one."""
+        ...
+
+    def discard(self, sha256: str) -> None:
+        """Forget an entry (it failed verification)."""
         ...

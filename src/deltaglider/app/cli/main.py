@@ -5,6 +5,7 @@ one line on stderr and an `aws s3`-style exit status (0 ok, 1 failed transfer,
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import traceback
 
@@ -49,22 +50,34 @@ for command in (cp, ls, rm, sync, mb, rb, put, get, verify, stats, migrate):
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the command line and exit with its status; never show a traceback."""
+    """Run the command line and exit with its status; never show a traceback.
+
+    SIGTERM ends the process as SIGINT does, through the normal exit path, so
+    temporary files and the private cache directory are removed either way.
+    """
+    signal.signal(signal.SIGTERM, _terminated)
     sys.exit(run(argv))
 
 
+def _terminated(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run(argv: list[str] | None = None) -> int:
+    """Run one command line; its exit status. Errors print as the AWS CLI prints them."""
     arguments = sys.argv[1:] if argv is None else argv
     try:
         with cli.make_context("deltaglider", list(arguments)) as context:
             context.meta["argv"] = list(arguments)  # --exclude/--include order, see context.py
             status = cli.invoke(context)
-    except click.exceptions.Abort:  # click's form of KeyboardInterrupt
-        _fail("cancelled")
+    except click.exceptions.Exit as exc:  # --help, --version
+        return exc.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):  # Abort: click's form of Ctrl-C
+        _fail("cancelled: ctrl-c received")
         return EXIT_INTERRUPTED
-    except KeyboardInterrupt:
-        _fail("cancelled")
-        return EXIT_INTERRUPTED
+    except click.NoSuchOption as exc:
+        _fail(f"\nUnknown options: {exc.option_name}")
+        return EXIT_FATAL
     except click.UsageError as exc:
         exc.show()
         return EXIT_USAGE
@@ -72,15 +85,15 @@ def run(argv: list[str] | None = None) -> int:
         exc.show()
         return exc.exit_code
     except (Fatal, BadLocation) as exc:
-        _fail(str(exc))
+        _fail(f"\n{exc}")
         return EXIT_FATAL
     except DeltaGliderError as exc:
-        _fail(f"fatal error: {exc}")
+        _fail(f"\nfatal error: {exc}")
         return EXIT_FATAL
     except Exception as exc:
         logging.getLogger(LOGGER_NAME).debug("%s", traceback.format_exc())
         _fail(
-            f"fatal error: unexpected {type(exc).__name__}: {exc} "
+            f"\nfatal error: unexpected {type(exc).__name__}: {exc} "
             "(DG_LOG_LEVEL=DEBUG shows the details)"
         )
         return EXIT_FATAL

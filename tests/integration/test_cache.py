@@ -1,0 +1,153 @@
+"""The reference cache: content-addressed on disk or in memory, encrypted at rest,
+verified on every read, cleaned up on every kind of exit."""
+
+from __future__ import annotations
+
+import logging
+import random
+import sys
+from pathlib import Path
+
+import pytest
+
+from deltaglider.adapters.cache_encrypted import EncryptedCache
+from deltaglider.adapters.cache_fs import FilesystemCache
+from deltaglider.adapters.cache_memory import MemoryCache
+from deltaglider.adapters.clock import UtcClock
+from deltaglider.adapters.memory import InMemoryStorage
+from deltaglider.adapters.metrics import NoopMetrics
+from deltaglider.adapters.sha256 import Sha256Hasher
+from deltaglider.adapters.xdelta3 import Xdelta3Codec
+from deltaglider.app.cli.main import run
+from deltaglider.core.models import ObjectKey
+from deltaglider.core.policy import DeltaPolicy
+from deltaglider.core.service import DeltaService
+from deltaglider.ports import CachePort
+from tests.artifacts import release_zip
+from tests.conftest import Backend
+
+LOG = logging.getLogger("deltaglider.test.cache")
+DELTAGLIDER = Path(sys.executable).with_name("deltaglider")
+
+
+def files_under(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file()]
+
+
+def test_encrypted_entries_never_hold_plaintext(tmp_path: Path) -> None:
+    plain = random.Random(1).randbytes(300_000)
+    source = tmp_path / "reference.bin"
+    source.write_bytes(plain)
+    inner = FilesystemCache(tmp_path / "cache")
+    cache = EncryptedCache(inner, LOG)
+    cache.store("ab" * 32, source)
+
+    stored = files_under(tmp_path / "cache")
+    assert [p.relative_to(tmp_path / "cache").as_posix() for p in stored] == [f"ab/ab/{'ab' * 32}"]
+    blob = stored[0].read_bytes()
+    for offset in range(0, len(plain) - 32, 4096):  # no 32-byte run of the plaintext
+        assert plain[offset : offset + 32] not in blob
+    out = tmp_path / "out"
+    assert cache.fetch("ab" * 32, out)
+    assert out.read_bytes() == plain
+
+
+def test_another_process_key_cannot_read_and_the_entry_is_discarded(tmp_path: Path) -> None:
+    source = tmp_path / "ref"
+    source.write_bytes(b"reference bytes" * 100)
+    shared = FilesystemCache(tmp_path / "cache")
+    EncryptedCache(shared, LOG).store("cd" * 32, source)
+    assert not EncryptedCache(shared, LOG).fetch("cd" * 32, tmp_path / "out")  # other key
+    assert files_under(tmp_path / "cache") == []
+
+
+def test_memory_cache_evicts_least_recently_used_by_size(tmp_path: Path) -> None:
+    cache = MemoryCache(limit_bytes=250)
+    for name in ("a", "b", "c"):
+        (tmp_path / name).write_bytes(name.encode() * 100)
+    cache.store("a", tmp_path / "a")
+    cache.store("b", tmp_path / "b")
+    assert cache.fetch("a", tmp_path / "out")  # a is now the most recently used
+    cache.store("c", tmp_path / "c")  # 300 bytes > 250: the least recent (b) goes
+    assert ("a" in cache, "b" in cache, "c" in cache) == (True, False, True)
+    assert cache.size_bytes == 200
+
+    (tmp_path / "huge").write_bytes(bytes(251))
+    cache.store("huge", tmp_path / "huge")  # larger than the limit: not kept
+    assert "huge" not in cache
+    assert cache.size_bytes == 200
+
+
+def service_over(storage: InMemoryStorage, cache: CachePort) -> DeltaService:
+    if "bucket" not in storage.buckets:
+        storage.create_bucket("bucket")
+    return DeltaService(
+        storage=storage,
+        buckets=storage,
+        diff=Xdelta3Codec(),
+        hasher=Sha256Hasher(),
+        cache=cache,
+        clock=UtcClock(),
+        logger=LOG,
+        metrics=NoopMetrics(),
+        policy=DeltaPolicy(),
+        tool="deltaglider/test",
+    )
+
+
+@pytest.mark.parametrize("encrypted", [True, False], ids=["encrypted", "plain"])
+def test_tampered_cache_entry_is_detected_and_fetched_again(
+    tmp_path: Path, encrypted: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    storage = InMemoryStorage()
+    disk = FilesystemCache(tmp_path / "cache")
+    cache: CachePort = EncryptedCache(disk, LOG) if encrypted else disk
+    writer = service_over(storage, cache)
+    builds = [release_zip(tmp_path / f"v{v}.zip", v, files=6, file_size=10_000) for v in range(2)]
+    for path in builds:
+        writer.put(path, ObjectKey("bucket", path.name))
+    [entry] = files_under(tmp_path / "cache")
+    damaged = bytearray(entry.read_bytes())
+    damaged[len(damaged) // 2] ^= 0x01
+    entry.write_bytes(bytes(damaged))
+
+    reader = service_over(storage, cache)
+    downloads = storage.calls["download"]
+    with caplog.at_level(logging.WARNING, logger=LOG.name):
+        reader.get(ObjectKey("bucket", "v1.zip"), tmp_path / "out.zip")
+    assert (tmp_path / "out.zip").read_bytes() == builds[1].read_bytes()
+    assert storage.calls["download"] - downloads == 2  # the delta, and the reference again
+    assert any("cached reference" in record.message for record in caplog.records)
+    reader.get(ObjectKey("bucket", "v0.zip"), tmp_path / "out0.zip")
+    assert storage.calls["download"] - downloads == 3  # the repaired entry serves now
+
+
+@pytest.mark.parametrize("backend", ["moto"], indirect=True)
+@pytest.mark.parametrize("cache_backend", ["filesystem", "memory"])
+def test_recursive_download_of_20_versions_gets_the_reference_once(
+    backend: Backend,
+    tmp_path: Path,
+    s3_requests: list[tuple[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
+    cache_backend: str,
+) -> None:
+    monkeypatch.setenv("DG_CACHE_BACKEND", cache_backend)
+    builds = tmp_path / "builds"
+    builds.mkdir()
+    for version in range(20):
+        release_zip(builds / f"app-1.{version:02d}.zip", version, files=10, file_size=20_000)
+    target = f"s3://{backend.bucket}/app/"
+    assert run(["cp", "--recursive", str(builds), target, "--only-show-errors"]) == 0
+    s3_requests.clear()
+
+    down = tmp_path / "down"
+    assert run(["cp", "--recursive", target, str(down), "--only-show-errors"]) == 0
+
+    gets = [key for operation, key in s3_requests if operation == "GetObject"]
+    assert gets.count("app/reference.bin") == 1
+    assert sorted(gets) == sorted(
+        ["app/.dg-index.json", "app/reference.bin"]
+        + [f"app/{p.name}.delta" for p in builds.iterdir()]
+    )  # the listing index, the reference once, each version's delta
+    for path in builds.iterdir():
+        assert (down / path.name).read_bytes() == path.read_bytes()
