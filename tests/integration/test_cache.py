@@ -4,8 +4,12 @@ verified on every read, cleaned up on every kind of exit."""
 from __future__ import annotations
 
 import logging
+import os
 import random
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -151,3 +155,144 @@ def test_recursive_download_of_20_versions_gets_the_reference_once(
     )  # the listing index, the reference once, each version's delta
     for path in builds.iterdir():
         assert (down / path.name).read_bytes() == path.read_bytes()
+
+
+# ------------------------------------------------------------- cleanup on every exit
+
+
+def private_dirs(tmp: Path) -> list[str]:
+    return sorted(p.name for p in tmp.iterdir() if p.name.startswith("deltaglider-"))
+
+
+@pytest.fixture
+def stored_versions(tmp_path: Path) -> tuple[dict[str, str], list[Path]]:
+    """A file:// store holding 6 versions, and the environment of a command using it."""
+    store = tmp_path / "store"
+    (store / "bucket").mkdir(parents=True)
+    builds = [release_zip(tmp_path / f"v{v}.zip", v, files=10, file_size=30_000) for v in range(6)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DG_"))}
+    env |= {"AWS_ENDPOINT_URL": store.as_uri(), "TMPDIR": str(tmp_path / "tmp")}
+    (tmp_path / "tmp").mkdir()
+    for path in builds:
+        subprocess.run(
+            [DELTAGLIDER, "cp", str(path), "s3://bucket/r/"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+    assert private_dirs(tmp_path / "tmp") == []
+    return env, builds
+
+
+def test_private_cache_is_removed_after_a_normal_exit(
+    tmp_path: Path, stored_versions: tuple[dict[str, str], list[Path]]
+) -> None:
+    env, _ = stored_versions
+    done = subprocess.run(
+        [DELTAGLIDER, "cp", "--recursive", "s3://bucket/r/", str(tmp_path / "down")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(list((tmp_path / "down").iterdir())) == 6
+    assert private_dirs(tmp_path / "tmp") == []
+
+
+def test_private_cache_is_removed_after_an_error(
+    tmp_path: Path, stored_versions: tuple[dict[str, str], list[Path]]
+) -> None:
+    env, _ = stored_versions
+    delta = tmp_path / "store/bucket/r/v3.zip.delta"
+    delta.write_bytes(delta.read_bytes()[:-20] + bytes(20))  # one corrupt object of six
+    done = subprocess.run(
+        [DELTAGLIDER, "cp", "--recursive", "s3://bucket/r/", str(tmp_path / "down")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "download failed: s3://bucket/r/v3.zip" in done.stderr
+    assert private_dirs(tmp_path / "tmp") == []
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_private_cache_is_removed_after_an_interrupt(
+    tmp_path: Path, stored_versions: tuple[dict[str, str], list[Path]], signum: int
+) -> None:
+    env, _ = stored_versions
+    # A slow xdelta3 keeps the download busy until the signal comes.
+    slow = tmp_path / "bin"
+    slow.mkdir()
+    (slow / "xdelta3").write_text('#!/bin/sh\nsleep 0.5\nexec /usr/bin/xdelta3 "$@"\n')
+    (slow / "xdelta3").chmod(0o755)
+    env = env | {"PATH": f"{slow}:{env['PATH']}"}
+    process = subprocess.Popen(
+        [DELTAGLIDER, "cp", "--recursive", "s3://bucket/r/", str(tmp_path / "down")],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not private_dirs(tmp_path / "tmp") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert private_dirs(tmp_path / "tmp"), "the download never started"
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=60)
+
+    assert process.returncode == 130
+    assert "cancelled" in stderr
+    assert "Traceback" not in stderr
+    assert private_dirs(tmp_path / "tmp") == []
+    down = tmp_path / "down"
+    leftovers = [p.name for p in down.iterdir() if ".dg-tmp-" in p.name] if down.exists() else []
+    assert leftovers == []
+
+
+# ------------------------------------------------------------- a cache shared by processes
+
+WRITER = """
+import sys, hashlib, random
+from pathlib import Path
+from deltaglider.adapters.cache_fs import FilesystemCache
+root, seed, rounds = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+cache = FilesystemCache(root)
+bodies = [random.Random(n).randbytes(200_000 + n) for n in range(4)]
+keys = [hashlib.sha256(b).hexdigest() for b in bodies]
+scratch = Path(sys.argv[4])
+for i in range(rounds):
+    n = (seed + i) % 4
+    source = scratch / f"src-{seed}"
+    source.write_bytes(bodies[n])
+    cache.store(keys[n], source)
+    out = scratch / f"out-{seed}"
+    out.unlink(missing_ok=True)
+    for m in range(4):
+        if cache.fetch(keys[m], out):
+            got = hashlib.sha256(out.read_bytes()).hexdigest()
+            if got != keys[m]:
+                print("HALF-WRITTEN", m); sys.exit(1)
+            out.unlink()
+"""
+
+
+def test_processes_sharing_a_cache_directory_never_see_half_an_entry(tmp_path: Path) -> None:
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER)
+    workers = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(tmp_path / "cache"), str(seed), "60", str(tmp_path)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for seed in range(4)
+    ]
+    for worker in workers:
+        out, _ = worker.communicate(timeout=120)
+        assert worker.returncode == 0, out
+    entries = [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
+    assert len(entries) == 4
+    assert not [p for p in entries if p.name.startswith(".incoming-")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,13 @@ def test_log_level_is_case_insensitive() -> None:
         ({"AWS_ENDPOINT_URL": "ftp://x"}, {}, "AWS_ENDPOINT_URL='ftp://x' is not a valid endpoint"),
         ({"AWS_ENDPOINT_URL": "file://relative/path"}, {}, "absolute path"),
         ({}, {"endpoint_url": "localhost:9000"}, "--endpoint-url"),
+        ({"DG_CACHE_BACKEND": "redis"}, {}, "DG_CACHE_BACKEND must be one of filesystem, memory"),
+        ({"DG_CACHE_MEMORY_SIZE_MB": "lots"}, {}, "DG_CACHE_MEMORY_SIZE_MB must be a whole"),
+        ({"DG_CACHE_MEMORY_SIZE_MB": "-5"}, {}, "DG_CACHE_MEMORY_SIZE_MB"),
+        ({"DG_CACHE_ENCRYPTION": "maybe"}, {}, "DG_CACHE_ENCRYPTION must be true or false"),
+        ({"DG_CACHE_ENCRYPTION_KEY": "c2hvcnQ="}, {}, "DG_CACHE_ENCRYPTION_KEY must be 32"),
+        ({"DG_CACHE_ENCRYPTION_KEY": "not base64 !!"}, {}, "DG_CACHE_ENCRYPTION_KEY"),
+        ({"DG_CACHE_DIR": "/etc/hostname"}, {}, "DG_CACHE_DIR"),
     ],
 )
 def test_invalid_values_name_the_setting(
@@ -64,3 +72,24 @@ def test_invalid_values_name_the_setting(
         Settings.load(env, **flags)  # type: ignore[arg-type]
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_cache_settings() -> None:
+    defaults = Settings.load({})
+    assert (defaults.cache_backend, defaults.cache_memory_bytes) == ("filesystem", 100 << 20)
+    assert defaults.cache_encryption
+    assert (defaults.cache_key, defaults.cache_dir) == (None, None)
+    key = base64.b64encode(bytes(range(32))).decode()
+    chosen = Settings.load(
+        {
+            "DG_CACHE_BACKEND": "Memory",
+            "DG_CACHE_MEMORY_SIZE_MB": "7",
+            "DG_CACHE_ENCRYPTION": "false",
+            "DG_CACHE_ENCRYPTION_KEY": key,
+            "DG_CACHE_DIR": "/var/cache/dg",
+        }
+    )
+    assert (chosen.cache_backend, chosen.cache_memory_bytes) == ("memory", 7 << 20)
+    assert not chosen.cache_encryption
+    assert chosen.cache_key == base64.urlsafe_b64encode(bytes(range(32)))
+    assert chosen.cache_dir == Path("/var/cache/dg")
