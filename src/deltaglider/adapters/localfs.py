@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from deltaglider.core.errors import (
+    AlreadyExists,
     BucketNotEmpty,
     BucketNotFound,
     InvalidKeyError,
@@ -174,7 +175,15 @@ class LocalFilesystemStorage:
 
     # --------------------------------------------------------------- writes
 
-    def upload(self, bucket: str, key: str, source: Path, metadata: Mapping[str, str]) -> str:
+    def upload(
+        self,
+        bucket: str,
+        key: str,
+        source: Path,
+        metadata: Mapping[str, str],
+        *,
+        create_only: bool = False,
+    ) -> str:
         self._existing_bucket(bucket, "PutObject")
         path = self._object_path(bucket, key)
         if path.is_dir():
@@ -188,22 +197,35 @@ class LocalFilesystemStorage:
                     f"key {key!r} runs through an existing object on this backend"
                 ) from None
             try:
-                self._write_atomic(self._meta_path(path), lambda temp: temp.write_text(document))
+                # Create-only: the sidecar is created exclusively (a hard link fails if
+                # the name exists), so of two writers exactly one goes on.
+                self._write_atomic(
+                    self._meta_path(path),
+                    lambda temp: temp.write_text(document),
+                    exclusive=create_only,
+                )
                 self._write_atomic(path, lambda temp: shutil.copyfile(source, temp))
                 return _etag(path.stat())
+            except FileExistsError:
+                raise AlreadyExists(bucket, key) from None
             except FileNotFoundError:
                 if attempt == 2 or not source.is_file():
                     raise
         raise AssertionError("unreachable")
 
     @staticmethod
-    def _write_atomic(path: Path, write: Callable[[Path], object]) -> None:
+    def _write_atomic(
+        path: Path, write: Callable[[Path], object], *, exclusive: bool = False
+    ) -> None:
         temp = path.with_name(f".{path.name}{TEMP_MARK}{secrets.token_hex(4)}")
         try:
             write(temp)
             with temp.open("rb+") as stream:
                 os.fsync(stream.fileno())
-            os.replace(temp, path)
+            if exclusive:
+                os.link(temp, path)  # FileExistsError when the name is taken
+            else:
+                os.replace(temp, path)
         except OSError as exc:
             if exc.errno == errno.ENAMETOOLONG:
                 raise InvalidKeyError(f"key too long for the filesystem: {path.name!r}") from None

@@ -9,7 +9,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from deltaglider.core.errors import BucketNotEmpty, BucketNotFound, ObjectNotFound, StorageError
+from deltaglider.core.errors import (
+    AlreadyExists,
+    BucketNotEmpty,
+    BucketNotFound,
+    ObjectNotFound,
+    StorageError,
+)
 from deltaglider.ports import BucketInfo, CommonPrefix, ObjectInfo
 
 
@@ -88,11 +94,23 @@ class InMemoryStorage:
             stored = objects[key]
             yield ObjectInfo(key, len(stored.data), stored.last_modified, stored.etag)
 
-    def upload(self, bucket: str, key: str, source: Path, metadata: Mapping[str, str]) -> str:
+    def upload(
+        self,
+        bucket: str,
+        key: str,
+        source: Path,
+        metadata: Mapping[str, str],
+        *,
+        create_only: bool = False,
+    ) -> str:
         self._count("upload")
-        objects = self._bucket(bucket, "PutObject")
-        objects[key] = StoredObject(source.read_bytes(), dict(metadata), datetime.now(UTC))
-        return objects[key].etag
+        data = source.read_bytes()
+        with self._lock:
+            objects = self._bucket(bucket, "PutObject")
+            if create_only and key in objects:
+                raise AlreadyExists(bucket, key)
+            objects[key] = StoredObject(data, dict(metadata), datetime.now(UTC))
+            return objects[key].etag
 
     def download(self, bucket: str, key: str, destination: Path) -> None:
         self._count("download")

@@ -21,6 +21,7 @@ from botocore.exceptions import (
 
 from deltaglider.core.errors import (
     AccessDenied,
+    AlreadyExists,
     BucketNotEmpty,
     BucketNotFound,
     CredentialsError,
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
 _BAD_CREDENTIALS = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken"}
 CHUNK = 1024 * 1024
+SINGLE_PUT_LIMIT = 5 * 1024**3  # S3's largest single PUT
 TRANSFER = TransferConfig(
     multipart_threshold=16 * 1024 * 1024, multipart_chunksize=16 * 1024 * 1024
 )
@@ -84,14 +86,34 @@ class S3Storage:
                 entries.sort(key=_sort_key)
                 yield from entries
 
-    def upload(self, bucket: str, key: str, source: Path, metadata: Mapping[str, str]) -> str:
+    def upload(
+        self,
+        bucket: str,
+        key: str,
+        source: Path,
+        metadata: Mapping[str, str],
+        *,
+        create_only: bool = False,
+    ) -> str:
+        size = source.stat().st_size
         with _mapped(bucket, key):
-            if source.stat().st_size < TRANSFER.multipart_threshold:
+            if size < TRANSFER.multipart_threshold or (create_only and size <= SINGLE_PUT_LIMIT):
                 with source.open("rb") as body:
-                    done = self._client.put_object(
-                        Bucket=bucket, Key=key, Body=body, Metadata=dict(metadata)
-                    )
+                    if create_only:
+                        done = self._client.put_object(
+                            Bucket=bucket,
+                            Key=key,
+                            Body=body,
+                            Metadata=dict(metadata),
+                            IfNoneMatch="*",
+                        )
+                    else:
+                        done = self._client.put_object(
+                            Bucket=bucket, Key=key, Body=body, Metadata=dict(metadata)
+                        )
                 return done["ETag"]
+            if create_only:
+                raise StorageError(f"{source}: create-only uploads above 5 GiB are not supported")
             self._client.upload_file(
                 str(source), bucket, key, ExtraArgs={"Metadata": dict(metadata)}, Config=TRANSFER
             )
@@ -181,6 +203,8 @@ def _from_client_error(exc: ClientError, bucket: str, key: str | None) -> DeltaG
         return BucketNotFound(bucket, operation)
     if code == "BucketNotEmpty":
         return BucketNotEmpty(bucket)
+    if code in ("PreconditionFailed", "412"):
+        return AlreadyExists(bucket, key or "")
     if code in _NOT_FOUND:
         return ObjectNotFound(bucket, key or "")
     if code in _BAD_CREDENTIALS:

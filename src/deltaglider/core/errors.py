@@ -9,6 +9,7 @@
     │   └── ObjectNotFound
     ├── StorageError           the store failed or refused
     │   ├── BucketNotEmpty
+    │   ├── AlreadyExists      a create-only write found the key taken
     │   ├── AccessDenied
     │   ├── CredentialsError   no credentials, or credentials the store rejects
     │   └── EndpointError      the endpoint cannot be reached
@@ -81,6 +82,15 @@ class BucketNotEmpty(StorageError):
             )
         )
         self.bucket = bucket
+
+
+class AlreadyExists(StorageError):
+    """A write meant to create a new object found one there (If-None-Match: *)."""
+
+    def __init__(self, bucket: str, key: str) -> None:
+        super().__init__(f"s3://{bucket}/{key} already exists")
+        self.bucket = bucket
+        self.key = key
 
 
 class AccessDenied(StorageError):

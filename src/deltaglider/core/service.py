@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from deltaglider.core.errors import (
+    AlreadyExists,
     BucketNotEmpty,
     BucketNotFound,
     DeltaGliderError,
@@ -22,6 +23,7 @@ from deltaglider.core.errors import (
     IntegrityError,
     LocalFileError,
     ObjectNotFound,
+    StorageError,
 )
 from deltaglider.core.index import IndexEntry, parse_index, render_index
 from deltaglider.core.metadata import (
@@ -62,6 +64,8 @@ from deltaglider.ports import (
     ObjectInfo,
     StoragePort,
 )
+
+REFERENCE_ATTEMPTS = 5  # tries to settle a new DeltaSpace's reference under contention
 
 
 @dataclass(frozen=True)
@@ -147,66 +151,87 @@ class DeltaService:
     def _put_delta(
         self, source: Path, dest: ObjectKey, sha256: str, size: int, mtime: datetime
     ) -> PutResult | None:
+        """Store `source` as a delta; None when the delta is too large to be worth it.
+
+        A DeltaSpace without a reference gets this file as its reference, written
+        create-only: of uploaders racing to create it, one wins and the others delta
+        against the winner's reference, so no delta ever loses its reference.
+        """
         space = dest.delta_space
-        ref_info = self.storage.head(space.bucket, space.reference_key)
-        created_reference = ref_info is None
-        if ref_info is None:  # this file becomes the DeltaSpace's reference
-            ref_path, ref_sha256 = source, sha256
-        else:
-            ref_sha256 = read_reference(ref_info.metadata).sha256
-
-        with _workdir() as work:
-            if not created_reference:
-                ref_path = self._reference_copy(
-                    space.bucket, space.reference_key, ref_sha256, work / "reference.bin"
+        for attempt in range(REFERENCE_ATTEMPTS):
+            ref_info = self.storage.head(space.bucket, space.reference_key)
+            with _workdir() as work:
+                if ref_info is None:  # this file becomes the DeltaSpace's reference
+                    ref_path, ref_sha256 = source, sha256
+                else:
+                    ref_sha256 = read_reference(ref_info.metadata).sha256
+                    ref_path = self._reference_copy(
+                        space.bucket, space.reference_key, ref_sha256, work / "reference.bin"
+                    )
+                delta = work / "target.delta"
+                self.diff.encode(ref_path, source, delta)
+                delta_size = delta.stat().st_size
+                if not self.policy.keeps_delta(dest.name, delta_size, size):
+                    self.logger.debug(
+                        "delta of %s is %d of %d bytes, above the ratio %.2f: storing it whole",
+                        dest, delta_size, size, self.policy.max_ratio,
+                    )  # fmt: skip
+                    return None
+                self._check_round_trip(ref_path, delta, sha256, work / "check")
+                # The reference is written only once its delta exists (nothing is stored
+                # on a failure), and only if nobody else wrote one meanwhile.
+                if ref_info is None and not self._create_reference(
+                    space, dest.name, source, sha256, size
+                ):
+                    time.sleep(0.05 * (attempt + 1))  # the winner's write may still land
+                    continue
+                meta = DeltaMeta(
+                    name=dest.name,
+                    sha256=sha256,
+                    size=size,
+                    mtime=mtime,
+                    created_at=self.clock.now(),
+                    ref_key=space.reference_key,
+                    ref_sha256=ref_sha256,
+                    delta_size=delta_size,
+                    codec=self.diff.codec,
+                    tool=self.tool,
                 )
-            delta = work / "target.delta"
-            self.diff.encode(ref_path, source, delta)
-            delta_size = delta.stat().st_size
-            if not self.policy.keeps_delta(dest.name, delta_size, size):
-                self.logger.debug(
-                    "delta of %s is %d of %d bytes, above the ratio %.2f: storing it whole",
-                    dest, delta_size, size, self.policy.max_ratio,
-                )  # fmt: skip
-                return None
-            self._check_round_trip(ref_path, delta, sha256, work / "check")
-            if created_reference:  # only once its delta exists: nothing stored on failure
-                self._create_reference(space, dest.name, source, sha256, size)
-            meta = DeltaMeta(
-                name=dest.name,
-                sha256=sha256,
-                size=size,
-                mtime=mtime,
-                created_at=self.clock.now(),
-                ref_key=space.reference_key,
-                ref_sha256=ref_sha256,
-                delta_size=delta_size,
-                codec=self.diff.codec,
-                tool=self.tool,
+                etag = self.storage.upload(dest.bucket, dest.delta_key, delta, meta.to_metadata())
+            self._record(space, dest.delta_key, IndexEntry(etag, size, mtime))
+            if not is_reserved_name(dest.name):  # reserved names are never stored direct
+                self._delete_if_present(dest.bucket, dest.key)
+            return PutResult(
+                key=dest,
+                stored_as=StoredAs.DELTA,
+                stored_key=dest.delta_key,
+                file_size=size,
+                file_sha256=sha256,
+                stored_size=delta_size,
+                created_reference=ref_info is None,
+                reason="reference created" if ref_info is None else "delta",
             )
-            etag = self.storage.upload(dest.bucket, dest.delta_key, delta, meta.to_metadata())
-        self._record(space, dest.delta_key, IndexEntry(etag, size, mtime))
-
-        if not is_reserved_name(dest.name):  # reserved names are never stored direct
-            self._delete_if_present(dest.bucket, dest.key)
-        return PutResult(
-            key=dest,
-            stored_as=StoredAs.DELTA,
-            stored_key=dest.delta_key,
-            file_size=size,
-            file_sha256=sha256,
-            stored_size=delta_size,
-            created_reference=created_reference,
-            reason="reference created" if created_reference else "delta",
-        )
+        raise StorageError(f"{space}: its reference kept changing while uploading {dest.name}")
 
     def _create_reference(
         self, space: DeltaSpace, name: str, source: Path, sha256: str, size: int
-    ) -> None:
+    ) -> bool:
+        """Write `source` as the DeltaSpace's reference unless one exists; True if written."""
         reference = ReferenceMeta(name, sha256, size, self.clock.now(), self.tool)
-        self.storage.upload(space.bucket, space.reference_key, source, reference.to_metadata())
+        try:
+            self.storage.upload(
+                space.bucket,
+                space.reference_key,
+                source,
+                reference.to_metadata(),
+                create_only=True,
+            )
+        except AlreadyExists:
+            self.logger.debug("%s got its reference from another uploader first", space)
+            return False
         self.cache.store(sha256, source)
         self.logger.debug("created reference %s from %s", space.reference_key, name)
+        return True
 
     def _check_round_trip(self, reference: Path, delta: Path, sha256: str, out: Path) -> None:
         """Decode a fresh delta before storing it: what is stored must rebuild exactly."""

@@ -53,9 +53,21 @@ class StoragePort(Protocol):
         """
         ...
 
-    def upload(self, bucket: str, key: str, source: Path, metadata: Mapping[str, str]) -> str:
+    def upload(
+        self,
+        bucket: str,
+        key: str,
+        source: Path,
+        metadata: Mapping[str, str],
+        *,
+        create_only: bool = False,
+    ) -> str:
         """Store the file at `source` under `key` with `metadata`, replacing any old
-        object; return the new object's ETag (as listings will show it)."""
+        object; return the new object's ETag (as listings will show it).
+
+        With `create_only`, the write happens only if no object has the key, decided
+        atomically by the store (S3's If-None-Match: *); else AlreadyExists.
+        """
         ...
 
     def download(self, bucket: str, key: str, destination: Path) -> None:
