@@ -20,7 +20,8 @@ import os
 import re
 import secrets
 import shutil
-from collections.abc import Callable, Iterator, Mapping
+import time
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -197,15 +198,7 @@ class LocalFilesystemStorage:
                     f"key {key!r} runs through an existing object on this backend"
                 ) from None
             try:
-                # Create-only: the sidecar is created exclusively (a hard link fails if
-                # the name exists), so of two writers exactly one goes on.
-                self._write_atomic(
-                    self._meta_path(path),
-                    lambda temp: temp.write_text(document),
-                    exclusive=create_only,
-                )
-                self._write_atomic(path, lambda temp: shutil.copyfile(source, temp))
-                return _etag(path.stat())
+                return self._publish(path, source, document, create_only)
             except FileExistsError:
                 raise AlreadyExists(bucket, key) from None
             except FileNotFoundError:
@@ -213,25 +206,51 @@ class LocalFilesystemStorage:
                     raise
         raise AssertionError("unreachable")
 
-    @staticmethod
-    def _write_atomic(
-        path: Path, write: Callable[[Path], object], *, exclusive: bool = False
-    ) -> None:
-        temp = path.with_name(f".{path.name}{TEMP_MARK}{secrets.token_hex(4)}")
+    def _publish(self, path: Path, source: Path, document: str, create_only: bool) -> str:
+        """Both files are written and flushed under temporary names first; then the
+        sidecar is renamed into place (or, create-only, hard-linked, which fails if the
+        name is taken: of two writers exactly one goes on), then the data."""
+        data = self._temp(path)
+        meta_path = self._meta_path(path)
+        meta = self._temp(meta_path)
         try:
-            write(temp)
-            with temp.open("rb+") as stream:
-                os.fsync(stream.fileno())
-            if exclusive:
-                os.link(temp, path)  # FileExistsError when the name is taken
+            shutil.copyfile(source, data)
+            meta.write_text(document)
+            for written in (data, meta):
+                with written.open("rb+") as stream:
+                    os.fsync(stream.fileno())
+            if create_only:
+                self._claim(meta, meta_path, path)
             else:
-                os.replace(temp, path)
+                os.replace(meta, meta_path)
+            os.replace(data, path)
+            return _etag(path.stat())
         except OSError as exc:
             if exc.errno == errno.ENAMETOOLONG:
                 raise InvalidKeyError(f"key too long for the filesystem: {path.name!r}") from None
             raise
         finally:
-            temp.unlink(missing_ok=True)
+            data.unlink(missing_ok=True)
+            meta.unlink(missing_ok=True)
+
+    @staticmethod
+    def _claim(meta: Path, meta_path: Path, path: Path) -> None:
+        """Link the sidecar into place exclusively. A sidecar with no data beside it for
+        over a minute was left by a writer that died in between: it is taken over."""
+        try:
+            os.link(meta, meta_path)
+        except FileExistsError:
+            try:
+                abandoned = not path.exists() and time.time() - meta_path.stat().st_mtime > 60
+            except FileNotFoundError:
+                abandoned = False
+            if not abandoned:
+                raise
+            os.replace(meta, meta_path)
+
+    @staticmethod
+    def _temp(path: Path) -> Path:
+        return path.with_name(f".{path.name}{TEMP_MARK}{secrets.token_hex(4)}")
 
     def delete(self, bucket: str, key: str) -> None:
         bucket_dir = self._existing_bucket(bucket, "DeleteObject")

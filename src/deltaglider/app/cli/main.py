@@ -16,6 +16,7 @@ from deltaglider.adapters.stdlog import LOGGER_NAME
 from deltaglider.app.cli.buckets import mb, rb
 from deltaglider.app.cli.context import Fatal, storage_options
 from deltaglider.app.cli.cp import cp, get, put
+from deltaglider.app.cli.fsck import fsck
 from deltaglider.app.cli.locations import BadLocation
 from deltaglider.app.cli.ls import ls
 from deltaglider.app.cli.migrate import migrate
@@ -45,7 +46,7 @@ def cli(
     context.meta.update(endpoint_url=endpoint_url, region=region, profile=profile)
 
 
-for command in (cp, ls, rm, sync, mb, rb, put, get, verify, stats, migrate):
+for command in (cp, ls, rm, sync, mb, rb, put, get, verify, stats, migrate, fsck):
     cli.add_command(command)
 
 
