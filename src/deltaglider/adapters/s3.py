@@ -17,6 +17,7 @@ from botocore.exceptions import (
     EndpointConnectionError,
     NoCredentialsError,
     PartialCredentialsError,
+    ResponseStreamingError,
 )
 
 from deltaglider.core.errors import (
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
 _BAD_CREDENTIALS = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken"}
 CHUNK = 1024 * 1024
+DOWNLOAD_ATTEMPTS = 3
 SINGLE_PUT_LIMIT = 5 * 1024**3  # S3's largest single PUT
 TRANSFER = TransferConfig(
     multipart_threshold=16 * 1024 * 1024, multipart_chunksize=16 * 1024 * 1024
@@ -49,6 +51,11 @@ class S3Storage:
 
     def __init__(self, client: S3Client) -> None:
         self._client = client
+
+    @property
+    def client(self) -> S3Client:
+        """The boto3 client (its event hooks are how tests inject faults)."""
+        return self._client
 
     def head(self, bucket: str, key: str) -> ObjectInfo | None:
         try:
@@ -121,15 +128,24 @@ class S3Storage:
             return self._client.head_object(Bucket=bucket, Key=key)["ETag"]
 
     def download(self, bucket: str, key: str, destination: Path) -> None:
-        """One GET streamed to the file (the caller has HEADed the object already)."""
-        with _mapped(bucket, key):
-            found = self._client.get_object(Bucket=bucket, Key=key)
-            expected = found["ContentLength"]
-            with destination.open("wb") as out:
-                shutil.copyfileobj(found["Body"], out, CHUNK)
-                written = out.tell()
-        if written != expected:
-            raise StorageError(f"s3://{bucket}/{key}: got {written} of {expected} bytes")
+        """One GET streamed to the file (the caller has HEADed the object already).
+        A body cut short is fetched again, up to three times in all."""
+        for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
+            with _mapped(bucket, key):
+                found = self._client.get_object(Bucket=bucket, Key=key)
+                expected = found["ContentLength"]
+                try:
+                    with destination.open("wb") as out:
+                        shutil.copyfileobj(found["Body"], out, CHUNK)
+                        written = out.tell()
+                except (ConnectionError, ResponseStreamingError):
+                    written = -1
+            if written == expected:
+                return
+            if attempt == DOWNLOAD_ATTEMPTS:
+                raise StorageError(
+                    f"s3://{bucket}/{key}: the body ended early, {DOWNLOAD_ATTEMPTS} times"
+                )
 
     def delete(self, bucket: str, key: str) -> None:
         with _mapped(bucket, key):
