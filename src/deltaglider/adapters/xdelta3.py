@@ -82,9 +82,9 @@ class Xdelta3Codec:
             )
         except OSError as exc:
             raise DiffToolMissing(f"xdelta3 cannot run ({exc}): {INSTALL_HINT}") from None
-        if done.returncode != 0:
-            lines = [line for line in done.stderr.splitlines() if line.strip()]
-            detail = lines[-1] if lines else f"exit status {done.returncode}"
+        if done.returncode != 0:  # the first line names the cause; later ones are advice
+            lines = [line.removeprefix("xdelta3: ") for line in done.stderr.splitlines()]
+            detail = next((line for line in lines if line.strip()), f"exit {done.returncode}")
             raise DiffError(f"xdelta3 {args[0]} failed: {detail}")
 
 

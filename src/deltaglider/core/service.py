@@ -19,6 +19,8 @@ from deltaglider.core.errors import (
     BucketNotEmpty,
     BucketNotFound,
     DeltaGliderError,
+    DiffError,
+    DiffToolMissing,
     FormatError,
     IntegrityError,
     LocalFileError,
@@ -324,7 +326,12 @@ class DeltaService:
                 )
                 delta = work / "object.delta"
                 self.storage.download(source.bucket, info.key, delta)
-                self.diff.decode(reference, delta, out)
+                try:
+                    self.diff.decode(reference, delta, out)
+                except DiffToolMissing:
+                    raise
+                except DiffError as exc:
+                    raise IntegrityError(f"the stored delta is damaged ({exc})") from None
             expected = meta.sha256
         actual = self.hasher.file_sha256(out)
         return _Rebuilt(expected, actual, out.stat().st_size, info.last_modified)
