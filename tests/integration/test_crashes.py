@@ -115,9 +115,10 @@ class CrashingStorage(InMemoryStorage):
         return etag
 
 
-@pytest.mark.parametrize("writes", [1, 2, 3])
+@pytest.mark.parametrize("writes", [1, 2, 3, 4])
 def test_crash_after_each_write_of_a_first_upload(tmp_path: Path, writes: int) -> None:
-    """Writes of a first upload: reference, delta, listing index."""
+    """Writes of a first upload: the probe of the store's create-only writes (its
+    second write is refused), the reference, the delta, the listing index."""
     storage = CrashingStorage(writes)
     service, _, _ = make_service(storage)
     build = release_zip(tmp_path / "a.zip", 1)
@@ -129,7 +130,7 @@ def test_crash_after_each_write_of_a_first_upload(tmp_path: Path, writes: int) -
         service.get(ObjectKey("bucket", entry.key), tmp_path / "out")
         assert (tmp_path / "out").read_bytes() == build.read_bytes()
     report = check(service, "bucket")
-    expected = [Problem.ORPHAN_REFERENCE] if writes == 1 else []
+    expected = [Problem.ORPHAN_REFERENCE] if writes == 2 else []
     assert [f.problem for f in report.findings] == expected
     repair(service, "bucket", report)
     assert report.clean

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from deltaglider.core.errors import (
 )
 from deltaglider.core.metadata import read_delta, read_reference
 from deltaglider.core.models import LogicalObject, ObjectKey, StoredAs
+from deltaglider.core.service import DeltaService
 from deltaglider.ports import CommonPrefix
 from tests.artifacts import random_file, release_zip
 from tests.fakes import make_service
@@ -329,7 +331,8 @@ def test_listing_index_spares_a_head_per_delta(tmp_path: Path) -> None:
         for v in range(5):
             service.put(release_zip(tmp_path / f"v{v}.zip", v), key(f"p/v{v}.zip"))
     assert "p/.dg-index.json" in storage.buckets["bucket"]
-    assert storage.calls["upload"] == 1 + 5 + 1  # reference, deltas, the index once
+    # The create-only probe (written twice), the reference, the deltas, the index once.
+    assert storage.calls["upload"] == 2 + 1 + 5 + 1
 
     heads_before = storage.calls["head"]
     listed = [e for e in service.list("bucket", "p/") if isinstance(e, LogicalObject)]
@@ -360,3 +363,53 @@ def test_listing_index_goes_with_the_reference(tmp_path: Path) -> None:
     assert "p/.dg-index.json" in storage.buckets["bucket"]
     service.delete(key("p/a.zip"))
     assert storage.buckets["bucket"] == {}
+
+
+def test_store_that_ignores_conditional_writes_gets_references_named_by_content(
+    tmp_path: Path,
+) -> None:
+    storage = InMemoryStorage(honours_conditional_writes=False)
+    service, _, _ = make_service(storage)
+    builds = [release_zip(tmp_path / f"v{v}.zip", v) for v in range(3)]
+    for path in builds:
+        service.put(path, key(f"p/{path.name}"))
+
+    assert "p/reference.bin" not in storage.buckets["bucket"]
+    named = [k for k in stored_keys(storage) if k.startswith("p/reference-")]
+    assert named == [f"p/reference-{sha(builds[0])[:16]}.bin"]
+    assert [e.key for e in service.list("bucket", "p/") if isinstance(e, LogicalObject)] == [
+        f"p/{p.name}" for p in builds
+    ]
+    for path in builds:
+        service.get(key(f"p/{path.name}"), tmp_path / "out")
+        assert (tmp_path / "out").read_bytes() == path.read_bytes()
+    for path in builds:
+        service.delete(key(f"p/{path.name}"))
+    assert storage.buckets["bucket"] == {}
+
+
+@pytest.mark.parametrize("honoured", [True, False], ids=["exclusive-create", "ignored"])
+def test_racing_threads_never_lose_a_reference(tmp_path: Path, honoured: bool) -> None:
+    storage = InMemoryStorage(honours_conditional_writes=honoured)
+    builds = [release_zip(tmp_path / f"v{v}.zip", v) for v in range(6)]
+
+    def upload(service: DeltaService, path: Path, start: threading.Barrier, prefix: str) -> None:
+        start.wait()
+        service.put(path, key(prefix + path.name))
+
+    for round_ in range(10):
+        start = threading.Barrier(len(builds))
+        threads = [  # one service each, as if in its own process
+            threading.Thread(
+                target=upload, args=(make_service(storage)[0], p, start, f"r{round_}/")
+            )
+            for p in builds
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        reader, _, _ = make_service(storage)
+        for path in builds:
+            reader.get(key(f"r{round_}/{path.name}"), tmp_path / "out")
+            assert (tmp_path / "out").read_bytes() == path.read_bytes(), (round_, path.name)

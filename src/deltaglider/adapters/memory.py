@@ -36,6 +36,8 @@ class InMemoryStorage:
 
     buckets: dict[str, dict[str, StoredObject]] = field(default_factory=dict)
     calls: dict[str, int] = field(default_factory=dict)
+    # False plays a store that ignores If-None-Match (as some S3 lookalikes do).
+    honours_conditional_writes: bool = True
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     created: dict[str, datetime] = field(default_factory=dict)
@@ -107,7 +109,7 @@ class InMemoryStorage:
         data = source.read_bytes()
         with self._lock:
             objects = self._bucket(bucket, "PutObject")
-            if create_only and key in objects:
+            if create_only and self.honours_conditional_writes and key in objects:
                 raise AlreadyExists(bucket, key)
             objects[key] = StoredObject(data, dict(metadata), datetime.now(UTC))
             return objects[key].etag

@@ -4,8 +4,8 @@ Read-only unless asked to repair. Phase one looks at the structure, from listing
 metadata: references without deltas (left by a crash between the two writes), deltas
 whose reference is missing or has changed, deltas whose metadata is unreadable, and
 keys stored in both forms at once. Phase two (`verify`) rebuilds every object and
-checks its SHA256. Repair only removes what nothing needs: orphan references, and the
-older of two forms of one key.
+checks its SHA256. Repair only removes what nothing needs: the references of a
+DeltaSpace with no delta left, and the older of two forms of one key.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from enum import StrEnum
 
 from deltaglider.core.errors import DeltaGliderError, FormatError
 from deltaglider.core.metadata import read_delta, read_reference
-from deltaglider.core.models import DELTA_SUFFIX, INDEX_NAME, REFERENCE_NAME, ObjectKey
+from deltaglider.core.models import DELTA_SUFFIX, ObjectKey, is_internal_key, is_reference_key
 from deltaglider.core.service import DeltaService
 from deltaglider.ports import ObjectInfo
 
@@ -74,9 +74,11 @@ def repair(service: DeltaService, bucket: str, report: Report) -> None:
         if not finding.problem.repairable:
             continue
         if finding.problem is Problem.ORPHAN_REFERENCE:
+            # Only with no delta left in the DeltaSpace: an uploader may pick any of its
+            # references at any moment, and removing one in use would orphan a delta.
             space = ObjectKey(bucket, finding.key).delta_space
             if not service.drop_unused_reference(space):
-                continue  # a delta arrived meanwhile: the reference is needed again
+                continue
         else:
             service.storage.delete(bucket, finding.key)
         report.repaired.append(finding)
@@ -86,25 +88,27 @@ def _check_space(
     service: DeltaService, bucket: str, folder: str, entries: list[ObjectInfo], report: Report
 ) -> Iterator[Finding]:
     by_key = {entry.key: entry for entry in entries}
-    reference = by_key.get(folder + REFERENCE_NAME)
+    references = [e.key for e in entries if is_reference_key(e.key)]
     deltas = [e for e in entries if e.key.endswith(DELTA_SUFFIX)]
-    report.objects += sum(1 for e in entries if not e.key.endswith((REFERENCE_NAME, INDEX_NAME)))
-    if reference is not None and not deltas:
-        yield Finding(reference.key, Problem.ORPHAN_REFERENCE, "no delta uses it")
-    reference_sha = _reference_sha(service, bucket, reference)
+    report.objects += sum(1 for e in entries if not is_internal_key(e.key))
+    reference_shas: dict[str, str | None] = {}
+    used: set[str] = set()
+    unreadable = False
     for delta in deltas:
         info = service.storage.head(bucket, delta.key)
         try:
             meta = read_delta(info.metadata if info else {})
         except FormatError as exc:
+            unreadable = True
             yield Finding(delta.key, Problem.BAD_METADATA, str(exc))
             continue
+        used.add(meta.ref_key)
         if meta.ref_key not in by_key:
             yield Finding(delta.key, Problem.MISSING_REFERENCE, f"{meta.ref_key} is gone")
-        elif meta.ref_key == folder + REFERENCE_NAME and reference_sha not in (
-            None,
-            meta.ref_sha256,
-        ):
+            continue
+        if meta.ref_key not in reference_shas:
+            reference_shas[meta.ref_key] = _reference_sha(service, bucket, meta.ref_key)
+        if reference_shas[meta.ref_key] not in (None, meta.ref_sha256):
             yield Finding(
                 delta.key, Problem.REFERENCE_CHANGED, f"made against {meta.ref_sha256[:12]}"
             )
@@ -112,12 +116,14 @@ def _check_space(
         if direct is not None:
             older = min((direct, delta), key=lambda e: (e.last_modified, e is delta))
             yield Finding(older.key, Problem.DUPLICATE, "an older copy beside a newer one")
+    if not unreadable:  # with unreadable deltas, nobody can tell which references they use
+        for key in references:
+            if key not in used:
+                yield Finding(key, Problem.ORPHAN_REFERENCE, "no delta uses it")
 
 
-def _reference_sha(service: DeltaService, bucket: str, reference: ObjectInfo | None) -> str | None:
-    if reference is None:
-        return None
-    info = service.storage.head(bucket, reference.key)
+def _reference_sha(service: DeltaService, bucket: str, key: str) -> str | None:
+    info = service.storage.head(bucket, key)
     try:
         return read_reference(info.metadata if info else {}).sha256
     except FormatError:
@@ -129,7 +135,7 @@ def _verify_all(
 ) -> Iterator[Finding]:
     for entries in folders.values():
         for entry in entries:
-            if entry.key.endswith((REFERENCE_NAME, INDEX_NAME)):
+            if is_internal_key(entry.key):
                 continue
             logical = entry.key.removesuffix(DELTA_SUFFIX)
             try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -9,7 +10,10 @@ from enum import StrEnum
 
 REFERENCE_NAME = "reference.bin"
 INDEX_NAME = ".dg-index.json"  # the DeltaSpace's listing index, see core/index.py
+PROBE_PREFIX = ".dg-probe-"  # short-lived objects testing the store's conditional writes
 DELTA_SUFFIX = ".delta"
+# On stores that ignore conditional writes, references are named by their content.
+_NAMED_REFERENCE = re.compile(r"reference-[0-9a-f]{16}\.bin")
 
 
 @dataclass(frozen=True)
@@ -54,17 +58,30 @@ class DeltaSpace:
     def index_key(self) -> str:
         return self.prefix + INDEX_NAME
 
+    def named_reference_key(self, sha256: str) -> str:
+        """The reference key used where the store cannot create objects exclusively:
+        named by content, so two uploaders never overwrite each other's reference."""
+        return f"{self.prefix}reference-{sha256[:16]}.bin"
+
     def __str__(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}"
 
 
+def is_reference_name(name: str) -> bool:
+    return name == REFERENCE_NAME or _NAMED_REFERENCE.fullmatch(name) is not None
+
+
 def is_reference_key(key: str) -> bool:
-    return key.rsplit("/", 1)[-1] == REFERENCE_NAME
+    return is_reference_name(key.rsplit("/", 1)[-1])
+
+
+def is_internal_name(name: str) -> bool:
+    """References, listing indexes and probes: stored, never shown to users."""
+    return is_reference_name(name) or name == INDEX_NAME or name.startswith(PROBE_PREFIX)
 
 
 def is_internal_key(key: str) -> bool:
-    """Whether a stored key is a DeltaSpace's reference or index (never shown to users)."""
-    return key.rsplit("/", 1)[-1] in (REFERENCE_NAME, INDEX_NAME)
+    return is_internal_name(key.rsplit("/", 1)[-1])
 
 
 def logical_key(stored_key: str) -> str | None:

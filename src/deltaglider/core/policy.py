@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from deltaglider.core.errors import ConfigError
-from deltaglider.core.models import DELTA_SUFFIX, INDEX_NAME, REFERENCE_NAME
+from deltaglider.core.models import DELTA_SUFFIX, is_internal_name
 
 # Archives and binaries: versions of these differ little, and compress poorly otherwise.
 DELTA_EXTENSIONS: tuple[str, ...] = (
@@ -25,7 +25,7 @@ def is_reserved_name(name: str) -> bool:
     Such files are always stored as deltas (`reference.bin` becomes
     `reference.bin.delta`), so the logical view stays unambiguous.
     """
-    return name in (REFERENCE_NAME, INDEX_NAME) or name.endswith(DELTA_SUFFIX)
+    return is_internal_name(name) or name.endswith(DELTA_SUFFIX)
 
 
 @dataclass(frozen=True)

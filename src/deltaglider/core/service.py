@@ -39,6 +39,7 @@ from deltaglider.core.metadata import (
 from deltaglider.core.models import (
     DELTA_SUFFIX,
     INDEX_NAME,
+    PROBE_PREFIX,
     DeleteResult,
     DeltaSpace,
     GetResult,
@@ -120,6 +121,8 @@ class DeltaService:
         self.policy = policy
         self.tool = tool
         self._reference_locks: dict[str, threading.Lock] = {}
+        self._probe_lock = threading.Lock()
+        self._exclusive_creates: dict[str, bool] = {}
         self._index_lock = threading.Lock()
         self._index_batches = 0
         self._index_updates: dict[DeltaSpace, dict[str, IndexEntry | None]] = {}
@@ -161,14 +164,16 @@ class DeltaService:
         """
         space = dest.delta_space
         for attempt in range(REFERENCE_ATTEMPTS):
-            ref_info = self.storage.head(space.bucket, space.reference_key)
+            ref_info = self._find_reference(space)
             with _workdir() as work:
                 if ref_info is None:  # this file becomes the DeltaSpace's reference
                     ref_path, ref_sha256 = source, sha256
+                    ref_key = self._new_reference_key(space, sha256)
                 else:
                     ref_sha256 = read_reference(ref_info.metadata).sha256
+                    ref_key = ref_info.key
                     ref_path = self._reference_copy(
-                        space.bucket, space.reference_key, ref_sha256, work / "reference.bin"
+                        space.bucket, ref_key, ref_sha256, work / "reference.bin"
                     )
                 delta = work / "target.delta"
                 self.diff.encode(ref_path, source, delta)
@@ -183,7 +188,7 @@ class DeltaService:
                 # The reference is written only once its delta exists (nothing is stored
                 # on a failure), and only if nobody else wrote one meanwhile.
                 if ref_info is None and not self._create_reference(
-                    space, dest.name, source, sha256, size
+                    space.bucket, ref_key, dest.name, source, sha256, size
                 ):
                     time.sleep(0.05 * (attempt + 1))  # the winner's write may still land
                     continue
@@ -193,7 +198,7 @@ class DeltaService:
                     size=size,
                     mtime=mtime,
                     created_at=self.clock.now(),
-                    ref_key=space.reference_key,
+                    ref_key=ref_key,
                     ref_sha256=ref_sha256,
                     delta_size=delta_size,
                     codec=self.diff.codec,
@@ -216,24 +221,68 @@ class DeltaService:
         raise StorageError(f"{space}: its reference kept changing while uploading {dest.name}")
 
     def _create_reference(
-        self, space: DeltaSpace, name: str, source: Path, sha256: str, size: int
+        self, bucket: str, key: str, name: str, source: Path, sha256: str, size: int
     ) -> bool:
-        """Write `source` as the DeltaSpace's reference unless one exists; True if written."""
+        """Write `source` as a reference unless one exists at `key`; True if written."""
         reference = ReferenceMeta(name, sha256, size, self.clock.now(), self.tool)
         try:
-            self.storage.upload(
-                space.bucket,
-                space.reference_key,
-                source,
-                reference.to_metadata(),
-                create_only=True,
-            )
+            self.storage.upload(bucket, key, source, reference.to_metadata(), create_only=True)
         except AlreadyExists:
-            self.logger.debug("%s got its reference from another uploader first", space)
+            self.logger.debug("s3://%s/%s was created by another uploader first", bucket, key)
             return False
         self.cache.store(sha256, source)
-        self.logger.debug("created reference %s from %s", space.reference_key, name)
+        self.logger.debug("created reference s3://%s/%s from %s", bucket, key, name)
         return True
+
+    def _find_reference(self, space: DeltaSpace) -> ObjectInfo | None:
+        """The DeltaSpace's reference: `reference.bin`, or on a store that ignores
+        conditional writes the earliest reference named by content."""
+        info = self.storage.head(space.bucket, space.reference_key)
+        if info is not None or self._creates_exclusively(space.bucket):
+            return info
+        named = [
+            entry
+            for entry in self.storage.list(space.bucket, space.prefix, delimiter="/")
+            if isinstance(entry, ObjectInfo) and is_reference_key(entry.key)
+        ]
+        if not named:
+            return None
+        earliest = min(named, key=lambda entry: (entry.last_modified, entry.key))
+        return self.storage.head(space.bucket, earliest.key)
+
+    def _new_reference_key(self, space: DeltaSpace, sha256: str) -> str:
+        if self._creates_exclusively(space.bucket):
+            return space.reference_key
+        return space.named_reference_key(sha256)
+
+    def _creates_exclusively(self, bucket: str) -> bool:
+        """Whether the store honours create-only writes (If-None-Match: *), found out
+        once per bucket by writing a probe object twice."""
+        with self._probe_lock:
+            if bucket not in self._exclusive_creates:
+                self._exclusive_creates[bucket] = self._probe_exclusive_create(bucket)
+            return self._exclusive_creates[bucket]
+
+    def _probe_exclusive_create(self, bucket: str) -> bool:
+        key = f"{PROBE_PREFIX}{secrets.token_hex(8)}"
+        with _workdir() as work:
+            probe = work / "probe"
+            probe.write_bytes(b"deltaglider probe\n")
+            self.storage.upload(bucket, key, probe, {}, create_only=True)
+            try:
+                self.storage.upload(bucket, key, probe, {}, create_only=True)
+                honoured = False
+            except AlreadyExists:
+                honoured = True
+            finally:
+                self.storage.delete(bucket, key)
+        if not honoured:
+            self.logger.warning(
+                "s3://%s ignores conditional writes (If-None-Match): references are "
+                "named by their content there, so none is ever overwritten",
+                bucket,
+            )
+        return honoured
 
     def _check_round_trip(self, reference: Path, delta: Path, sha256: str, out: Path) -> None:
         """Decode a fresh delta before storing it: what is stored must rebuild exactly."""
@@ -413,15 +462,20 @@ class DeltaService:
         return DeleteResult(key, stored.info.key, deleted_reference)
 
     def drop_unused_reference(self, space: DeltaSpace) -> bool:
-        """Delete the DeltaSpace's reference if no delta is left in it; True if deleted."""
+        """Delete the DeltaSpace's reference(s) if no delta is left in it; True if any went."""
+        references = []
         for entry in self.storage.list(space.bucket, space.prefix, delimiter="/"):
-            if isinstance(entry, ObjectInfo) and entry.key.endswith(DELTA_SUFFIX):
-                return False
-        if self.storage.head(space.bucket, space.reference_key) is None:
+            if isinstance(entry, ObjectInfo):
+                if entry.key.endswith(DELTA_SUFFIX):
+                    return False
+                if is_reference_key(entry.key):
+                    references.append(entry.key)
+        if not references:
             return False
         self.storage.delete(space.bucket, space.index_key)
-        self.storage.delete(space.bucket, space.reference_key)
-        self.logger.debug("deleted reference %s: no delta needs it", space.reference_key)
+        for key in references:
+            self.storage.delete(space.bucket, key)
+            self.logger.debug("deleted reference %s: no delta needs it", key)
         return True
 
     def _delete_if_present(self, bucket: str, key: str) -> None:
