@@ -3,8 +3,8 @@ transient HEAD failure is never taken for "absent", a body cut short is fetched 
 stripped metadata is an error, and every stored object, damaged in turn, either reads
 back exact or fails leaving no file.
 
-Faults are injected with botocore's event hooks on the real client talking to moto:
-mocks of a kind, used because no real server can be made to fail on cue.
+Faults are injected with botocore's event hooks on the real client talking to moto and
+to Ceph RGW: mocks of a kind, used because no real server can be made to fail on cue.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def versions(tmp_path: Path) -> list[Path]:
     return [release_zip(tmp_path / f"v{v}.zip", v, files=8, file_size=20_000) for v in range(3)]
 
 
-@pytest.mark.parametrize("backend", ["moto"], indirect=True)
+@pytest.mark.parametrize("backend", ["moto", "ceph"], indirect=True)
 def test_transient_errors_are_retried(
     backend: Backend, tmp_path: Path, versions: list[Path]
 ) -> None:
@@ -123,7 +123,7 @@ def test_transient_errors_are_retried(
     assert len(reader_faults.injected) == 3
 
 
-@pytest.mark.parametrize("backend", ["moto"], indirect=True)
+@pytest.mark.parametrize("backend", ["moto", "ceph"], indirect=True)
 def test_a_failing_head_is_never_taken_for_absent(backend: Backend, versions: list[Path]) -> None:
     service, _ = faulty(backend)
     service.put(versions[0], ObjectKey(backend.bucket, "r/v0.zip"))
@@ -139,7 +139,7 @@ def test_a_failing_head_is_never_taken_for_absent(backend: Backend, versions: li
     assert after.etag == reference.etag  # the live reference was not overwritten
 
 
-@pytest.mark.parametrize("backend", ["moto"], indirect=True)
+@pytest.mark.parametrize("backend", ["moto", "ceph"], indirect=True)
 def test_a_body_cut_short_is_fetched_again(
     backend: Backend, tmp_path: Path, versions: list[Path]
 ) -> None:
@@ -159,7 +159,7 @@ def test_a_body_cut_short_is_fetched_again(
     assert not (tmp_path / "again").exists()
 
 
-@pytest.mark.parametrize("backend", ["moto"], indirect=True)
+@pytest.mark.parametrize("backend", ["moto", "ceph"], indirect=True)
 def test_stripped_metadata_never_serves_delta_bytes(
     backend: Backend, tmp_path: Path, versions: list[Path]
 ) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import click
 
+from deltaglider.app.cli.transfers import OutputMode, Reporter
 from deltaglider.app.settings import Settings
 from deltaglider.app.wiring import build_service
 from deltaglider.core.filters import FilterRule, Filters
@@ -106,6 +109,58 @@ def ordered_filters() -> Filters:
             elif token.startswith(flag + "="):
                 rules.append(FilterRule(flag[2:], token[len(flag) + 1 :]))  # type: ignore[arg-type]
     return Filters(tuple(rules))
+
+
+@dataclass(frozen=True)
+class Job:
+    """What a transfer command works with, built from its shared flags."""
+
+    service: DeltaService
+    reporter: Reporter
+    filters: Filters
+    no_delta: bool
+    dryrun: bool
+
+
+Command = Callable[..., Any]
+
+
+def job_options(*, deltas: bool = True) -> Callable[[Command], Command]:
+    """The storage, output and filter flags (and the delta flags, for commands that
+    store), turned into one `job` argument for the command."""
+
+    def decorate(command: Command) -> Command:
+        @functools.wraps(command)
+        def with_job(
+            *args: Any,
+            endpoint_url: str | None,
+            region: str | None,
+            profile: str | None,
+            dryrun: bool,
+            quiet: bool,
+            only_show_errors: bool,
+            no_progress: bool,
+            exclude: tuple[str, ...],
+            include: tuple[str, ...],
+            no_delta: bool = False,
+            max_ratio: float | None = None,
+            **kwargs: Any,
+        ) -> Any:
+            job = Job(
+                service=make_service(endpoint_url, region, profile, max_ratio),
+                reporter=Reporter(OutputMode(quiet, only_show_errors, not no_progress, dryrun)),
+                filters=ordered_filters(),
+                no_delta=no_delta,
+                dryrun=dryrun,
+            )
+            return command(*args, job=job, **kwargs)
+
+        options = [storage_options, output_options, filter_options]
+        if deltas:
+            options.insert(1, delta_options)
+        return _apply(with_job, options)
+
+    return decorate
 
 
 def make_service(

@@ -9,11 +9,10 @@ import click
 
 from deltaglider.app.cli.context import (
     Fatal,
+    Job,
     delta_options,
-    filter_options,
+    job_options,
     make_service,
-    ordered_filters,
-    output_options,
     storage_options,
 )
 from deltaglider.app.cli.locations import (
@@ -32,7 +31,7 @@ from deltaglider.app.cli.plan import (
     s3_objects,
     upload_tasks,
 )
-from deltaglider.app.cli.transfers import OutputMode, Reporter, Task
+from deltaglider.app.cli.transfers import Reporter, Task
 from deltaglider.core.errors import DeltaGliderError
 from deltaglider.core.filters import Filters
 from deltaglider.core.models import ObjectKey, StoredAs
@@ -45,26 +44,8 @@ USAGE = "<LocalPath> <S3Uri> or <S3Uri> <LocalPath> or <S3Uri> <S3Uri>"
 @click.argument("source")
 @click.argument("destination")
 @click.option("--recursive", is_flag=True, help="Copy every file below SOURCE.")
-@storage_options
-@delta_options
-@output_options
-@filter_options
-def cp(
-    source: str,
-    destination: str,
-    recursive: bool,
-    endpoint_url: str | None,
-    region: str | None,
-    profile: str | None,
-    no_delta: bool,
-    max_ratio: float | None,
-    dryrun: bool,
-    quiet: bool,
-    only_show_errors: bool,
-    no_progress: bool,
-    exclude: tuple[str, ...],
-    include: tuple[str, ...],
-) -> int:
+@job_options()
+def cp(source: str, destination: str, recursive: bool, job: Job) -> int:
     """Copy a local file or S3 object to another location locally or in S3.
 
     SOURCE and DESTINATION take the forms `aws s3 cp` takes: a trailing `/` on an S3
@@ -72,14 +53,12 @@ def cp(
     """
     if not (is_s3(source) or is_s3(destination)):
         raise Fatal(f"usage: deltaglider cp {USAGE}: Invalid argument type")
-    service = make_service(endpoint_url, region, profile, max_ratio)
-    reporter = Reporter(OutputMode(quiet, only_show_errors, not no_progress, dryrun))
-    filters = ordered_filters()
+    service, reporter = job.service, job.reporter
     try:
         if recursive:
-            stages = plan_tree(service, source, destination, filters, reporter, no_delta)
+            stages = plan_tree(service, source, destination, job.filters, reporter, job.no_delta)
         else:
-            stages = [[plan_file(service, source, destination, no_delta)]]
+            stages = [[plan_file(service, source, destination, job.no_delta)]]
     except DeltaGliderError as exc:  # listing or looking up the source failed
         reporter.fatal(str(exc))
         return reporter.exit_code

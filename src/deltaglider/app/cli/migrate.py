@@ -4,18 +4,10 @@ from __future__ import annotations
 
 import click
 
-from deltaglider.app.cli.context import (
-    delta_options,
-    filter_options,
-    make_service,
-    ordered_filters,
-    output_options,
-    storage_options,
-)
+from deltaglider.app.cli.context import Job, job_options
 from deltaglider.app.cli.locations import parse_s3
 from deltaglider.app.cli.output import human_size, percent, say
 from deltaglider.app.cli.plan import as_directory, copy_tasks, s3_objects
-from deltaglider.app.cli.transfers import OutputMode, Reporter
 from deltaglider.core.errors import DeltaGliderError
 from deltaglider.core.models import SpaceStats
 from deltaglider.core.sync import Direction, SyncStrategy, plan_sync
@@ -24,32 +16,13 @@ from deltaglider.core.sync import Direction, SyncStrategy, plan_sync
 @click.command()
 @click.argument("source")
 @click.argument("destination")
-@storage_options
-@delta_options
-@output_options
-@filter_options
-def migrate(
-    source: str,
-    destination: str,
-    endpoint_url: str | None,
-    region: str | None,
-    profile: str | None,
-    no_delta: bool,
-    max_ratio: float | None,
-    dryrun: bool,
-    quiet: bool,
-    only_show_errors: bool,
-    no_progress: bool,
-    exclude: tuple[str, ...],
-    include: tuple[str, ...],
-) -> int:
+@job_options()
+def migrate(source: str, destination: str, job: Job) -> int:
     """Copy every object under SOURCE (s3://bucket/prefix, plain S3) into DESTINATION
     (s3://bucket/prefix, stored as deltas). Resumable: objects already at the
     destination with the same size are skipped, so an interrupted run can be repeated."""
-    service = make_service(endpoint_url, region, profile, max_ratio)
-    reporter = Reporter(OutputMode(quiet, only_show_errors, not no_progress, dryrun))
+    service, reporter, filters = job.service, job.reporter, job.filters
     origin, target = as_directory(parse_s3(source)), as_directory(parse_s3(destination))
-    filters = ordered_filters()
     try:
         sources = s3_objects(service, origin, filters)
         present = s3_objects(service, target, filters)
@@ -59,16 +32,17 @@ def migrate(
     strategy = SyncStrategy(Direction.COPY, size_only=True)
     todo = [a.source for a in plan_sync(sources, present, strategy) if a.source is not None]
     with service.index_batch():
-        code = reporter.run(copy_tasks(service, origin, todo, target, no_delta=no_delta))
-    if not (quiet or only_show_errors):
-        skipped = len(sources) - len(todo)
-        verb = "would migrate" if dryrun else "migrated"
-        say(f"{verb} {len(todo)} object(s), {skipped} already there")
-        if not dryrun:
-            row = SpaceStats.combined(target.key, service.stats(target.bucket, target.key))
-            saved = percent(row.saved_bytes, row.logical_bytes)
-            say(
-                f"{target}: {human_size(row.logical_bytes)} stored as "
-                f"{human_size(row.stored_bytes)} ({saved} saved)"
-            )
+        code = reporter.run(copy_tasks(service, origin, todo, target, no_delta=job.no_delta))
+    if reporter.mode.quiet or reporter.mode.only_show_errors:
+        return code
+    skipped = len(sources) - len(todo)
+    verb = "would migrate" if job.dryrun else "migrated"
+    say(f"{verb} {len(todo)} object(s), {skipped} already there")
+    if not job.dryrun:
+        row = SpaceStats.combined(target.key, service.stats(target.bucket, target.key))
+        saved = percent(row.saved_bytes, row.logical_bytes)
+        say(
+            f"{target}: {human_size(row.logical_bytes)} stored as "
+            f"{human_size(row.stored_bytes)} ({saved} saved)"
+        )
     return code

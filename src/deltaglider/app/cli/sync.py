@@ -11,15 +11,7 @@ from pathlib import Path
 
 import click
 
-from deltaglider.app.cli.context import (
-    Fatal,
-    delta_options,
-    filter_options,
-    make_service,
-    ordered_filters,
-    output_options,
-    storage_options,
-)
+from deltaglider.app.cli.context import Fatal, Job, job_options
 from deltaglider.app.cli.locations import is_s3, parse_s3
 from deltaglider.app.cli.plan import (
     LocalTree,
@@ -31,7 +23,7 @@ from deltaglider.app.cli.plan import (
     s3_objects,
     upload_tasks,
 )
-from deltaglider.app.cli.transfers import OutputMode, Reporter, Task
+from deltaglider.app.cli.transfers import Reporter, Task
 from deltaglider.core.errors import DeltaGliderError
 from deltaglider.core.filters import Filters
 from deltaglider.core.models import DeltaSpace, ObjectKey
@@ -49,27 +41,14 @@ from deltaglider.core.sync import Direction, FileStat, SyncStrategy, plan_sync
     is_flag=True,
     help="Downloading, re-fetch same-size files unless the times match exactly.",
 )
-@storage_options
-@delta_options
-@output_options
-@filter_options
+@job_options()
 def sync(
     source: str,
     destination: str,
     delete: bool,
     size_only: bool,
     exact_timestamps: bool,
-    endpoint_url: str | None,
-    region: str | None,
-    profile: str | None,
-    no_delta: bool,
-    max_ratio: float | None,
-    dryrun: bool,
-    quiet: bool,
-    only_show_errors: bool,
-    no_progress: bool,
-    exclude: tuple[str, ...],
-    include: tuple[str, ...],
+    job: Job,
 ) -> int:
     """Sync directories and S3 prefixes: copy new and changed files to DESTINATION."""
     if not (is_s3(source) or is_s3(destination)):
@@ -77,20 +56,19 @@ def sync(
             "usage: deltaglider sync <LocalPath> <S3Uri> or <S3Uri> <LocalPath> or "
             "<S3Uri> <S3Uri>: Invalid argument type"
         )
-    service = make_service(endpoint_url, region, profile, max_ratio)
-    reporter = Reporter(OutputMode(quiet, only_show_errors, not no_progress, dryrun))
-    filters = ordered_filters()
+    service, reporter = job.service, job.reporter
     strategy_options = {"size_only": size_only, "exact_timestamps": exact_timestamps}
     try:
         stages, cleanup = plan(
-            service, source, destination, filters, reporter, delete, no_delta, strategy_options
-        )
+            service, source, destination, job.filters, reporter, delete, job.no_delta,
+            strategy_options,
+        )  # fmt: skip
     except DeltaGliderError as exc:
         reporter.fatal(str(exc))
         return reporter.exit_code
     with service.index_batch():
         code = reporter.run(stages)
-    if not dryrun:
+    if not job.dryrun:
         for space in cleanup:
             service.drop_unused_reference(space)
     return code
