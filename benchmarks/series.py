@@ -1,0 +1,177 @@
+"""Real release series through the `deltaglider` command: stored bytes, speed, memory.
+
+    .venv/bin/python benchmarks/series.py [--corpus DIR] [--backend file|moto|both]
+        [--series NAME ...] [--compare "DG_MAX_RATIO=0.9 ..."]
+
+For each series (a folder of versions, e.g. from benchmarks/corpus/fetch.sh), uploads
+the versions one by one with `deltaglider cp FILE s3://bench/SERIES/`, as a release
+pipeline does, then downloads them all with `cp --recursive` and checks every byte.
+Prints per series: files, logical and stored bytes, stored/logical, upload and download
+MB/s (logical bytes over wall time, process start included) and the peak RSS of the
+largest deltaglider process. `--compare` runs a second configuration (environment
+variables) side by side, series by series, and prints its figures and the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+DELTAGLIDER = Path(sys.executable).with_name("deltaglider")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Figures:
+    files: int = 0
+    logical: int = 0
+    stored: int = 0
+    upload_seconds: float = 0.0
+    download_seconds: float = 0.0
+    peak_rss: int = 0  # bytes
+
+    def row(self) -> str:
+        return (
+            f"{self.files:>5} {self.logical / 1e6:>9.1f} {self.stored / 1e6:>9.1f} "
+            f"{100 * self.stored / self.logical:>7.1f}% "
+            f"{self.logical / 1e6 / self.upload_seconds:>8.1f} "
+            f"{self.logical / 1e6 / self.download_seconds:>8.1f} {self.peak_rss / 2**20:>7.0f}"
+        )
+
+
+HEADER = (
+    f"{'files':>5} {'logic MB':>9} {'stored MB':>9} {'stored':>8} "
+    f"{'up MB/s':>8} {'down MB/s':>8} {'RSS MB':>7}"
+)
+
+
+def run(args: list[str], env: dict[str, str]) -> tuple[float, int, str]:
+    """Wall seconds, peak RSS (bytes) and stdout of one deltaglider command."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        process = subprocess.Popen([str(DELTAGLIDER), *args], env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(process.pid, 0)  # the child's own rusage
+        seconds = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode:
+            err.seek(0)
+            raise SystemExit(f"deltaglider {' '.join(args)} failed: {err.read().decode().strip()}")
+        out.seek(0)
+        return seconds, usage.ru_maxrss * 1024, out.read().decode()
+
+
+def versions(folder: Path) -> list[Path]:
+    def order(path: Path) -> list[object]:
+        return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", path.name)]
+
+    return sorted(
+        (p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")), key=order
+    )
+
+
+def measure(series: Path, env: dict[str, str], work: Path) -> Figures:
+    figures = Figures()
+    prefix = f"s3://bench/{series.name}-{time.monotonic_ns()}/"
+    for path in versions(series):
+        seconds, rss, _ = run(["cp", str(path), prefix, "--no-progress"], env)
+        figures.files += 1
+        figures.logical += path.stat().st_size
+        figures.upload_seconds += seconds
+        figures.peak_rss = max(figures.peak_rss, rss)
+    _, _, report = run(["stats", "--json", prefix], env)
+    figures.stored = json.loads(report)["total"]["stored_bytes"]
+    down = work / "down"
+    shutil.rmtree(down, ignore_errors=True)
+    seconds, rss, _ = run(["cp", "--recursive", prefix, str(down), "--no-progress"], env)
+    figures.download_seconds = seconds
+    figures.peak_rss = max(figures.peak_rss, rss)
+    for path in versions(series):
+        if (down / path.name).read_bytes() != path.read_bytes():
+            raise SystemExit(f"{path.name} did not come back byte-identical")
+    return figures
+
+
+@contextmanager
+def backend(kind: str, work: Path) -> Iterator[dict[str, str]]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DG_"))}
+    if kind == "file":
+        (work / "store" / "bench").mkdir(parents=True, exist_ok=True)
+        yield base | {"AWS_ENDPOINT_URL": (work / "store").as_uri()}
+        return
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    env = base | {
+        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    client = boto3.client(
+        "s3",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name="us-east-1",
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",
+    )
+    client.create_bucket(Bucket="bench")
+    try:
+        yield env
+    finally:
+        server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=ROOT / ".cache" / "corpus")
+    parser.add_argument("--backend", choices=("file", "moto", "both"), default="file")
+    parser.add_argument("--series", nargs="*", help="series folder names (default: all)")
+    parser.add_argument("--compare", help='a second configuration, e.g. "DG_MAX_RATIO=0.9"')
+    options = parser.parse_args()
+    if not options.corpus.is_dir():
+        subprocess.run([str(ROOT / "benchmarks/corpus/fetch.sh"), str(options.corpus)], check=True)
+    names = options.series or sorted(p.name for p in options.corpus.iterdir() if p.is_dir())
+    configs = {"default": {}}
+    if options.compare:
+        configs["compare"] = dict(item.split("=", 1) for item in shlex.split(options.compare))
+    kinds = ("file", "moto") if options.backend == "both" else (options.backend,)
+    print(f"command: {' '.join(shlex.quote(a) for a in sys.argv)}")
+    with tempfile.TemporaryDirectory(prefix="dg-series-") as scratch:
+        work = Path(scratch)
+        for kind in kinds:
+            with backend(kind, work) as env:
+                print(f"\nbackend: {kind}")
+                print(f"{'series':22} {'config':8} {HEADER}")
+                for name in names:
+                    results = {}
+                    for label, extra in configs.items():  # side by side, series by series
+                        results[label] = measure(options.corpus / name, env | extra, work)
+                        print(f"{name:22} {label:8} {results[label].row()}")
+                    if "compare" in results:
+                        a, b = results["default"], results["compare"]
+                        print(
+                            f"{'':22} {'ratio':8} stored x{b.stored / a.stored:.2f}, "
+                            f"upload time x{b.upload_seconds / a.upload_seconds:.2f}, "
+                            f"download time x{b.download_seconds / a.download_seconds:.2f}"
+                        )
+
+
+if __name__ == "__main__":
+    main()
