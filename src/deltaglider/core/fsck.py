@@ -16,7 +16,13 @@ from enum import StrEnum
 
 from deltaglider.core.errors import DeltaGliderError, FormatError
 from deltaglider.core.metadata import read_delta, read_reference
-from deltaglider.core.models import DELTA_SUFFIX, ObjectKey, is_internal_key, is_reference_key
+from deltaglider.core.models import (
+    DELTA_SUFFIX,
+    ObjectKey,
+    folder_of,
+    is_internal_key,
+    is_reference_key,
+)
 from deltaglider.core.service import DeltaService
 from deltaglider.ports import ObjectInfo
 
@@ -59,10 +65,11 @@ def check(service: DeltaService, bucket: str, prefix: str = "", *, verify: bool 
     folders: dict[str, list[ObjectInfo]] = {}
     for entry in service.storage.list(bucket, prefix):
         assert isinstance(entry, ObjectInfo)  # no delimiter: objects only
-        folders.setdefault(entry.key[: entry.key.rfind("/") + 1], []).append(entry)
-    for folder, entries in sorted(folders.items()):
-        report.spaces += 1
-        report.findings += _check_space(service, bucket, folder, entries, report)
+        folders.setdefault(folder_of(entry.key), []).append(entry)
+        report.objects += not is_internal_key(entry.key)
+    report.spaces = len(folders)
+    for entries in folders.values():
+        report.findings += _check_space(service, bucket, entries)
     if verify:
         report.findings += _verify_all(service, bucket, folders)
     return report
@@ -85,12 +92,11 @@ def repair(service: DeltaService, bucket: str, report: Report) -> None:
 
 
 def _check_space(
-    service: DeltaService, bucket: str, folder: str, entries: list[ObjectInfo], report: Report
+    service: DeltaService, bucket: str, entries: list[ObjectInfo]
 ) -> Iterator[Finding]:
     by_key = {entry.key: entry for entry in entries}
     references = [e.key for e in entries if is_reference_key(e.key)]
     deltas = [e for e in entries if e.key.endswith(DELTA_SUFFIX)]
-    report.objects += sum(1 for e in entries if not is_internal_key(e.key))
     reference_shas: dict[str, str | None] = {}
     used: set[str] = set()
     unreadable = False

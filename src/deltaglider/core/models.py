@@ -31,8 +31,7 @@ class ObjectKey:
     @property
     def delta_space(self) -> DeltaSpace:
         """The DeltaSpace this key belongs to: its bucket and "folder" prefix."""
-        head, sep, _ = self.key.rpartition("/")
-        return DeltaSpace(self.bucket, head + sep)
+        return DeltaSpace(self.bucket, folder_of(self.key))
 
     @property
     def delta_key(self) -> str:
@@ -65,6 +64,11 @@ class DeltaSpace:
 
     def __str__(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}"
+
+
+def folder_of(key: str) -> str:
+    """The DeltaSpace prefix of a key: everything up to and including the last `/`."""
+    return key[: key.rfind("/") + 1]
 
 
 def is_reference_name(name: str) -> bool:

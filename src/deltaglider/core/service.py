@@ -49,6 +49,7 @@ from deltaglider.core.models import (
     SpaceStats,
     StoredAs,
     VerifyResult,
+    folder_of,
     is_internal_key,
     is_reference_key,
     logical_key,
@@ -516,7 +517,7 @@ class DeltaService:
             if isinstance(entry, CommonPrefix):
                 yield entry
                 continue
-            logical = self._logical(bucket, entry, indexes.get(_folder(entry.key), {}))
+            logical = self._logical(bucket, entry, indexes.get(folder_of(entry.key), {}))
             if logical is not None:
                 yield logical
 
@@ -527,7 +528,7 @@ class DeltaService:
         indexes: dict[str, dict[str, IndexEntry]] = {}
         for entry in entries:
             if isinstance(entry, ObjectInfo) and entry.key.endswith(INDEX_NAME):
-                folder = _folder(entry.key)
+                folder = folder_of(entry.key)
                 if folder + INDEX_NAME == entry.key:
                     indexes[folder] = self._read_index(bucket, entry.key)
         return indexes
@@ -623,7 +624,7 @@ class DeltaService:
         indexes = self._indexes(bucket, entries)
         for entry in entries:
             assert isinstance(entry, ObjectInfo)  # no delimiter: no common prefixes
-            folder = _folder(entry.key)
+            folder = folder_of(entry.key)
             tally = tallies.setdefault(folder, _Tally())
             tally.stored_bytes += entry.size
             logical = self._logical(bucket, entry, indexes.get(folder, {}))
@@ -653,11 +654,6 @@ class _Tally:
             self.logical_bytes,
             self.stored_bytes,
         )
-
-
-def _folder(key: str) -> str:
-    """The DeltaSpace prefix of a key: everything up to and including the last `/`."""
-    return key[: key.rfind("/") + 1]
 
 
 @contextmanager

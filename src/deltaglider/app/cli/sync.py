@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from deltaglider.app.cli.context import Fatal, Job, job_options
-from deltaglider.app.cli.locations import is_s3, parse_s3
+from deltaglider.app.cli.locations import S3Location, is_s3, parse_s3
 from deltaglider.app.cli.plan import (
     LocalTree,
     as_directory,
@@ -94,9 +94,7 @@ def plan(
         targets = s3_objects(service, target, filters)
         transfers, removals = _compare(sources, targets, Direction.UPLOAD, strategy_options, delete)
         stages = upload_tasks(service, tree, transfers, target, no_delta=no_delta)
-        deletes = delete_tasks(service, target, removals)
-        spaces = {ObjectKey(target.bucket, target.key + key).delta_space for key in removals}
-        return [*stages[:-1], [*stages[-1], *deletes]], spaces
+        return _with_deletes(service, stages, target, removals)
 
     origin = as_directory(parse_s3(source))
     sources = s3_objects(service, origin, filters)
@@ -113,6 +111,13 @@ def plan(
     targets = s3_objects(service, target, filters)
     transfers, removals = _compare(sources, targets, Direction.COPY, strategy_options, delete)
     stages = copy_tasks(service, origin, transfers, target, no_delta=no_delta)
+    return _with_deletes(service, stages, target, removals)
+
+
+def _with_deletes(
+    service: DeltaService, stages: list[list[Task]], target: S3Location, removals: list[str]
+) -> tuple[list[list[Task]], set[DeltaSpace]]:
+    """The deletes of --delete join the last stage; their DeltaSpaces get checked after."""
     deletes = delete_tasks(service, target, removals)
     spaces = {ObjectKey(target.bucket, target.key + key).delta_space for key in removals}
     return [*stages[:-1], [*stages[-1], *deletes]], spaces
