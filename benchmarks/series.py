@@ -1,7 +1,7 @@
 """Real release series through the `deltaglider` command: stored bytes, speed, memory.
 
     .venv/bin/python benchmarks/series.py [--corpus DIR] [--backend file|moto|both]
-        [--series NAME ...] [--compare "DG_MAX_RATIO=0.9 ..."]
+        [--series NAME ...] [--compare "DG_MAX_RATIO=0.9 ..." | --baseline] [--rounds N]
 
 For each series (a folder of versions, e.g. from benchmarks/corpus/fetch.sh), uploads
 the versions one by one with `deltaglider cp FILE s3://bench/SERIES/`, as a release
@@ -10,6 +10,10 @@ Prints per series: files, logical and stored bytes, stored/logical, upload and d
 MB/s (logical bytes over wall time, process start included) and the peak RSS of the
 largest deltaglider process. `--compare` runs a second configuration (environment
 variables) side by side, series by series, and prints its figures and the ratios.
+`--baseline` compares with the original DeltaGlider's way of storing: `xdelta3 -9`
+(through a wrapper put first on PATH), the first file as the only reference, and no
+look inside gzip files. `--rounds N` repeats everything N times, taking turns, and
+reports median times.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import os
 import re
 import shlex
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -61,19 +66,38 @@ HEADER = (
 )
 
 
+# Linux records the peak RSS of the memory image a process leaves at exec: a child spawned
+# from this process (fork or vfork) reports at least this process's own peak RSS, which
+# moto (holding every object) or the build step make large. So each command runs under a
+# small launcher interpreter, and the launcher's child, forked from ~10 MB, is measured.
+LAUNCHER = """
+import os, subprocess, sys, time
+started = time.perf_counter()
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+with open(sys.argv[1], "w") as report:
+    report.write(f"{usage.ru_maxrss} {time.perf_counter() - started}")
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def run(args: list[str], env: dict[str, str]) -> tuple[float, int, str]:
     """Wall seconds, peak RSS (bytes) and stdout of one deltaglider command."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        started = time.perf_counter()
-        process = subprocess.Popen([str(DELTAGLIDER), *args], env=env, stdout=out, stderr=err)
-        _, status, usage = os.wait4(process.pid, 0)  # the child's own rusage
-        seconds = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode:
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.NamedTemporaryFile("r") as report,
+    ):
+        command = [str(DELTAGLIDER), *args]
+        launcher = [sys.executable, "-I", "-S", "-c", LAUNCHER, report.name, *command]
+        status = subprocess.run(launcher, check=False, env=env, stdout=out, stderr=err)
+        code = status.returncode
+        if code:
             err.seek(0)
-            raise SystemExit(f"deltaglider {' '.join(args)} failed: {err.read().decode().strip()}")
+            raise SystemExit(f"deltaglider {' '.join(args)} failed ({code}): {err.read().decode()}")
+        maxrss, seconds = report.read().split()
         out.seek(0)
-        return seconds, usage.ru_maxrss * 1024, out.read().decode()
+        return float(seconds), int(maxrss) * 1024, out.read().decode()
 
 
 def versions(folder: Path) -> list[Path]:
@@ -138,32 +162,66 @@ def backend(kind: str, work: Path) -> Iterator[dict[str, str]]:
         server.stop()
 
 
+BASELINE = "DG_CODEC=xdelta3 DG_REFERENCE_POLICY=first DG_UNWRAP_GZIP=false"
+
+
+def xdelta3_level_9(work: Path) -> dict[str, str]:
+    """PATH with an `xdelta3` first in it that runs the real one with `-9`."""
+    real = shutil.which("xdelta3")
+    if real is None:
+        raise SystemExit("xdelta3 is not installed")
+    wrapper = work / "xdelta3-9" / "xdelta3"
+    wrapper.parent.mkdir(parents=True, exist_ok=True)
+    wrapper.write_text(f'#!/bin/sh\nexec {shlex.quote(real)} -9 "$@"\n')
+    wrapper.chmod(0o755)
+    return {"PATH": f"{wrapper.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+def median_of(runs: list[Figures]) -> Figures:
+    """One series' figures over several rounds: median times, the largest RSS."""
+    figures = runs[0]
+    figures.upload_seconds = statistics.median(r.upload_seconds for r in runs)
+    figures.download_seconds = statistics.median(r.download_seconds for r in runs)
+    figures.peak_rss = max(r.peak_rss for r in runs)
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=ROOT / ".cache" / "corpus")
     parser.add_argument("--backend", choices=("file", "moto", "both"), default="file")
     parser.add_argument("--series", nargs="*", help="series folder names (default: all)")
     parser.add_argument("--compare", help='a second configuration, e.g. "DG_MAX_RATIO=0.9"')
+    parser.add_argument(
+        "--baseline", action="store_true", help=f"compare with {BASELINE} and xdelta3 -9"
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="repeat, report median times")
     options = parser.parse_args()
     if not options.corpus.is_dir():
         subprocess.run([str(ROOT / "benchmarks/corpus/fetch.sh"), str(options.corpus)], check=True)
     names = options.series or sorted(p.name for p in options.corpus.iterdir() if p.is_dir())
-    configs = {"default": {}}
-    if options.compare:
-        configs["compare"] = dict(item.split("=", 1) for item in shlex.split(options.compare))
     kinds = ("file", "moto") if options.backend == "both" else (options.backend,)
     print(f"command: {' '.join(shlex.quote(a) for a in sys.argv)}")
     with tempfile.TemporaryDirectory(prefix="dg-series-") as scratch:
         work = Path(scratch)
+        configs: dict[str, dict[str, str]] = {"default": {}}
+        if options.baseline:
+            configs["compare"] = dict(x.split("=", 1) for x in shlex.split(BASELINE))
+            configs["compare"] |= xdelta3_level_9(work)
+        elif options.compare:
+            configs["compare"] = dict(x.split("=", 1) for x in shlex.split(options.compare))
         for kind in kinds:
             with backend(kind, work) as env:
                 print(f"\nbackend: {kind}")
                 print(f"{'series':22} {'config':8} {HEADER}")
                 for name in names:
-                    results = {}
-                    for label, extra in configs.items():  # side by side, series by series
-                        results[label] = measure(options.corpus / name, env | extra, work)
-                        print(f"{name:22} {label:8} {results[label].row()}")
+                    runs: dict[str, list[Figures]] = {label: [] for label in configs}
+                    for _ in range(options.rounds):  # side by side, taking turns
+                        for label, extra in configs.items():
+                            runs[label].append(measure(options.corpus / name, env | extra, work))
+                    results = {label: median_of(figures) for label, figures in runs.items()}
+                    for label, figures in results.items():
+                        print(f"{name:22} {label:8} {figures.row()}")
                     if "compare" in results:
                         a, b = results["default"], results["compare"]
                         print(

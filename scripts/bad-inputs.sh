@@ -12,6 +12,7 @@ export AWS_ENDPOINT_URL="file://$work/store"
 "$repo/.venv/bin/python" "$repo/scripts/demo_builds.py" builds >/dev/null
 "$dg" cp builds/myapp-1.0.0.zip s3://releases/ >/dev/null
 "$dg" cp builds/myapp-1.0.1.zip s3://releases/ >/dev/null
+DG_CODEC=xdelta3 "$dg" cp builds/myapp-1.0.2.zip s3://releases/ >/dev/null  # needs xdelta3 to read
 
 try() {  # DESCRIPTION COMMAND...: one table row (stderr without empty lines, exit status)
   local what=$1 said status
@@ -32,6 +33,9 @@ try "missing key" "$dg" cp s3://releases/missing.zip .
 try "bad S3 URI" "$dg" cp builds/myapp-1.0.0.zip s3:///x
 try "unknown option" "$dg" ls --no-such-flag s3://releases/
 try "invalid DG_MAX_RATIO" env DG_MAX_RATIO=abc "$dg" ls s3://releases/
+try "invalid DG_CODEC" env DG_CODEC=bsdiff "$dg" ls s3://releases/
+try "invalid DG_REFERENCE_POLICY" env DG_REFERENCE_POLICY=chain "$dg" ls s3://releases/
+try "invalid DG_UNWRAP_GZIP" env DG_UNWRAP_GZIP=perhaps "$dg" ls s3://releases/
 try "invalid DG_LOG_LEVEL" env DG_LOG_LEVEL=LOUD "$dg" ls s3://releases/
 try "invalid DG_CACHE_BACKEND" env DG_CACHE_BACKEND=redis "$dg" ls s3://releases/
 try "invalid DG_CACHE_MEMORY_SIZE_MB" env DG_CACHE_MEMORY_SIZE_MB=lots "$dg" ls s3://releases/
@@ -40,7 +44,7 @@ try "invalid DG_CACHE_ENCRYPTION_KEY" env DG_CACHE_ENCRYPTION_KEY=short "$dg" ls
 try "invalid endpoint URL" env AWS_ENDPOINT_URL=ftp://x "$dg" ls s3://releases/
 try "unreachable endpoint" env AWS_ENDPOINT_URL=http://127.0.0.1:9 AWS_ACCESS_KEY_ID=k AWS_SECRET_ACCESS_KEY=s "$dg" ls s3://releases/
 try "no credentials" env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_PROFILE AWS_ENDPOINT_URL=http://127.0.0.1:9 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true "$dg" ls s3://releases/
-try "missing xdelta3" env PATH="$work/empty" "$dg" cp s3://releases/myapp-1.0.1.zip out.zip
+try "missing xdelta3 (an xdelta3 delta)" env PATH="$work/empty" "$dg" cp s3://releases/myapp-1.0.2.zip out.zip
 flip_tail store/releases/myapp-1.0.1.zip.delta
 try "damaged delta" "$dg" cp s3://releases/myapp-1.0.1.zip out.zip
 try "damaged delta (verify)" "$dg" verify s3://releases/myapp-1.0.1.zip

@@ -48,7 +48,7 @@ class SteppingClock:
 
 
 def make_service(
-    storage: InMemoryStorage | None = None, *, max_ratio: float = 0.5
+    storage: InMemoryStorage | None = None, *, max_ratio: float = 0.5, references: str = "adaptive"
 ) -> tuple[DeltaService, InMemoryStorage, ZlibDictCodec]:
     storage = storage or InMemoryStorage()
     if "bucket" not in storage.buckets:
@@ -63,7 +63,7 @@ def make_service(
         clock=SteppingClock(),
         logger=logging.getLogger("deltaglider.test"),
         metrics=NoopMetrics(),
-        policy=DeltaPolicy(max_ratio=max_ratio),
+        policy=DeltaPolicy(max_ratio=max_ratio, references=references),
         tool="deltaglider/test",
     )
     return service, storage, codec

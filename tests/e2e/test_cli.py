@@ -437,7 +437,9 @@ def test_missing_xdelta3_gives_one_line_and_changes_nothing(
     uploaded: int,
     args: tuple[str, ...],
 ) -> None:
-    """With no xdelta3 on PATH: one line naming it, exit 1, the store as it was."""
+    """With DG_CODEC=xdelta3 and no xdelta3 on PATH: one line naming it, exit 1, the
+    store as it was."""
+    backend.env["DG_CODEC"] = "xdelta3"
     upload_releases(backend, releases[:uploaded], work)
     before = stored(backend)
     env = changed(backend.subprocess_env(), PATH=str(no_xdelta3))
@@ -450,10 +452,22 @@ def test_missing_xdelta3_gives_one_line_and_changes_nothing(
     assert stored(backend) == before
 
 
+def test_the_default_codec_needs_no_xdelta3(
+    backend: Backend, work: Path, releases: list[Path], downloads: Path, no_xdelta3: Path
+) -> None:
+    """zstd runs in-process: uploads and downloads work with no xdelta3 installed."""
+    env = changed(backend.subprocess_env(), PATH=str(no_xdelta3))
+    for path in releases:
+        succeed(["cp", path.name, f"s3://{backend.bucket}/releases/"], env, work)
+    succeed(["cp", "--recursive", f"s3://{backend.bucket}/releases/", "downloads/"], env, work)
+    for path in releases:
+        assert (downloads / path.name).read_bytes() == path.read_bytes()
+
+
 @pytest.mark.parametrize(
     ("damaged", "says"),
     [
-        pytest.param("releases/app-1.2.0.zip.delta", "xdelta3", id="delta"),
+        pytest.param("releases/app-1.2.0.zip.delta", "delta is damaged", id="delta"),
         pytest.param("releases/reference.bin", "reference", id="reference"),
     ],
 )
@@ -492,6 +506,8 @@ def test_failed_download_leaves_an_existing_file_untouched(
     failure: str,
 ) -> None:
     """The destination keeps its bytes and its mtime; nothing is left beside it."""
+    if failure == "no-xdelta3":
+        backend.env["DG_CODEC"] = "xdelta3"
     env, bucket = backend.subprocess_env(), backend.bucket
     upload_releases(backend, releases[:2], work)
     name = "app-1.9.0.zip" if failure == "missing-key" else releases[1].name

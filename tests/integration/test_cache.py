@@ -166,12 +166,17 @@ def private_dirs(tmp: Path) -> list[str]:
 
 @pytest.fixture
 def stored_versions(tmp_path: Path) -> tuple[dict[str, str], list[Path]]:
-    """A file:// store holding 6 versions, and the environment of a command using it."""
+    """A file:// store holding 6 versions (xdelta3 deltas, so a slowed xdelta3 can hold a
+    download up), and the environment of a command using it."""
     store = tmp_path / "store"
     (store / "bucket").mkdir(parents=True)
     builds = [release_zip(tmp_path / f"v{v}.zip", v, files=10, file_size=30_000) for v in range(6)]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DG_"))}
-    env |= {"AWS_ENDPOINT_URL": store.as_uri(), "TMPDIR": str(tmp_path / "tmp")}
+    env |= {
+        "AWS_ENDPOINT_URL": store.as_uri(),
+        "TMPDIR": str(tmp_path / "tmp"),
+        "DG_CODEC": "xdelta3",
+    }
     (tmp_path / "tmp").mkdir()
     for path in builds:
         subprocess.run(

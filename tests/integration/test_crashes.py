@@ -50,6 +50,7 @@ def test_kill_9_during_uploads_never_leaves_a_wrong_object(
         originals[f"v{version}/app-next.zip"] = (builds / f"v{version}/app-next.zip").read_bytes()
     env = backend.subprocess_env()
     env["PATH"] = f"{slow_xdelta3(tmp_path / 'bin')}:{env['PATH']}"
+    env["DG_CODEC"] = "xdelta3"  # the slowed codec (the default, zstd, runs in-process)
     rng = random.Random(20261121)
     killed_midway = 0
     for attempt in range(KILLS):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
 
 from deltaglider.adapters.localfs import LocalFilesystemStorage
-from deltaglider.core.errors import BucketNotFound, InvalidKeyError, ObjectNotFound
+from deltaglider.adapters.s3 import S3Storage
+from deltaglider.core.errors import AlreadyExists, BucketNotFound, InvalidKeyError, ObjectNotFound
 from deltaglider.ports import CommonPrefix, ObjectInfo
 from tests.conftest import Backend
 
@@ -102,6 +104,30 @@ def test_large_object_uses_multipart_and_survives(backend: Backend, tmp_path: Pa
     assert (info.size, info.metadata["dg-size"]) == (len(data), str(len(data)))
     storage.download(backend.bucket, "big.bin", tmp_path / "big.out")
     assert (tmp_path / "big.out").read_bytes() == data
+
+
+def test_create_only_above_the_single_put_limit_goes_multipart(
+    s3_backend: Backend, tmp_path: Path
+) -> None:
+    """References above 5 GiB: parts, then a completion with If-None-Match: *. The limits
+    are lowered here (S3Storage takes them as arguments) so 12 MiB stands for 5 GiB+."""
+    built = s3_backend.storage()
+    assert isinstance(built, S3Storage)
+    storage = S3Storage(built.client, single_put_limit=6 * 2**20, part_size=5 * 2**20)
+    source = tmp_path / "big.bin"
+    source.write_bytes(random.Random(3).randbytes(12 * 2**20 + 11))  # three parts
+
+    storage.upload(s3_backend.bucket, "ref.bin", source, {"dg-x": "1"}, create_only=True)
+    with pytest.raises(AlreadyExists):
+        storage.upload(s3_backend.bucket, "ref.bin", tmp_path / "big.bin", {}, create_only=True)
+
+    info = storage.head(s3_backend.bucket, "ref.bin")
+    assert info is not None
+    assert (info.size, info.metadata) == (source.stat().st_size, {"dg-x": "1"})
+    storage.download(s3_backend.bucket, "ref.bin", tmp_path / "out.bin")
+    assert (tmp_path / "out.bin").read_bytes() == source.read_bytes()
+    pending = built.client.list_multipart_uploads(Bucket=s3_backend.bucket)
+    assert pending.get("Uploads", []) == []  # the refused one was aborted
 
 
 # ------------------------------------------------------------- filesystem backend only

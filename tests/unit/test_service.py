@@ -82,8 +82,10 @@ def test_deltas_are_much_smaller_than_the_files(tmp_path: Path) -> None:
     assert second.stored_size < second.file_size / 4
 
 
-def test_poor_delta_falls_back_to_a_direct_object(tmp_path: Path) -> None:
-    service, storage, _ = make_service(max_ratio=0.5)
+def test_poor_delta_falls_back_to_a_direct_object_with_the_first_file_policy(
+    tmp_path: Path,
+) -> None:
+    service, storage, _ = make_service(max_ratio=0.5, references="first")
     service.put(random_file(tmp_path / "a.bin", 50_000, seed=1), key("x/a.bin"))
     unrelated = random_file(tmp_path / "b.bin", 50_000, seed=2)
 
@@ -128,7 +130,7 @@ def test_reupload_of_identical_content_leaves_no_garbage(tmp_path: Path) -> None
 
 
 def test_replacing_a_delta_with_a_direct_object_removes_the_delta(tmp_path: Path) -> None:
-    service, storage, _ = make_service()
+    service, storage, _ = make_service(references="first")
     service.put(release_zip(tmp_path / "a.zip", 1), key("p/a.zip"))
     service.put(release_zip(tmp_path / "b.zip", 2), key("p/b.zip"))
 
@@ -327,7 +329,7 @@ def test_download_of_a_missing_object_creates_no_directories(tmp_path: Path) -> 
 
 def test_listing_index_spares_a_head_per_delta(tmp_path: Path) -> None:
     service, storage, _ = make_service()
-    with service.index_batch():
+    with service.batch():
         for v in range(5):
             service.put(release_zip(tmp_path / f"v{v}.zip", v), key(f"p/v{v}.zip"))
     assert "p/.dg-index.json" in storage.buckets["bucket"]

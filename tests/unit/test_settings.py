@@ -57,6 +57,13 @@ def test_log_level_is_case_insensitive() -> None:
         ({"AWS_ENDPOINT_URL": "file://relative/path"}, {}, "absolute path"),
         ({}, {"endpoint_url": "localhost:9000"}, "--endpoint-url"),
         ({"DG_CACHE_BACKEND": "redis"}, {}, "DG_CACHE_BACKEND must be one of filesystem, memory"),
+        ({"DG_CODEC": "bsdiff"}, {}, "DG_CODEC must be one of zstd, xdelta3, got 'bsdiff'"),
+        (
+            {"DG_REFERENCE_POLICY": "chain"},
+            {},
+            "DG_REFERENCE_POLICY must be one of adaptive, first",
+        ),
+        ({"DG_UNWRAP_GZIP": "perhaps"}, {}, "DG_UNWRAP_GZIP must be true or false"),
         ({"DG_CACHE_MEMORY_SIZE_MB": "lots"}, {}, "DG_CACHE_MEMORY_SIZE_MB must be a whole"),
         ({"DG_CACHE_MEMORY_SIZE_MB": "-5"}, {}, "DG_CACHE_MEMORY_SIZE_MB"),
         ({"DG_CACHE_ENCRYPTION": "maybe"}, {}, "DG_CACHE_ENCRYPTION must be true or false"),

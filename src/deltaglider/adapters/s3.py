@@ -41,6 +41,7 @@ _BAD_CREDENTIALS = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken
 CHUNK = 1024 * 1024
 DOWNLOAD_ATTEMPTS = 3
 SINGLE_PUT_LIMIT = 5 * 1024**3  # S3's largest single PUT
+MAX_PARTS = 10_000  # S3's most parts in one multipart upload
 TRANSFER = TransferConfig(
     multipart_threshold=16 * 1024 * 1024, multipart_chunksize=16 * 1024 * 1024
 )
@@ -49,8 +50,17 @@ TRANSFER = TransferConfig(
 class S3Storage:
     """Objects in S3 buckets; boto3 resolves credentials, profiles and regions."""
 
-    def __init__(self, client: S3Client) -> None:
+    def __init__(
+        self,
+        client: S3Client,
+        *,
+        single_put_limit: int = SINGLE_PUT_LIMIT,
+        part_size: int = TRANSFER.multipart_chunksize,
+    ) -> None:
+        """The limits are S3's own; tests lower them to exercise large-object paths."""
         self._client = client
+        self.single_put_limit = single_put_limit
+        self.part_size = part_size
 
     @property
     def client(self) -> S3Client:
@@ -104,7 +114,9 @@ class S3Storage:
     ) -> str:
         size = source.stat().st_size
         with _mapped(bucket, key):
-            if size < TRANSFER.multipart_threshold or (create_only and size <= SINGLE_PUT_LIMIT):
+            if size < TRANSFER.multipart_threshold or (
+                create_only and size <= self.single_put_limit
+            ):
                 with source.open("rb") as body:
                     if create_only:
                         done = self._client.put_object(
@@ -120,12 +132,45 @@ class S3Storage:
                         )
                 return done["ETag"]
             if create_only:
-                raise StorageError(f"{source}: create-only uploads above 5 GiB are not supported")
+                return self._create_multipart(bucket, key, source, metadata, size)
             self._client.upload_file(
                 str(source), bucket, key, ExtraArgs={"Metadata": dict(metadata)}, Config=TRANSFER
             )
             # Some stores (Ceph RGW) answer a completed multipart upload with no ETag.
             return self._client.head_object(Bucket=bucket, Key=key)["ETag"]
+
+    def _create_multipart(
+        self, bucket: str, key: str, source: Path, metadata: Mapping[str, str], size: int
+    ) -> str:
+        """A create-only upload above the single-PUT limit: parts one by one, then a
+        completion sent with If-None-Match: * (S3 refuses it when the key exists)."""
+        part_size = max(self.part_size, -(-size // MAX_PARTS))
+        started = self._client.create_multipart_upload(
+            Bucket=bucket, Key=key, Metadata=dict(metadata)
+        )
+        upload_id = started["UploadId"]
+        try:
+            parts = []
+            with source.open("rb") as body:
+                for number in range(1, MAX_PARTS + 1):
+                    chunk = body.read(part_size)
+                    if not chunk and number > 1:
+                        break
+                    done = self._client.upload_part(
+                        Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=chunk
+                    )
+                    parts.append({"PartNumber": number, "ETag": done["ETag"]})
+            finished = self._client.complete_multipart_upload(
+                Bucket=bucket,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},  # type: ignore[typeddict-item]
+                IfNoneMatch="*",
+            )
+        except BaseException:
+            self._client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+            raise
+        return finished.get("ETag") or self._client.head_object(Bucket=bucket, Key=key)["ETag"]
 
     def download(self, bucket: str, key: str, destination: Path) -> None:
         """One GET streamed to the file (the caller has HEADed the object already).

@@ -10,10 +10,11 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from deltaglider.core.errors import ConfigError
-from deltaglider.core.policy import DEFAULT_MAX_RATIO
+from deltaglider.core.policy import DEFAULT_MAX_RATIO, REFERENCE_POLICIES
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 CACHE_BACKENDS = ("filesystem", "memory")
+CODECS = ("zstd", "xdelta3")  # for new deltas; both always decode (docs/BENCHMARKS.md: why zstd)
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
@@ -31,6 +32,9 @@ class Settings:
     region: str | None = None
     profile: str | None = None
     max_ratio: float = DEFAULT_MAX_RATIO
+    codec: str = "zstd"
+    references: str = "adaptive"
+    unwrap_gzip: bool = True
     log_level: str = "INFO"
     cache_backend: str = "filesystem"
     cache_memory_bytes: int = 100 * 1024 * 1024
@@ -63,6 +67,9 @@ class Settings:
             region=region or None,
             profile=profile or None,
             max_ratio=ratio,
+            codec=_choice(env, "DG_CODEC", CODECS, "zstd"),
+            references=_choice(env, "DG_REFERENCE_POLICY", REFERENCE_POLICIES, "adaptive"),
+            unwrap_gzip=_flag(env, "DG_UNWRAP_GZIP", default=True),
             log_level=_log_level(env.get("DG_LOG_LEVEL")),
             cache_backend=_choice(env, "DG_CACHE_BACKEND", CACHE_BACKENDS, "filesystem"),
             cache_memory_bytes=_megabytes(env.get("DG_CACHE_MEMORY_SIZE_MB")),

@@ -11,33 +11,43 @@ from deltaglider.adapters.cache_encrypted import EncryptedCache
 from deltaglider.adapters.cache_fs import FilesystemCache
 from deltaglider.adapters.cache_memory import MemoryCache
 from deltaglider.adapters.clock import UtcClock
+from deltaglider.adapters.gzip_container import GzipContainer
 from deltaglider.adapters.localfs import LocalFilesystemStorage
 from deltaglider.adapters.metrics import NoopMetrics
 from deltaglider.adapters.s3 import S3Storage
 from deltaglider.adapters.sha256 import Sha256Hasher
 from deltaglider.adapters.stdlog import std_logger
 from deltaglider.adapters.xdelta3 import Xdelta3Codec
+from deltaglider.adapters.zstd_codec import ZstdCodec
 from deltaglider.app.settings import Settings
 from deltaglider.core.errors import ConfigError
 from deltaglider.core.policy import DeltaPolicy
 from deltaglider.core.service import DeltaService
-from deltaglider.ports import CachePort, LoggerPort
+from deltaglider.ports import CachePort, ContainerPort, DiffPort, LoggerPort
 
 
 def build_service(settings: Settings) -> DeltaService:
     """A DeltaService over the backend the settings name, with the standard adapters."""
     storage = build_storage(settings)
     logger = std_logger(settings.log_level)
+    codecs: dict[str, DiffPort] = {"zstd": ZstdCodec(), "xdelta3": Xdelta3Codec()}
+    containers: dict[str, ContainerPort] = {"gzip": GzipContainer()}
     return DeltaService(
         storage=storage,
         buckets=storage,
-        diff=Xdelta3Codec(),
+        diff=codecs[settings.codec],
+        codecs=codecs,
+        containers=containers,
         hasher=Sha256Hasher(),
         cache=build_cache(settings, logger),
         clock=UtcClock(),
         logger=logger,
         metrics=NoopMetrics(),
-        policy=DeltaPolicy(max_ratio=settings.max_ratio),
+        policy=DeltaPolicy(
+            max_ratio=settings.max_ratio,
+            references=settings.references,
+            unwrap_containers=settings.unwrap_gzip,
+        ),
         tool=f"deltaglider/{__version__}",
     )
 

@@ -2,9 +2,10 @@
 
 S3 listings carry no metadata, so the original size and time of `{name}.delta` would
 cost a HEAD per object. Each DeltaSpace keeps `{prefix}.dg-index.json` beside its
-reference: stored key -> (ETag, original size, original mtime). An entry is trusted
-only while its ETag equals the one the listing shows, so a stale or lost index costs
-HEADs, never a wrong answer.
+reference: stored key -> (ETag, original size, original mtime), and for deltas the reference they
+use and their own size, which is how the reference policy knows what deltas a DeltaSpace
+usually gets. An entry is trusted only while its ETag equals the one the listing shows,
+so a stale or lost index costs HEADs, never a wrong answer.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ class IndexEntry:
     etag: str
     size: int
     mtime: datetime
+    ref: str | None = None  # the reference's name within the DeltaSpace
+    delta_size: int | None = None
 
 
 def parse_index(data: bytes) -> dict[str, IndexEntry]:
@@ -31,7 +34,13 @@ def parse_index(data: bytes) -> dict[str, IndexEntry]:
         if document.get("format") != INDEX_FORMAT:
             return {}
         return {
-            name: IndexEntry(str(e["etag"]), int(e["size"]), datetime.fromisoformat(e["mtime"]))
+            name: IndexEntry(
+                str(e["etag"]),
+                int(e["size"]),
+                datetime.fromisoformat(e["mtime"]),
+                str(e["ref"]) if "ref" in e else None,
+                int(e["delta_size"]) if "delta_size" in e else None,
+            )
             for name, e in document["entries"].items()
         }
     except (ValueError, KeyError, TypeError, AttributeError):
@@ -41,9 +50,19 @@ def parse_index(data: bytes) -> dict[str, IndexEntry]:
 def render_index(entries: Mapping[str, IndexEntry]) -> bytes:
     document = {
         "format": INDEX_FORMAT,
-        "entries": {
-            name: {"etag": e.etag, "size": e.size, "mtime": e.mtime.isoformat()}
-            for name, e in sorted(entries.items())
-        },
+        "entries": {name: _rendered(e) for name, e in sorted(entries.items())},
     }
     return json.dumps(document, indent=0, sort_keys=True).encode()
+
+
+def _rendered(entry: IndexEntry) -> dict[str, str | int]:
+    fields: dict[str, str | int] = {
+        "etag": entry.etag,
+        "size": entry.size,
+        "mtime": entry.mtime.isoformat(),
+    }
+    if entry.ref is not None:
+        fields["ref"] = entry.ref
+    if entry.delta_size is not None:
+        fields["delta_size"] = entry.delta_size
+    return fields

@@ -55,6 +55,8 @@ class DeltaMeta:
     delta_size: int | None
     codec: str
     tool: str
+    container: str | None = None  # e.g. "gzip": the delta is of the uncompressed content
+    recipe: str | None = None  # how the container rebuilds the original bytes
 
     def to_metadata(self) -> dict[str, str]:
         meta = _written(
@@ -67,6 +69,9 @@ class DeltaMeta:
         }
         if self.delta_size is not None:
             meta["dg-delta-size"] = str(self.delta_size)
+        if self.container is not None and self.recipe is not None:
+            meta["dg-container"] = self.container
+            meta["dg-container-recipe"] = quote(self.recipe, safe=_SAFE)
         return meta
 
 
@@ -113,6 +118,8 @@ def read_delta(meta: Mapping[str, str]) -> DeltaMeta:
         delta_size=fields.optional_int("delta-size"),
         codec=fields.codec(),
         tool=fields.text("tool"),
+        container=fields.get("container"),
+        recipe=fields.container_recipe(),
     )
 
 
@@ -230,6 +237,11 @@ class _Fields:
         except ValueError:
             raise FormatError(f"malformed metadata: {PREFIX}{field}={value!r}") from None
         return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+    def container_recipe(self) -> str | None:
+        if self.get("container") is None:
+            return None
+        return self.required_name("container-recipe")
 
     def codec(self) -> str:
         codec = self.get("codec")

@@ -12,7 +12,8 @@ REFERENCE_NAME = "reference.bin"
 INDEX_NAME = ".dg-index.json"  # the DeltaSpace's listing index, see core/index.py
 PROBE_PREFIX = ".dg-probe-"  # short-lived objects testing the store's conditional writes
 DELTA_SUFFIX = ".delta"
-# On stores that ignore conditional writes, references are named by their content.
+# References after the first (and all of them on stores that ignore conditional writes)
+# are named by their content.
 _NAMED_REFERENCE = re.compile(r"reference-[0-9a-f]{16}\.bin")
 
 
@@ -44,7 +45,9 @@ class ObjectKey:
 
 @dataclass(frozen=True)
 class DeltaSpace:
-    """A bucket prefix whose delta-eligible objects share one reference."""
+    """A bucket prefix whose delta-eligible objects are stored against its references
+    (the first is `reference.bin`; later ones, started when releases drift, are named by
+    content)."""
 
     bucket: str
     prefix: str  # "" or ending in "/"
@@ -58,8 +61,9 @@ class DeltaSpace:
         return self.prefix + INDEX_NAME
 
     def named_reference_key(self, sha256: str) -> str:
-        """The reference key used where the store cannot create objects exclusively:
-        named by content, so two uploaders never overwrite each other's reference."""
+        """A reference key named by content: for every reference after the first, and for
+        the first too where the store cannot create objects exclusively, so no two
+        uploaders ever overwrite each other's reference."""
         return f"{self.prefix}reference-{sha256[:16]}.bin"
 
     def __str__(self) -> str:

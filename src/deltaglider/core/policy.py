@@ -15,8 +15,22 @@ DELTA_EXTENSIONS: tuple[str, ...] = (
     ".exe", ".dll", ".so", ".msi", ".pkg", ".appimage", ".vsix", ".crx", ".gem",
 )  # fmt: skip
 
+# Compressed wrappers whose content deltas can see through (see ContainerPort).
+CONTAINER_EXTENSIONS: dict[str, str] = {".gz": "gzip", ".tgz": "gzip"}
+
 DEFAULT_MAX_RATIO = 0.5
 DEFAULT_MIN_SIZE = 1024  # below this a delta's own overhead outweighs any saving
+
+# Reference policies: "adaptive" starts a new reference when a delta is poor; "first"
+# keeps the first file of a DeltaSpace as its only reference, as DeltaGlider 6.x did.
+REFERENCE_POLICIES = ("adaptive", "first")
+# A delta this much larger than the DeltaSpace's usual one means the releases drifted
+# away from the reference...
+DRIFT_FACTOR = 2.0
+# ...but below this fraction of the file a new reference (a whole copy) would take too
+# many versions to pay for itself.
+DRIFT_FLOOR = 0.2
+DRIFT_HISTORY = 3  # deltas against the current reference needed to know what is usual
 
 
 def is_reserved_name(name: str) -> bool:
@@ -34,10 +48,17 @@ class DeltaPolicy:
 
     max_ratio: float = DEFAULT_MAX_RATIO
     min_size: int = DEFAULT_MIN_SIZE
+    references: str = "adaptive"
+    unwrap_containers: bool = True  # delta a gzip file's content (reading is unaffected)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.max_ratio <= 1.0:
             raise ConfigError(f"max ratio must be between 0 and 1, got {self.max_ratio}")
+        if self.references not in REFERENCE_POLICIES:
+            raise ConfigError(
+                f"reference policy must be one of {', '.join(REFERENCE_POLICIES)}, "
+                f"got {self.references!r}"
+            )
 
     def should_use_delta(self, name: str, size: int) -> bool:
         """Whether a file is a delta candidate: an archive or binary, not tiny."""
@@ -51,3 +72,21 @@ class DeltaPolicy:
         if is_reserved_name(name):
             return True
         return file_size > 0 and delta_size / file_size <= self.max_ratio
+
+    def starts_new_reference(self, ratio: float, usual: float | None) -> bool:
+        """Whether a file whose delta against the current reference is `ratio` of its size
+        should become the DeltaSpace's new reference (`usual`: the DeltaSpace's median
+        delta ratio against that reference, None while there are too few deltas)."""
+        if self.references != "adaptive":
+            return False
+        if ratio > self.max_ratio:  # unusable: a new reference costs no more than storing it whole
+            return True
+        return usual is not None and ratio >= DRIFT_FLOOR and ratio > DRIFT_FACTOR * usual
+
+    def container_for(self, name: str) -> str | None:
+        """The kind of compressed container whose content new deltas of `name` are of."""
+        if not self.unwrap_containers:
+            return None
+        lowered = name.lower()
+        found = (kind for ext, kind in CONTAINER_EXTENSIONS.items() if lowered.endswith(ext))
+        return next(found, None)

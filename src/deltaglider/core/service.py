@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import statistics
 import tempfile
 import threading
 import time
@@ -54,13 +55,14 @@ from deltaglider.core.models import (
     is_reference_key,
     logical_key,
 )
-from deltaglider.core.policy import DeltaPolicy, is_reserved_name
+from deltaglider.core.policy import DRIFT_HISTORY, DeltaPolicy, is_reserved_name
 from deltaglider.ports import (
     BucketInfo,
     BucketPort,
     CachePort,
     ClockPort,
     CommonPrefix,
+    ContainerPort,
     DiffPort,
     HashPort,
     LoggerPort,
@@ -70,6 +72,37 @@ from deltaglider.ports import (
 )
 
 REFERENCE_ATTEMPTS = 5  # tries to settle a new DeltaSpace's reference under contention
+RECENT_REFERENCES = 8  # references of a DeltaSpace that new deltas may be made against
+
+
+@dataclass(frozen=True)
+class _Upload:
+    """A local file on its way into the store, with what was learnt of it up front."""
+
+    source: Path
+    dest: ObjectKey
+    sha256: str
+    size: int
+    mtime: datetime
+
+
+@dataclass(frozen=True)
+class _Content:
+    """A container file's uncompressed content, and the proven recipe that rewraps it."""
+
+    container: ContainerPort
+    path: Path
+    sha256: str
+    recipe: str
+
+
+@dataclass(frozen=True)
+class _Encoded:
+    """A delta checked to rebuild its file; `content` set when it is of the content."""
+
+    path: Path
+    size: int
+    content: _Content | None
 
 
 @dataclass(frozen=True)
@@ -110,7 +143,11 @@ class DeltaService:
         metrics: MetricsPort,
         policy: DeltaPolicy,
         tool: str,
+        codecs: Mapping[str, DiffPort] | None = None,
+        containers: Mapping[str, ContainerPort] | None = None,
     ) -> None:
+        """`diff` encodes new deltas; `codecs` (by name) also decode the deltas others
+        made; `containers` (by kind) unwrap compressed files for their deltas."""
         self.storage = storage
         self.buckets = buckets
         self.diff = diff
@@ -121,12 +158,18 @@ class DeltaService:
         self.metrics = metrics
         self.policy = policy
         self.tool = tool
+        self.codecs = {diff.codec: diff, **(codecs or {})}
+        self.containers = dict(containers or {})
         self._reference_locks: dict[str, threading.Lock] = {}
+        self._references_lock = threading.Lock()
+        self._references: dict[DeltaSpace, list[ObjectInfo]] = {}  # newest first
+        self._space_indexes: dict[DeltaSpace, dict[str, IndexEntry]] = {}
         self._probe_lock = threading.Lock()
         self._exclusive_creates: dict[str, bool] = {}
         self._index_lock = threading.Lock()
-        self._index_batches = 0
+        self._batches = 0
         self._index_updates: dict[DeltaSpace, dict[str, IndexEntry | None]] = {}
+        self._listed: dict[str, list[tuple[str, set[str]]]] = {}  # bucket: (prefix, keys)
 
     # ----------------------------------------------------------------- put
 
@@ -147,111 +190,243 @@ class DeltaService:
         )
         result = None
         if wants_delta:
-            result = self._put_delta(source, dest, sha256, stat.st_size, mtime)
+            upload = _Upload(source, dest, sha256, stat.st_size, mtime)
+            with _workdir() as work:
+                try:
+                    result = self._put_delta(upload, work)
+                except BucketNotFound:  # found looking for references: say it as S3 would
+                    raise BucketNotFound(dest.bucket, "PutObject") from None
         if result is None:
             result = self._put_direct(source, dest, sha256, stat.st_size, mtime, wants_delta)
         self.metrics.increment(f"put.{result.stored_as.value}")
         self.metrics.timing("put", time.monotonic() - started)
         return result
 
-    def _put_delta(
-        self, source: Path, dest: ObjectKey, sha256: str, size: int, mtime: datetime
-    ) -> PutResult | None:
-        """Store `source` as a delta; None when the delta is too large to be worth it.
+    def _put_delta(self, upload: _Upload, work: Path) -> PutResult | None:
+        """Store a file as a delta; None when it is better stored whole.
 
         A DeltaSpace without a reference gets this file as its reference, written
         create-only: of uploaders racing to create it, one wins and the others delta
-        against the winner's reference, so no delta ever loses its reference.
+        against the winner's reference, so no delta ever loses its reference. A file
+        whose delta is poor next to the DeltaSpace's usual ones starts a new reference
+        (DeltaPolicy.starts_new_reference); older references stay for their deltas.
         """
-        space = dest.delta_space
+        space = upload.dest.delta_space
+        content = self._unwrap(upload, work)
         for attempt in range(REFERENCE_ATTEMPTS):
-            ref_info = self._find_reference(space)
-            with _workdir() as work:
-                if ref_info is None:  # this file becomes the DeltaSpace's reference
-                    ref_path, ref_sha256 = source, sha256
-                    ref_key = self._new_reference_key(space, sha256)
-                else:
-                    ref_sha256 = read_reference(ref_info.metadata).sha256
-                    ref_key = ref_info.key
-                    ref_path = self._reference_copy(
-                        space.bucket, ref_key, ref_sha256, work / "reference.bin"
-                    )
-                delta = work / "target.delta"
-                self.diff.encode(ref_path, source, delta)
-                delta_size = delta.stat().st_size
-                if not self.policy.keeps_delta(dest.name, delta_size, size):
-                    self.logger.debug(
-                        "delta of %s is %d of %d bytes, above the ratio %.2f: storing it whole",
-                        dest, delta_size, size, self.policy.max_ratio,
-                    )  # fmt: skip
-                    return None
-                self._check_round_trip(ref_path, delta, sha256, work / "check")
+            ref_info = self._current_reference(space, upload.dest.name)
+            if ref_info is None:  # this file becomes the DeltaSpace's first reference
                 # The reference is written only once its delta exists (nothing is stored
                 # on a failure), and only if nobody else wrote one meanwhile.
-                if ref_info is None and not self._create_reference(
-                    space.bucket, ref_key, dest.name, source, sha256, size
-                ):
-                    time.sleep(0.05 * (attempt + 1))  # the winner's write may still land
-                    continue
-                meta = DeltaMeta(
-                    name=dest.name,
-                    sha256=sha256,
-                    size=size,
-                    mtime=mtime,
-                    created_at=self.clock.now(),
-                    ref_key=ref_key,
-                    ref_sha256=ref_sha256,
-                    delta_size=delta_size,
-                    codec=self.diff.codec,
-                    tool=self.tool,
-                )
-                etag = self.storage.upload(dest.bucket, dest.delta_key, delta, meta.to_metadata())
-            self._record(space, dest.delta_key, IndexEntry(etag, size, mtime))
-            if not is_reserved_name(dest.name):  # reserved names are never stored direct
-                self._delete_if_present(dest.bucket, dest.key)
-            return PutResult(
-                key=dest,
-                stored_as=StoredAs.DELTA,
-                stored_key=dest.delta_key,
-                file_size=size,
-                file_sha256=sha256,
-                stored_size=delta_size,
-                created_reference=ref_info is None,
-                reason="reference created" if ref_info is None else "delta",
+                own = self._self_delta(upload, content, work)
+                key = self._first_reference_key(space, upload.sha256)
+                if self._create_reference(space, key, upload):
+                    return self._store_delta(upload, own, key, upload.sha256, "reference created")
+                self._forget_references(space)
+                time.sleep(0.05 * (attempt + 1))  # the winner's write may still land
+                continue
+            reference = read_reference(ref_info.metadata)
+            ref_path = self._reference_copy(
+                space.bucket, ref_info.key, reference.sha256, work / "reference.bin"
             )
-        raise StorageError(f"{space}: its reference kept changing while uploading {dest.name}")
+            encoded = self._encode(ref_path, upload, content, work)
+            ratio = encoded.size / upload.size if upload.size else 0.0
+            usual = self._usual_ratio(space, ref_info.key, reference.name)
+            if self.policy.starts_new_reference(ratio, usual):
+                self.logger.debug(
+                    "delta of %s is %.1f%% of it (usual %s): it becomes a new reference",
+                    upload.dest, 100 * ratio, "-" if usual is None else f"{100 * usual:.1f}%",
+                )  # fmt: skip
+                own = self._self_delta(upload, content, work)
+                key = space.named_reference_key(upload.sha256)
+                if self._create_reference(space, key, upload):
+                    return self._store_delta(upload, own, key, upload.sha256, "new reference")
+            elif not self.policy.keeps_delta(upload.dest.name, encoded.size, upload.size):
+                self.logger.debug(
+                    "delta of %s is %d of %d bytes, above the ratio %.2f: storing it whole",
+                    upload.dest, encoded.size, upload.size, self.policy.max_ratio,
+                )  # fmt: skip
+                return None
+            return self._store_delta(upload, encoded, ref_info.key, reference.sha256, "delta")
+        raise StorageError(f"{space}: its reference kept changing while uploading {upload.dest}")
 
-    def _create_reference(
-        self, bucket: str, key: str, name: str, source: Path, sha256: str, size: int
-    ) -> bool:
-        """Write `source` as a reference unless one exists at `key`; True if written."""
-        reference = ReferenceMeta(name, sha256, size, self.clock.now(), self.tool)
+    def _unwrap(self, upload: _Upload, work: Path) -> _Content | None:
+        """The file's uncompressed content, when it is a container that can be rebuilt
+        byte for byte from it (the recipe is found and proven once per upload)."""
+        kind = self.policy.container_for(upload.dest.name)
+        container = self.containers.get(kind) if kind else None
+        if container is None:
+            return None
+        inner = work / "target.inner"
+        if not container.decompress(upload.source, inner):
+            return None
+        recipe = container.find_recipe(upload.source, inner)
+        if recipe is None:
+            self.logger.debug("%s cannot be rebuilt bit-exactly: raw delta", upload.dest)
+            inner.unlink()
+            return None
+        return _Content(container, inner, self.hasher.file_sha256(inner), recipe)
+
+    def _encode(
+        self, reference: Path, upload: _Upload, content: _Content | None, work: Path
+    ) -> _Encoded:
+        """Encode a delta (of the uncompressed content where both sides unwrap) and check
+        that it rebuilds the file exactly before anything is stored."""
+        delta = work / "target.delta"
+        if content is not None:
+            ref_inner = work / "reference.inner"
+            if content.container.decompress(reference, ref_inner):
+                self.diff.encode(ref_inner, content.path, delta)
+                self._check_round_trip(ref_inner, delta, content.sha256, work)
+                return _Encoded(delta, delta.stat().st_size, content)
+        self.diff.encode(reference, upload.source, delta)
+        self._check_round_trip(reference, delta, upload.sha256, work)
+        return _Encoded(delta, delta.stat().st_size, None)
+
+    def _check_round_trip(self, reference: Path, delta: Path, sha256: str, work: Path) -> None:
+        """Decode a fresh delta before storing it: what is stored must rebuild exactly.
+        (For a container's content, `sha256` is the content's: its recipe was proven to
+        rebuild the file from exactly those bytes.)"""
+        out = work / "check"
+        self.diff.decode(reference, delta, out)
+        if self.hasher.file_sha256(out) != sha256:
+            raise IntegrityError(f"{self.diff.codec} produced a delta that does not round-trip")
+        out.unlink()
+
+    def _self_delta(self, upload: _Upload, content: _Content | None, work: Path) -> _Encoded:
+        """The (tiny) delta of a file that becomes a reference, against itself."""
+        source, sha256 = (
+            (content.path, content.sha256) if content else (upload.source, upload.sha256)
+        )
+        delta = work / "own.delta"
+        self.diff.encode(source, source, delta)
+        self._check_round_trip(source, delta, sha256, work)
+        return _Encoded(delta, delta.stat().st_size, content)
+
+    def _store_delta(
+        self, upload: _Upload, encoded: _Encoded, ref_key: str, ref_sha256: str, reason: str
+    ) -> PutResult:
+        dest, content = upload.dest, encoded.content
+        meta = DeltaMeta(
+            name=dest.name,
+            sha256=upload.sha256,
+            size=upload.size,
+            mtime=upload.mtime,
+            created_at=self.clock.now(),
+            ref_key=ref_key,
+            ref_sha256=ref_sha256,
+            delta_size=encoded.size,
+            codec=self.diff.codec,
+            tool=self.tool,
+            container=content.container.kind if content else None,
+            recipe=content.recipe if content else None,
+        )
+        etag = self.storage.upload(dest.bucket, dest.delta_key, encoded.path, meta.to_metadata())
+        self._note_stored(dest.bucket, dest.delta_key, present=True)
+        ref_name = ref_key.rsplit("/", 1)[-1]
+        entry = IndexEntry(etag, upload.size, upload.mtime, ref_name, encoded.size)
+        self._record(dest.delta_space, dest.delta_key, entry)
+        if not is_reserved_name(dest.name):  # reserved names are never stored direct
+            self._delete_if_present(dest.bucket, dest.key)
+        return PutResult(
+            key=dest,
+            stored_as=StoredAs.DELTA,
+            stored_key=dest.delta_key,
+            file_size=upload.size,
+            file_sha256=upload.sha256,
+            stored_size=encoded.size,
+            created_reference=reason != "delta",
+            reason=reason,
+        )
+
+    def _create_reference(self, space: DeltaSpace, key: str, upload: _Upload) -> bool:
+        """Write the file as a reference unless one exists at `key`; True when the key
+        now holds this file (a content-named key may already hold the same bytes)."""
+        reference = ReferenceMeta(
+            upload.dest.name, upload.sha256, upload.size, self.clock.now(), self.tool
+        )
         try:
-            self.storage.upload(bucket, key, source, reference.to_metadata(), create_only=True)
+            etag = self.storage.upload(
+                space.bucket, key, upload.source, reference.to_metadata(), create_only=True
+            )
         except AlreadyExists:
-            self.logger.debug("s3://%s/%s was created by another uploader first", bucket, key)
-            return False
-        self.cache.store(sha256, source)
-        self.logger.debug("created reference s3://%s/%s from %s", bucket, key, name)
+            existing = self.storage.head(space.bucket, key)
+            if existing is None or read_reference(existing.metadata).sha256 != upload.sha256:
+                self.logger.debug("%s was created by another uploader first", key)
+                return False
+            info = existing
+        else:
+            info = ObjectInfo(key, upload.size, self.clock.now(), etag, reference.to_metadata())
+        self._remember_reference(space, info)
+        self.cache.store(upload.sha256, upload.source)
+        self.logger.debug("created reference s3://%s/%s from %s", space.bucket, key, upload.dest)
         return True
 
-    def _find_reference(self, space: DeltaSpace) -> ObjectInfo | None:
-        """The DeltaSpace's reference: `reference.bin`, or on a store that ignores
-        conditional writes the earliest reference named by content."""
-        info = self.storage.head(space.bucket, space.reference_key)
-        if info is not None or self._creates_exclusively(space.bucket):
-            return info
-        named = [
+    def _current_reference(self, space: DeltaSpace, name: str) -> ObjectInfo | None:
+        """The reference a new delta of file `name` is made against.
+
+        Of the DeltaSpace's newest references, the one made from the file whose name
+        shares the longest start with `name`, the newest on a tie: in a prefix holding
+        one product that is the newest reference; with several products (app-1.2.zip,
+        lib-1.2.zip) each delta goes against its own product's reference. Listed once
+        per DeltaSpace per process (a LIST, and a HEAD per reference considered).
+        """
+        with self._references_lock:
+            known = self._references.get(space)
+        if known is None:
+            known = self._list_references(space)
+            with self._references_lock:
+                known = self._references.setdefault(space, known)
+        if not known:
+            return None
+        return max(known, key=lambda info: _shared_start(_reference_name(info), name))
+
+    def _list_references(self, space: DeltaSpace) -> list[ObjectInfo]:
+        """The DeltaSpace's newest references (up to RECENT_REFERENCES), newest first."""
+        listed = [
             entry
-            for entry in self.storage.list(space.bucket, space.prefix, delimiter="/")
+            for entry in self.storage.list(space.bucket, space.prefix + "reference", "/")
             if isinstance(entry, ObjectInfo) and is_reference_key(entry.key)
         ]
-        if not named:
-            return None
-        earliest = min(named, key=lambda entry: (entry.last_modified, entry.key))
-        return self.storage.head(space.bucket, earliest.key)
+        # On a tie in time the first reference, `reference.bin`, is the older.
+        listed.sort(key=lambda e: (e.last_modified, e.key != space.reference_key), reverse=True)
+        found = []
+        for entry in listed[:RECENT_REFERENCES]:
+            info = self.storage.head(space.bucket, entry.key)
+            if info is not None:
+                found.append(info)
+        return found
 
-    def _new_reference_key(self, space: DeltaSpace, sha256: str) -> str:
+    def _forget_references(self, space: DeltaSpace) -> None:
+        with self._references_lock:
+            self._references.pop(space, None)
+
+    def _remember_reference(self, space: DeltaSpace, info: ObjectInfo) -> None:
+        with self._references_lock:
+            known = self._references.get(space, [])
+            self._references[space] = [info, *(i for i in known if i.key != info.key)]
+
+    def _usual_ratio(self, space: DeltaSpace, ref_key: str, ref_file: str) -> float | None:
+        """The median size, as a fraction of their files, of the DeltaSpace's deltas
+        against this reference (not counting the reference's own file); None with fewer
+        than DRIFT_HISTORY of them. Read from the listing index, once per process."""
+        with self._index_lock:
+            entries = self._space_indexes.get(space)
+        if entries is None:
+            entries = self._read_index(space.bucket, space.index_key)
+            with self._index_lock:
+                entries = self._space_indexes.setdefault(space, entries)
+        ref_name = ref_key.rsplit("/", 1)[-1]
+        own = ref_file + DELTA_SUFFIX
+        with self._index_lock:
+            ratios = [
+                e.delta_size / e.size
+                for name, e in entries.items()
+                if e.ref == ref_name and e.delta_size is not None and e.size and name != own
+            ]
+        return statistics.median(ratios) if len(ratios) >= DRIFT_HISTORY else None
+
+    def _first_reference_key(self, space: DeltaSpace, sha256: str) -> str:
         if self._creates_exclusively(space.bucket):
             return space.reference_key
         return space.named_reference_key(sha256)
@@ -285,13 +460,6 @@ class DeltaService:
             )
         return honoured
 
-    def _check_round_trip(self, reference: Path, delta: Path, sha256: str, out: Path) -> None:
-        """Decode a fresh delta before storing it: what is stored must rebuild exactly."""
-        self.diff.decode(reference, delta, out)
-        if self.hasher.file_sha256(out) != sha256:
-            raise IntegrityError(f"{self.diff.codec} produced a delta that does not round-trip")
-        out.unlink()
-
     def _put_direct(
         self,
         source: Path,
@@ -303,9 +471,10 @@ class DeltaService:
     ) -> PutResult:
         meta = DirectMeta(dest.name, sha256, size, mtime, self.clock.now(), self.tool)
         self.storage.upload(dest.bucket, dest.key, source, meta.to_metadata())
-        old_delta = self.storage.head(dest.bucket, dest.delta_key)
-        if old_delta is not None:  # an earlier version was a delta: it is replaced now
+        self._note_stored(dest.bucket, dest.key, present=True)
+        if self._exists(dest.bucket, dest.delta_key):  # an earlier version was a delta
             self.storage.delete(dest.bucket, dest.delta_key)
+            self._note_stored(dest.bucket, dest.delta_key, present=False)
             self._record(dest.delta_space, dest.delta_key, None)
             self.drop_unused_reference(dest.delta_space)
         return PutResult(
@@ -368,23 +537,42 @@ class DeltaService:
             expected = direct.sha256 if direct else None
         else:
             meta = read_delta(info.metadata)
-            if meta.codec != self.diff.codec:
-                raise FormatError(f"{source} was encoded with unknown codec {meta.codec!r}")
             with _workdir() as work:
-                reference = self._reference_copy(
-                    source.bucket, meta.ref_key, meta.ref_sha256, work / "reference.bin"
-                )
-                delta = work / "object.delta"
-                self.storage.download(source.bucket, info.key, delta)
-                try:
-                    self.diff.decode(reference, delta, out)
-                except DiffToolMissing:
-                    raise
-                except DiffError as exc:
-                    raise IntegrityError(f"the stored delta is damaged ({exc})") from None
+                self._decode(source, meta, info.key, out, work)
             expected = meta.sha256
         actual = self.hasher.file_sha256(out)
         return _Rebuilt(expected, actual, out.stat().st_size, info.last_modified)
+
+    def _decode(
+        self, source: ObjectKey, meta: DeltaMeta, delta_key: str, out: Path, work: Path
+    ) -> None:
+        """Rebuild a delta's file into `out`: decode it against its reference (unwrapped
+        first when the delta is of a container's content), then rewrap it."""
+        codec = self.codecs.get(meta.codec)
+        if codec is None:
+            raise FormatError(f"{source} was encoded with unknown codec {meta.codec!r}")
+        container = None
+        if meta.container is not None:
+            container = self.containers.get(meta.container)
+            if container is None or meta.recipe is None:
+                raise FormatError(f"{source} is stored in unknown container {meta.container!r}")
+        reference = self._reference_copy(
+            source.bucket, meta.ref_key, meta.ref_sha256, work / "reference.bin"
+        )
+        delta = work / "object.delta"
+        self.storage.download(source.bucket, delta_key, delta)
+        if container is not None and not container.decompress(reference, work / "ref.inner"):
+            raise IntegrityError(f"reference s3://{source.bucket}/{meta.ref_key} does not unwrap")
+        try:
+            if container is None or meta.recipe is None:
+                codec.decode(reference, delta, out)
+            else:
+                codec.decode(work / "ref.inner", delta, work / "object.inner")
+                container.rebuild(work / "object.inner", meta.recipe, out)
+        except DiffToolMissing:
+            raise
+        except DiffError as exc:
+            raise IntegrityError(f"the stored delta is damaged ({exc})") from None
 
     def _reference_copy(self, bucket: str, key: str, sha256: str, local: Path) -> Path:
         """Write the reference with this SHA256 to `local`: from the cache if it holds a
@@ -480,8 +668,34 @@ class DeltaService:
         return True
 
     def _delete_if_present(self, bucket: str, key: str) -> None:
-        if self.storage.head(bucket, key) is not None:
+        if self._exists(bucket, key):
             self.storage.delete(bucket, key)
+            self._note_stored(bucket, key, present=False)
+
+    def _remember_listing(
+        self, bucket: str, prefix: str, entries: Sequence[ObjectInfo | CommonPrefix]
+    ) -> None:
+        with self._index_lock:
+            if self._batches:
+                keys = {e.key for e in entries if isinstance(e, ObjectInfo)}
+                self._listed.setdefault(bucket, []).append((prefix, keys))
+
+    def _exists(self, bucket: str, key: str) -> bool:
+        """Whether a stored key exists: from a listing taken in this batch, else a HEAD."""
+        with self._index_lock:
+            for prefix, keys in self._listed.get(bucket, []):
+                if key.startswith(prefix):
+                    return key in keys
+        return self.storage.head(bucket, key) is not None
+
+    def _note_stored(self, bucket: str, key: str, *, present: bool) -> None:
+        with self._index_lock:
+            for prefix, keys in self._listed.get(bucket, []):
+                if key.startswith(prefix):
+                    if present:
+                        keys.add(key)
+                    else:
+                        keys.discard(key)
 
     # ----------------------------------------------------------------- buckets
 
@@ -512,6 +726,8 @@ class DeltaService:
         DeltaSpace), or from a HEAD where the index does not vouch for it.
         """
         entries = list(self.storage.list(bucket, prefix, None if recursive else "/"))
+        if recursive:
+            self._remember_listing(bucket, prefix, entries)
         indexes = self._indexes(bucket, entries)
         for entry in entries:
             if isinstance(entry, CommonPrefix):
@@ -575,26 +791,35 @@ class DeltaService:
     # ----------------------------------------------------------------- listing index
 
     @contextmanager
-    def index_batch(self) -> Iterator[None]:
-        """Collect listing-index updates and write each DeltaSpace's index once, at the
-        end, instead of after every object (for recursive copies and syncs)."""
+    def batch(self) -> Iterator[None]:
+        """One command's worth of operations (a recursive copy, a sync): each DeltaSpace's
+        listing index is written once, at the end, instead of after every object, and
+        recursive listings taken within answer "is this key stored?" instead of a HEAD
+        per object (kept current with this process's own writes)."""
         with self._index_lock:
-            self._index_batches += 1
+            self._batches += 1
         try:
             yield
         finally:
             with self._index_lock:
-                self._index_batches -= 1
-                pending = self._index_updates if self._index_batches == 0 else {}
-                if self._index_batches == 0:
+                self._batches -= 1
+                pending = self._index_updates if self._batches == 0 else {}
+                if self._batches == 0:
                     self._index_updates = {}
+                    self._listed = {}
             for space, updates in pending.items():
                 self._write_index(space, updates)
 
     def _record(self, space: DeltaSpace, stored_key: str, entry: IndexEntry | None) -> None:
         name = stored_key.rsplit("/", 1)[-1]
         with self._index_lock:
-            if self._index_batches:
+            known = self._space_indexes.get(space)
+            if known is not None:
+                if entry is None:
+                    known.pop(name, None)
+                else:
+                    known[name] = entry
+            if self._batches:
                 self._index_updates.setdefault(space, {})[name] = entry
                 return
         self._write_index(space, {name: entry})
@@ -654,6 +879,21 @@ class _Tally:
             self.logical_bytes,
             self.stored_bytes,
         )
+
+
+def _reference_name(info: ObjectInfo) -> str:
+    try:
+        return read_reference(info.metadata).name
+    except FormatError:
+        return ""
+
+
+def _shared_start(one: str, other: str) -> int:
+    """How many leading characters two names share."""
+    for count, (a, b) in enumerate(zip(one, other, strict=False)):
+        if a != b:
+            return count
+    return min(len(one), len(other))
 
 
 @contextmanager

@@ -6,6 +6,7 @@ One Protocol per module; adapters in `deltaglider.adapters` implement them.
 from deltaglider.ports.buckets import BucketInfo, BucketPort
 from deltaglider.ports.cache import CachePort
 from deltaglider.ports.clock import ClockPort
+from deltaglider.ports.container import ContainerPort
 from deltaglider.ports.diff import DiffPort
 from deltaglider.ports.hash import HashPort
 from deltaglider.ports.logger import LoggerPort
@@ -18,6 +19,7 @@ __all__ = [
     "CachePort",
     "ClockPort",
     "CommonPrefix",
+    "ContainerPort",
     "DiffPort",
     "HashPort",
     "LoggerPort",

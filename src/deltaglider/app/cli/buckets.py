@@ -50,7 +50,7 @@ def rb(
         if force:
             reporter = Reporter(OutputMode(progress=False))
             keys = [file.key for file in s3_objects(service, root, Filters())]
-            with service.index_batch():
+            with service.batch():
                 failed = reporter.run([delete_tasks(service, root, keys)])
             if failed:
                 complain(f"remove_bucket failed: s3://{bucket} some objects could not be deleted")

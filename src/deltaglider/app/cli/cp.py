@@ -62,7 +62,7 @@ def cp(source: str, destination: str, recursive: bool, job: Job) -> int:
     except DeltaGliderError as exc:  # listing or looking up the source failed
         reporter.fatal(str(exc))
         return reporter.exit_code
-    with service.index_batch():
+    with service.batch():
         return reporter.run(stages)
 
 

@@ -31,7 +31,7 @@ def migrate(source: str, destination: str, job: Job) -> int:
         return reporter.exit_code
     strategy = SyncStrategy(Direction.COPY, size_only=True)
     todo = [a.source for a in plan_sync(sources, present, strategy) if a.source is not None]
-    with service.index_batch():
+    with service.batch():
         code = reporter.run(copy_tasks(service, origin, todo, target, no_delta=job.no_delta))
     if reporter.mode.quiet or reporter.mode.only_show_errors:
         return code

@@ -34,7 +34,7 @@ def rm(path: str, recursive: bool, job: Job) -> int:
     except DeltaGliderError as exc:
         reporter.fatal(str(exc))
         return reporter.exit_code
-    with service.index_batch():
+    with service.batch():
         code = reporter.run([delete_tasks(service, root, keys)])
     if not job.dryrun:  # deletes that ran side by side may each have seen the other's delta
         for space in {ObjectKey(root.bucket, root.key + key).delta_space for key in keys}:

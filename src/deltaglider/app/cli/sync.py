@@ -58,15 +58,15 @@ def sync(
         )
     service, reporter = job.service, job.reporter
     strategy_options = {"size_only": size_only, "exact_timestamps": exact_timestamps}
-    try:
-        stages, cleanup = plan(
-            service, source, destination, job.filters, reporter, delete, job.no_delta,
-            strategy_options,
-        )  # fmt: skip
-    except DeltaGliderError as exc:
-        reporter.fatal(str(exc))
-        return reporter.exit_code
-    with service.index_batch():
+    with service.batch():  # the listings taken in planning serve the transfers too
+        try:
+            stages, cleanup = plan(
+                service, source, destination, job.filters, reporter, delete, job.no_delta,
+                strategy_options,
+            )  # fmt: skip
+        except DeltaGliderError as exc:
+            reporter.fatal(str(exc))
+            return reporter.exit_code
         code = reporter.run(stages)
     if not job.dryrun:
         for space in cleanup:
