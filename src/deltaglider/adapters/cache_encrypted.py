@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import BinaryIO
 
 from cryptography.exceptions import InvalidTag
-from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from deltaglider.ports import CachePort, LoggerPort
@@ -36,7 +35,8 @@ class EncryptedCache:
     def __init__(self, inner: CachePort, logger: LoggerPort, key: bytes | None = None) -> None:
         self._inner = inner
         self._logger = logger
-        self._aead = AESGCM(base64.urlsafe_b64decode(key or Fernet.generate_key()))
+        secret = base64.urlsafe_b64decode(key) if key else AESGCM.generate_key(bit_length=256)
+        self._aead = AESGCM(secret)
 
     def fetch(self, sha256: str, destination: Path) -> bool:
         with tempfile.TemporaryDirectory(prefix="deltaglider-seal-") as scratch:

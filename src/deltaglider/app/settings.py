@@ -74,7 +74,7 @@ class Settings:
             cache_backend=_choice(env, "DG_CACHE_BACKEND", CACHE_BACKENDS, "filesystem"),
             cache_memory_bytes=_megabytes(env.get("DG_CACHE_MEMORY_SIZE_MB")),
             cache_encryption=_flag(env, "DG_CACHE_ENCRYPTION", default=True),
-            cache_key=_fernet_key(env.get("DG_CACHE_ENCRYPTION_KEY")),
+            cache_key=_cache_key(env.get("DG_CACHE_ENCRYPTION_KEY")),
             cache_dir=_directory(env.get("DG_CACHE_DIR")),
         )
 
@@ -142,8 +142,8 @@ def _megabytes(raw: str | None) -> int:
     return int(raw) * 1024 * 1024
 
 
-def _fernet_key(raw: str | None) -> bytes | None:
-    """A 32-byte key given in base64 (standard or URL-safe), as Fernet wants it."""
+def _cache_key(raw: str | None) -> bytes | None:
+    """A 32-byte key given in base64 (standard or URL-safe), returned URL-safe."""
     if raw is None or raw == "":
         return None
     text = raw.strip()
