@@ -144,10 +144,6 @@ def measure(art: Artifacts, label: str, env: dict[str, str], work: Path) -> None
     print(f"{'':7} {label:8} {'idle (stats)':16} {'':8} {'':7} {idle / 1e6:>7.0f}", flush=True)
 
 
-def pairs(text: str | None) -> dict[str, str]:
-    return dict(x.split("=", 1) for x in shlex.split(text or ""))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--sizes", default="100,1000", help="MB, comma-separated")
@@ -159,9 +155,9 @@ def main() -> None:
     sizes = [int(s) for s in options.sizes.split(",") if s.strip()]
     kinds = ("file", "moto") if options.backend == "both" else (options.backend,)
     print(f"command: {' '.join(shlex.quote(a) for a in sys.argv)}")
-    configs = {"default": pairs(options.env)}
+    configs = {"default": series.env_pairs(options.env)}
     if options.compare:
-        configs["compare"] = configs["default"] | pairs(options.compare)
+        configs["compare"] = configs["default"] | series.env_pairs(options.compare)
     for label, extra in configs.items():
         print(f"config {label}: {' '.join(f'{k}={v}' for k, v in extra.items()) or '(none)'}")
     if options.work:

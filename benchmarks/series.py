@@ -162,6 +162,11 @@ def backend(kind: str, work: Path) -> Iterator[dict[str, str]]:
         server.stop()
 
 
+def env_pairs(text: str | None) -> dict[str, str]:
+    """`"K=V K2=V2"` as a dict of environment variables."""
+    return dict(x.split("=", 1) for x in shlex.split(text or ""))
+
+
 BASELINE = "DG_CODEC=xdelta3 DG_REFERENCE_POLICY=first DG_UNWRAP_GZIP=false"
 
 
@@ -206,10 +211,10 @@ def main() -> None:
         work = Path(scratch)
         configs: dict[str, dict[str, str]] = {"default": {}}
         if options.baseline:
-            configs["compare"] = dict(x.split("=", 1) for x in shlex.split(BASELINE))
+            configs["compare"] = env_pairs(BASELINE)
             configs["compare"] |= xdelta3_level_9(work)
         elif options.compare:
-            configs["compare"] = dict(x.split("=", 1) for x in shlex.split(options.compare))
+            configs["compare"] = env_pairs(options.compare)
         for kind in kinds:
             with backend(kind, work) as env:
                 print(f"\nbackend: {kind}")

@@ -551,24 +551,24 @@ class DeltaService:
         codec = self.codecs.get(meta.codec)
         if codec is None:
             raise FormatError(f"{source} was encoded with unknown codec {meta.codec!r}")
-        container = None
-        if meta.container is not None:
-            container = self.containers.get(meta.container)
-            if container is None or meta.recipe is None:
-                raise FormatError(f"{source} is stored in unknown container {meta.container!r}")
+        container = self.containers.get(meta.container) if meta.container else None
+        if meta.container is not None and (container is None or meta.recipe is None):
+            raise FormatError(f"{source} is stored in unknown container {meta.container!r}")
         reference = self._reference_copy(
             source.bucket, meta.ref_key, meta.ref_sha256, work / "reference.bin"
         )
         delta = work / "object.delta"
         self.storage.download(source.bucket, delta_key, delta)
-        if container is not None and not container.decompress(reference, work / "ref.inner"):
-            raise IntegrityError(f"reference s3://{source.bucket}/{meta.ref_key} does not unwrap")
         try:
             if container is None or meta.recipe is None:
                 codec.decode(reference, delta, out)
-            else:
-                codec.decode(work / "ref.inner", delta, work / "object.inner")
-                container.rebuild(work / "object.inner", meta.recipe, out)
+                return
+            if not container.decompress(reference, work / "ref.inner"):
+                raise IntegrityError(
+                    f"reference s3://{source.bucket}/{meta.ref_key} does not unwrap"
+                )
+            codec.decode(work / "ref.inner", delta, work / "object.inner")
+            container.rebuild(work / "object.inner", meta.recipe, out)
         except DiffToolMissing:
             raise
         except DiffError as exc:
@@ -683,19 +683,25 @@ class DeltaService:
     def _exists(self, bucket: str, key: str) -> bool:
         """Whether a stored key exists: from a listing taken in this batch, else a HEAD."""
         with self._index_lock:
-            for prefix, keys in self._listed.get(bucket, []):
-                if key.startswith(prefix):
-                    return key in keys
+            listed = self._listing_covering(bucket, key)
+            if listed is not None:
+                return key in listed
         return self.storage.head(bucket, key) is not None
 
     def _note_stored(self, bucket: str, key: str, *, present: bool) -> None:
+        """Keep the batch's listing current with this process's own writes and deletes."""
         with self._index_lock:
-            for prefix, keys in self._listed.get(bucket, []):
-                if key.startswith(prefix):
-                    if present:
-                        keys.add(key)
-                    else:
-                        keys.discard(key)
+            listed = self._listing_covering(bucket, key)
+            if listed is not None:
+                if present:
+                    listed.add(key)
+                else:
+                    listed.discard(key)
+
+    def _listing_covering(self, bucket: str, key: str) -> set[str] | None:
+        """The keys of the batch listing whose prefix covers `key` (lock held)."""
+        covering = (keys for prefix, keys in self._listed.get(bucket, []) if key.startswith(prefix))
+        return next(covering, None)
 
     # ----------------------------------------------------------------- buckets
 
