@@ -80,7 +80,8 @@ DEADLINE=$((SECONDS + ${CEPH_RGW_TIMEOUT:-120}))
 SETUP_LOG=$D/log/setup.log
 run() { echo "+ $*" >>"$SETUP_LOG"; "$@" >>"$SETUP_LOG" 2>&1; }
 
-read -r MON_PORT RGW_PORT FSID OSD_UUID ACCESS_KEY SECRET_KEY < <(python3 - <<'EOF'
+read -r MON_PORT RGW_PORT FSID OSD_UUID ACCESS_KEY SECRET_KEY LIMITED_ACCESS_KEY \
+  LIMITED_SECRET_KEY < <(python3 - <<'EOF'
 import socket, uuid, secrets, string, random
 # Free ports below the ephemeral range (so no client connection grabs them
 # before the daemons bind) and outside the OSDs' 6800-7300.
@@ -91,8 +92,8 @@ while len(ports) < 2:
     with socket.socket() as s:
         try: s.bind(("127.0.0.1", p)); p not in ports and ports.append(p)
         except OSError: pass
-ak = "DG" + "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(18))
-print(*ports, uuid.uuid4(), uuid.uuid4(), ak, secrets.token_hex(20))
+def key(): return "DG" + "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(18))
+print(*ports, uuid.uuid4(), uuid.uuid4(), key(), secrets.token_hex(20), key(), secrets.token_hex(20))
 EOF
 )
 ENDPOINT=http://127.0.0.1:$RGW_PORT
@@ -189,6 +190,10 @@ until curl -s -o /dev/null --noproxy '*' -m 2 "$ENDPOINT/"; do  # rgw init done?
 done
 run timeout 60 radosgw-admin -c "$CONF" user create --uid=dgtest --display-name="deltaglider tests" \
   --access-key="$ACCESS_KEY" --secret-key="$SECRET_KEY"
+# A second user, with no rights of its own: tests grant it a prefix by bucket policy.
+run timeout 60 radosgw-admin -c "$CONF" user create --uid=dglimited \
+  --display-name="deltaglider tests, one prefix" \
+  --access-key="$LIMITED_ACCESS_KEY" --secret-key="$LIMITED_SECRET_KEY"
 
 # Authenticated ListBuckets (SigV4, stdlib only) until it returns 200.
 probe() { python3 - "$ENDPOINT" "$ACCESS_KEY" "$SECRET_KEY" <<'EOF'
@@ -218,6 +223,9 @@ cat >"$D/env" <<EOF
 DG_TEST_CEPH_ENDPOINT=$ENDPOINT
 DG_TEST_CEPH_ACCESS_KEY=$ACCESS_KEY
 DG_TEST_CEPH_SECRET_KEY=$SECRET_KEY
+DG_TEST_CEPH_LIMITED_USER=dglimited
+DG_TEST_CEPH_LIMITED_ACCESS_KEY=$LIMITED_ACCESS_KEY
+DG_TEST_CEPH_LIMITED_SECRET_KEY=$LIMITED_SECRET_KEY
 EOF
 STARTED=1
 cat "$D/env"

@@ -11,6 +11,7 @@ from deltaglider.adapters.cache_fs import FilesystemCache
 from deltaglider.adapters.memory import InMemoryStorage
 from deltaglider.adapters.metrics import NoopMetrics
 from deltaglider.adapters.sha256 import Sha256Hasher
+from deltaglider.core.gc import Collector, GcReport
 from deltaglider.core.policy import DeltaPolicy
 from deltaglider.core.service import DeltaService
 
@@ -37,10 +38,11 @@ class ZlibDictCodec:
 
 
 class SteppingClock:
-    """A clock that moves one second per reading, from a fixed start."""
+    """A clock that moves one second per reading, from the time it was made: distinct
+    times for every write, never behind the in-memory store's own clock."""
 
     def __init__(self) -> None:
-        self.current = datetime(2026, 1, 1, tzinfo=UTC)
+        self.current = datetime.now(UTC)
 
     def now(self) -> datetime:
         self.current += timedelta(seconds=1)
@@ -67,3 +69,11 @@ def make_service(
         tool="deltaglider/test",
     )
     return service, storage, codec
+
+
+def collect(
+    service: DeltaService, bucket: str = "bucket", prefix: str = "", *, grace: float = 0
+) -> GcReport:
+    """Garbage collection as `deltaglider gc --grace 0` runs it."""
+    collector = Collector(service.storage, service.clock, service.logger)
+    return collector.collect(bucket, prefix, grace=timedelta(seconds=grace))

@@ -8,26 +8,15 @@ byte-identical.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 from deltaglider.core.models import ObjectKey
 from tests.artifacts import release_zip
+from tests.barrier import run_at_once
 from tests.conftest import Backend
 
 UPLOADERS = 6
 ROUNDS = 10
-AT_THE_BARRIER = """
-import os, sys, time
-from pathlib import Path
-go = Path(sys.argv[1])
-while not go.exists():
-    time.sleep(0.001)
-from deltaglider.app.cli.main import run
-sys.exit(run(sys.argv[2:]))
-"""
 
 
 def test_racing_uploads_into_a_fresh_prefix(backend: Backend, tmp_path: Path) -> None:
@@ -35,28 +24,13 @@ def test_racing_uploads_into_a_fresh_prefix(backend: Backend, tmp_path: Path) ->
         release_zip(tmp_path / f"app-{v}.zip", v, files=10, file_size=20_000)
         for v in range(UPLOADERS)
     ]
-    script = tmp_path / "uploader.py"
-    script.write_text(AT_THE_BARRIER)
     env = backend.subprocess_env()
     for round_ in range(ROUNDS):
-        go = tmp_path / f"go-{round_}"
         prefix = f"race-{round_}/"
-        uploaders = [
-            subprocess.Popen(
-                [sys.executable, str(script), str(go), "cp", str(path),
-                 f"s3://{backend.bucket}/{prefix}", "--no-progress"],
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for path in builds
-        ]  # fmt: skip
-        time.sleep(1.5)  # every uploader imported and waiting at the barrier
-        go.touch()
-        for uploader in uploaders:
-            _, err = uploader.communicate(timeout=120)
-            assert uploader.returncode == 0, err
+        target = f"s3://{backend.bucket}/{prefix}"
+        commands = [["cp", str(path), target, "--no-progress"] for path in builds]
+        for done in run_at_once(commands, env, tmp_path, timeout=120):
+            assert done.returncode == 0, done.stderr
 
         storage = backend.storage()
         keys = sorted(e.key for e in storage.list(backend.bucket, prefix))  # type: ignore[union-attr]

@@ -16,6 +16,7 @@ from deltaglider.core.metadata import read_delta
 from deltaglider.core.models import LogicalObject, ObjectKey, StoredAs
 from tests.artifacts import random_file, release_zip
 from tests.conftest import Backend
+from tests.fakes import collect
 
 
 def test_release_series_round_trips(backend: Backend, tmp_path: Path) -> None:
@@ -97,6 +98,7 @@ def test_logical_listing_over_the_backend(backend: Backend, tmp_path: Path) -> N
     ]
     for v in range(3):
         service.delete(ObjectKey(backend.bucket, f"p/v{v}.zip"))
+    assert [item.key for item in collect(service, backend.bucket).removed] == ["p/reference.bin"]
     assert list(backend.storage().list(backend.bucket, "")) == []
 
 

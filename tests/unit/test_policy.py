@@ -19,8 +19,9 @@ from deltaglider.core.policy import DeltaPolicy, is_reserved_name
         ("notes.txt", 50_000, False),
         ("data.json", 50_000, False),
         ("app.zip", 100, False),  # too small to gain anything
-        ("reference.bin", 10, True),  # reserved: always a delta
-        ("weird.delta", 10, True),
+        ("reference.bin", 10, False),  # reserved names follow the same rules...
+        ("reference.bin", 50_000, True),  # ...only their stored key differs
+        ("weird.delta", 10, False),
     ],
 )
 def test_delta_candidates(name: str, size: int, expected: bool) -> None:
@@ -29,16 +30,18 @@ def test_delta_candidates(name: str, size: int, expected: bool) -> None:
 
 def test_ratio_decides_whether_a_delta_is_kept() -> None:
     policy = DeltaPolicy(max_ratio=0.5)
-    assert policy.keeps_delta("a.zip", 500, 1000)
-    assert not policy.keeps_delta("a.zip", 501, 1000)
-    assert DeltaPolicy(max_ratio=0.0).keeps_delta("reference.bin", 999, 1000)
-    assert not DeltaPolicy(max_ratio=1.0).keeps_delta("a.zip", 0, 0)
+    assert policy.keeps_delta(500, 1000)
+    assert not policy.keeps_delta(501, 1000)
+    assert not DeltaPolicy(max_ratio=1.0).keeps_delta(0, 0)
 
 
 def test_reserved_names() -> None:
     assert is_reserved_name("reference.bin")
     assert is_reserved_name("x.delta")
+    assert is_reserved_name(".dg-index.json")
+    assert is_reserved_name(".dg-anything-later-versions-use")
     assert not is_reserved_name("reference.bin.txt")
+    assert not is_reserved_name("a.dg-index.json")
 
 
 @pytest.mark.parametrize("ratio", [-0.1, 1.5])

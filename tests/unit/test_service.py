@@ -22,7 +22,7 @@ from deltaglider.core.models import LogicalObject, ObjectKey, StoredAs
 from deltaglider.core.service import DeltaService
 from deltaglider.ports import CommonPrefix
 from tests.artifacts import random_file, release_zip
-from tests.fakes import make_service
+from tests.fakes import collect, make_service
 
 
 def key(name: str) -> ObjectKey:
@@ -240,21 +240,37 @@ def test_delete_of_a_missing_key_succeeds_like_s3(tmp_path: Path) -> None:
         service.delete(ObjectKey("no-such-bucket", "a.zip"))
 
 
-def test_delete_keeps_the_reference_until_the_last_delta_goes(tmp_path: Path) -> None:
+def test_delete_keeps_references_for_gc_to_remove(tmp_path: Path) -> None:
     service, storage, _ = make_service()
     for v in (1, 2):
         service.put(release_zip(tmp_path / f"a{v}.zip", v), key(f"p/a{v}.zip"))
     service.put(release_zip(tmp_path / "other.zip", 3), key("p/sub/other.zip"))
 
-    first = service.delete(key("p/a1.zip"))
-    assert not first.deleted_reference
-    assert "p/reference.bin" in storage.buckets["bucket"]
+    service.delete(key("p/a1.zip"))
+    assert collect(service).removed == []  # a2 still needs the reference
     service.get(key("p/a2.zip"), tmp_path / "a2.out")
     assert (tmp_path / "a2.out").read_bytes() == (tmp_path / "a2.zip").read_bytes()
 
-    last = service.delete(key("p/a2.zip"))
-    assert last.deleted_reference
-    assert stored_keys(storage) == ["p/sub/other.zip.delta", "p/sub/reference.bin"]
+    service.delete(key("p/a2.zip"))
+    assert "p/reference.bin" in storage.buckets["bucket"]  # a delete never removes it
+    report = collect(service)
+    assert [item.key for item in report.removed] == ["p/reference.bin"]
+    assert sorted(storage.buckets["bucket"]) == [
+        "p/sub/.dg-index.json",
+        "p/sub/other.zip.delta",
+        "p/sub/reference.bin",
+    ]
+
+
+def test_gc_keeps_unused_references_for_the_grace_period(tmp_path: Path) -> None:
+    service, storage, _ = make_service()
+    service.put(release_zip(tmp_path / "a.zip", 1), key("p/a.zip"))
+    service.delete(key("p/a.zip"))
+
+    report = collect(service, grace=3600)
+    assert report.removed == []
+    assert [item.key for item in report.scheduled] == ["p/reference.bin"]
+    assert "p/reference.bin" in storage.buckets["bucket"]
 
 
 def test_missing_objects_and_buckets(tmp_path: Path) -> None:
@@ -359,14 +375,6 @@ def test_listing_index_is_only_trusted_for_the_same_object(tmp_path: Path) -> No
     assert sizes["v1.zip"] == bigger.stat().st_size
 
 
-def test_listing_index_goes_with_the_reference(tmp_path: Path) -> None:
-    service, storage, _ = make_service()
-    service.put(release_zip(tmp_path / "a.zip", 1), key("p/a.zip"))
-    assert "p/.dg-index.json" in storage.buckets["bucket"]
-    service.delete(key("p/a.zip"))
-    assert storage.buckets["bucket"] == {}
-
-
 def test_store_that_ignores_conditional_writes_gets_references_named_by_content(
     tmp_path: Path,
 ) -> None:
@@ -387,6 +395,7 @@ def test_store_that_ignores_conditional_writes_gets_references_named_by_content(
         assert (tmp_path / "out").read_bytes() == path.read_bytes()
     for path in builds:
         service.delete(key(f"p/{path.name}"))
+    collect(service)
     assert storage.buckets["bucket"] == {}
 
 

@@ -36,6 +36,7 @@ from deltaglider.core.errors import (
 from deltaglider.ports import BucketInfo, CommonPrefix, ObjectInfo
 
 META_SUFFIX = ".dg-meta.json"
+PUBLISH_ATTEMPTS = 5  # a write racing deletes that prune empty folders tries again
 TEMP_MARK = ".dg-tmp-"
 _BUCKET = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-_]{0,254}")
 
@@ -190,21 +191,33 @@ class LocalFilesystemStorage:
         if path.is_dir():
             raise InvalidKeyError(f"key {key!r} is a prefix of other keys on this backend")
         document = json.dumps({"format": 1, "metadata": dict(metadata)}, sort_keys=True)
-        for attempt in range(3):  # a concurrent delete may prune the folder we just made
+        for attempt in range(PUBLISH_ATTEMPTS):
+            # A concurrent delete may prune a folder of the path while it is being made,
+            # or once made: both only mean "again".
+            last = attempt == PUBLISH_ATTEMPTS - 1
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except (FileExistsError, NotADirectoryError):
-                raise InvalidKeyError(
-                    f"key {key!r} runs through an existing object on this backend"
-                ) from None
+                if last or self._runs_through_an_object(bucket, path):
+                    raise InvalidKeyError(
+                        f"key {key!r} runs through an existing object on this backend"
+                    ) from None
+                continue
             try:
                 return self._publish(path, source, document, create_only)
             except FileExistsError:
                 raise AlreadyExists(bucket, key) from None
             except FileNotFoundError:
-                if attempt == 2 or not source.is_file():
+                if last or not source.is_file():
                     raise
         raise AssertionError("unreachable")
+
+    def _runs_through_an_object(self, bucket: str, path: Path) -> bool:
+        """Whether a folder of the key's path is a file (an object) on this backend."""
+        bucket_dir = self._bucket_dir(bucket)
+        return any(
+            parent.is_file() for parent in path.parents if parent.is_relative_to(bucket_dir)
+        )
 
     def _publish(self, path: Path, source: Path, document: str, create_only: bool) -> str:
         """Both files are written and flushed under temporary names first; then the

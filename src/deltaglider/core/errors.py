@@ -14,6 +14,7 @@
     │   ├── CredentialsError   no credentials, or credentials the store rejects
     │   └── EndpointError      the endpoint cannot be reached
     ├── IntegrityError         bytes that do not match their recorded SHA256
+    │   └── ReferenceMissing   a delta's reference is not in the store
     ├── FormatError            stored metadata that cannot be understood
     └── DiffError              the delta codec failed
         └── DiffToolMissing    the codec's program is not installed
@@ -107,6 +108,15 @@ class EndpointError(StorageError):
 
 class IntegrityError(DeltaGliderError):
     """Bytes that do not match the SHA256 recorded for them."""
+
+
+class ReferenceMissing(IntegrityError):
+    """The reference a delta was made against is not in the store."""
+
+    def __init__(self, bucket: str, key: str) -> None:
+        super().__init__(f"reference s3://{bucket}/{key} is missing: its deltas cannot be rebuilt")
+        self.bucket = bucket
+        self.key = key
 
 
 class FormatError(DeltaGliderError):

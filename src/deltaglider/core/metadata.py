@@ -92,6 +92,12 @@ class DirectMeta:
         )
 
 
+def stored_kind(meta: Mapping[str, str]) -> str | None:
+    """What a stored object says it is (`dg-kind`): `reference`, `delta`, `direct`; None
+    for objects written before kinds were recorded, or by others."""
+    return {k.lower(): v for k, v in meta.items()}.get("dg-kind")
+
+
 def read_reference(meta: Mapping[str, str]) -> ReferenceMeta:
     """Parse a reference's metadata; FormatError when the SHA256 is missing or bad."""
     fields = _Fields(meta)

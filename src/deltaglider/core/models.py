@@ -9,12 +9,19 @@ from datetime import datetime
 from enum import StrEnum
 
 REFERENCE_NAME = "reference.bin"
+# Every name starting with this is DeltaGlider's own, never a user's object.
+INTERNAL_PREFIX = ".dg-"
 INDEX_NAME = ".dg-index.json"  # the DeltaSpace's listing index, see core/index.py
 PROBE_PREFIX = ".dg-probe-"  # short-lived objects testing the store's conditional writes
+GC_LOCK_PREFIX = ".dg-gc-lock-"  # held while unused references are removed, see core/gc_lock.py
 DELTA_SUFFIX = ".delta"
 # References after the first (and all of them on stores that ignore conditional writes)
 # are named by their content.
 _NAMED_REFERENCE = re.compile(r"reference-[0-9a-f]{16}\.bin")
+# Short-lived objects are named exactly so, never by a prefix alone: a user's file
+# `.dg-probe-notes.txt` (stored as `.dg-probe-notes.txt.delta`) must never match.
+_PROBE = re.compile(re.escape(PROBE_PREFIX) + r"[0-9a-f]{16}")
+_GC_LOCK = re.compile(re.escape(GC_LOCK_PREFIX) + r"[0-9a-f]{16}")
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,10 @@ class DeltaSpace:
     def index_key(self) -> str:
         return self.prefix + INDEX_NAME
 
+    @property
+    def gc_lock_prefix(self) -> str:
+        return self.prefix + GC_LOCK_PREFIX
+
     def named_reference_key(self, sha256: str) -> str:
         """A reference key named by content: for every reference after the first, and for
         the first too where the store cannot create objects exclusively, so no two
@@ -84,8 +95,20 @@ def is_reference_key(key: str) -> bool:
 
 
 def is_internal_name(name: str) -> bool:
-    """References, listing indexes and probes: stored, never shown to users."""
-    return is_reference_name(name) or name == INDEX_NAME or name.startswith(PROBE_PREFIX)
+    """References, and every `.dg-*` name (listing indexes, probes, gc locks): stored,
+    never shown to users. A `.delta` name is never internal: it is how a user's file of
+    a reserved name is stored."""
+    if name.endswith(DELTA_SUFFIX):
+        return False
+    return is_reference_name(name) or name.startswith(INTERNAL_PREFIX)
+
+
+def is_probe_name(name: str) -> bool:
+    return _PROBE.fullmatch(name) is not None
+
+
+def is_gc_lock_name(name: str) -> bool:
+    return _GC_LOCK.fullmatch(name) is not None
 
 
 def is_internal_key(key: str) -> bool:
@@ -155,7 +178,6 @@ class DeleteResult:
 
     key: ObjectKey
     stored_key: str | None  # None: there was nothing to delete
-    deleted_reference: bool
 
 
 @dataclass(frozen=True)

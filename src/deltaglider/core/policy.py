@@ -36,8 +36,8 @@ DRIFT_HISTORY = 3  # deltas against the current reference needed to know what is
 def is_reserved_name(name: str) -> bool:
     """Names a direct object must not take, as they would read as internal objects.
 
-    Such files are always stored as deltas (`reference.bin` becomes
-    `reference.bin.delta`), so the logical view stays unambiguous.
+    Such files are always stored under `{name}.delta` (as a delta, or as their own
+    bytes marked `dg-kind: direct`), so the logical view stays unambiguous.
     """
     return is_internal_name(name) or name.endswith(DELTA_SUFFIX)
 
@@ -62,15 +62,11 @@ class DeltaPolicy:
 
     def should_use_delta(self, name: str, size: int) -> bool:
         """Whether a file is a delta candidate: an archive or binary, not tiny."""
-        if is_reserved_name(name):
-            return True
         lowered = name.lower()
         return size >= self.min_size and lowered.endswith(DELTA_EXTENSIONS)
 
-    def keeps_delta(self, name: str, delta_size: int, file_size: int) -> bool:
+    def keeps_delta(self, delta_size: int, file_size: int) -> bool:
         """Whether a computed delta is small enough to store instead of the file."""
-        if is_reserved_name(name):
-            return True
         return file_size > 0 and delta_size / file_size <= self.max_ratio
 
     def starts_new_reference(self, ratio: float, usual: float | None) -> bool:

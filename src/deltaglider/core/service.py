@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import stat
 import statistics
 import tempfile
 import threading
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from deltaglider.core import gc_lock
+from deltaglider.core.bounded import KeyedLocks, RecentMap
 from deltaglider.core.errors import (
     AlreadyExists,
     BucketNotEmpty,
@@ -26,6 +29,7 @@ from deltaglider.core.errors import (
     IntegrityError,
     LocalFileError,
     ObjectNotFound,
+    ReferenceMissing,
     StorageError,
 )
 from deltaglider.core.index import IndexEntry, parse_index, render_index
@@ -36,6 +40,7 @@ from deltaglider.core.metadata import (
     read_delta,
     read_direct,
     read_reference,
+    stored_kind,
 )
 from deltaglider.core.models import (
     DELTA_SUFFIX,
@@ -73,6 +78,8 @@ from deltaglider.ports import (
 
 REFERENCE_ATTEMPTS = 5  # tries to settle a new DeltaSpace's reference under contention
 RECENT_REFERENCES = 8  # references of a DeltaSpace that new deltas may be made against
+SPACES_REMEMBERED = 256  # DeltaSpaces (and buckets) whose references and index are kept
+REMEMBERED_FOR = 60.0  # seconds before another process's new reference or index is seen
 
 
 @dataclass(frozen=True)
@@ -103,6 +110,20 @@ class _Encoded:
     path: Path
     size: int
     content: _Content | None
+
+
+@dataclass(frozen=True)
+class _StoredDelta:
+    """A delta just stored, not yet confirmed: the reference it needs, and its ETag."""
+
+    result: PutResult
+    etag: str
+    ref_key: str
+    ref_sha256: str
+
+
+class _Contended(Exception):
+    """Another writer changed the DeltaSpace's references under this upload: try again."""
 
 
 @dataclass(frozen=True)
@@ -160,12 +181,18 @@ class DeltaService:
         self.tool = tool
         self.codecs = {diff.codec: diff, **(codecs or {})}
         self.containers = dict(containers or {})
-        self._reference_locks: dict[str, threading.Lock] = {}
+        # What is remembered between operations stays bounded (core/bounded.py), and
+        # what other processes may change is looked at again after REMEMBERED_FOR.
+        self._reference_fetches = KeyedLocks[str]()  # one download per reference at a time
         self._references_lock = threading.Lock()
-        self._references: dict[DeltaSpace, list[ObjectInfo]] = {}  # newest first
-        self._space_indexes: dict[DeltaSpace, dict[str, IndexEntry]] = {}
+        self._references = RecentMap[DeltaSpace, list[ObjectInfo]](  # newest first
+            SPACES_REMEMBERED, REMEMBERED_FOR
+        )
+        self._space_indexes = RecentMap[DeltaSpace, dict[str, IndexEntry]](
+            SPACES_REMEMBERED, REMEMBERED_FOR
+        )
         self._probe_lock = threading.Lock()
-        self._exclusive_creates: dict[str, bool] = {}
+        self._exclusive_creates = RecentMap[str, bool](SPACES_REMEMBERED)  # by bucket
         self._index_lock = threading.Lock()
         self._batches = 0
         self._index_updates: dict[DeltaSpace, dict[str, IndexEntry | None]] = {}
@@ -176,79 +203,133 @@ class DeltaService:
     def put(self, source: Path, dest: ObjectKey, *, no_delta: bool = False) -> PutResult:
         """Store a local file under `dest`, as a delta when that pays, else as itself."""
         started = time.monotonic()
-        try:
-            stat = source.stat()
-        except OSError as exc:
-            raise LocalFileError(f"cannot read {source}: {exc.strerror}") from None
-        if not source.is_file():
-            raise LocalFileError(f"not a regular file: {source}")
-        mtime = datetime.fromtimestamp(stat.st_mtime, UTC)
-        sha256 = self.hasher.file_sha256(source)
-        name = dest.name
-        wants_delta = self.policy.should_use_delta(name, stat.st_size) and (
-            not no_delta or is_reserved_name(name)
-        )
-        result = None
-        if wants_delta:
-            upload = _Upload(source, dest, sha256, stat.st_size, mtime)
-            with _workdir() as work:
+        with _workdir() as work:
+            upload = self._spool(source, dest, work)
+            wants_delta = not no_delta and self.policy.should_use_delta(dest.name, upload.size)
+            result = None
+            if wants_delta:
                 try:
                     result = self._put_delta(upload, work)
                 except BucketNotFound:  # found looking for references: say it as S3 would
                     raise BucketNotFound(dest.bucket, "PutObject") from None
-        if result is None:
-            result = self._put_direct(source, dest, sha256, stat.st_size, mtime, wants_delta)
+            if result is None:
+                result = self._put_direct(upload, tried_delta=wants_delta)
         self.metrics.increment(f"put.{result.stored_as.value}")
         self.metrics.timing("put", time.monotonic() - started)
         return result
 
+    def _spool(self, source: Path, dest: ObjectKey, work: Path) -> _Upload:
+        """Copy the file into the private work directory, hashing what is written: all
+        that follows reads that copy, so what is stored is exactly what was hashed."""
+        try:
+            before = source.stat()
+        except OSError as exc:
+            raise LocalFileError(f"cannot read {source}: {exc.strerror}") from None
+        if not stat.S_ISREG(before.st_mode):
+            raise LocalFileError(f"not a regular file: {source}")
+        spool = work / "upload"
+        sha256 = self.hasher.copy_sha256(source, spool)
+        size = spool.stat().st_size
+        try:
+            after = source.stat()
+        except OSError as exc:
+            raise LocalFileError(f"cannot read {source}: {exc.strerror}") from None
+        if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or (
+            size != before.st_size
+        ):
+            raise LocalFileError(
+                f"{source} changed while it was being read: nothing was stored "
+                "(upload it once it is complete)"
+            )
+        mtime = datetime.fromtimestamp(before.st_mtime, UTC)
+        return _Upload(spool, dest, sha256, size, mtime)
+
     def _put_delta(self, upload: _Upload, work: Path) -> PutResult | None:
         """Store a file as a delta; None when it is better stored whole.
 
-        A DeltaSpace without a reference gets this file as its reference, written
-        create-only: of uploaders racing to create it, one wins and the others delta
-        against the winner's reference, so no delta ever loses its reference. A file
-        whose delta is poor next to the DeltaSpace's usual ones starts a new reference
-        (DeltaPolicy.starts_new_reference); older references stay for their deltas.
+        After the delta is stored, its reference is confirmed (gc_lock.py says why that
+        makes removing unused references safe); a reference that went meanwhile means
+        another attempt, against what the DeltaSpace holds now.
         """
         space = upload.dest.delta_space
         content = self._unwrap(upload, work)
         for attempt in range(REFERENCE_ATTEMPTS):
-            ref_info = self._current_reference(space, upload.dest.name)
-            if ref_info is None:  # this file becomes the DeltaSpace's first reference
-                # The reference is written only once its delta exists (nothing is stored
-                # on a failure), and only if nobody else wrote one meanwhile.
-                own = self._self_delta(upload, content, work)
-                key = self._first_reference_key(space, upload.sha256)
-                if self._create_reference(space, key, upload):
-                    return self._store_delta(upload, own, key, upload.sha256, "reference created")
+            if attempt:
                 self._forget_references(space)
-                time.sleep(0.05 * (attempt + 1))  # the winner's write may still land
+                time.sleep(0.05 * attempt)  # a racing writer's object may still land
+            try:
+                stored = self._attempt_delta(upload, content, work)
+            except _Contended:
                 continue
-            reference = read_reference(ref_info.metadata)
+            if stored is None:
+                return None
+            if self._reference_still_there(space, stored.ref_key, stored.ref_sha256):
+                self._settle_delta(upload, stored)
+                return stored.result
+            self.logger.debug(
+                "%s went away under %s: uploading it again", stored.ref_key, upload.dest
+            )
+        self.storage.delete(upload.dest.bucket, upload.dest.delta_key)  # it names no reference
+        raise StorageError(f"{space}: its references kept changing while uploading {upload.dest}")
+
+    def _attempt_delta(
+        self, upload: _Upload, content: _Content | None, work: Path
+    ) -> _StoredDelta | None:
+        """One try at storing the file as a delta against the DeltaSpace's current
+        reference: the delta stored, or None when the file is better stored whole;
+        _Contended when another writer got in the way.
+
+        A DeltaSpace without a reference gets this file as its reference, written
+        create-only: of uploaders racing to create it, one wins and the others delta
+        against the winner's. A file whose delta is poor next to the DeltaSpace's usual
+        ones starts a new reference (DeltaPolicy.starts_new_reference).
+        """
+        space = upload.dest.delta_space
+        ref_info = self._current_reference(space, upload.dest.name)
+        if ref_info is None:  # this file becomes the DeltaSpace's first reference
+            # The reference is written only once its delta exists (nothing is stored on
+            # a failure), and only if nobody else wrote one meanwhile.
+            own = self._self_delta(upload, content, work)
+            key = self._first_reference_key(space, upload.sha256)
+            if not self._create_reference(space, key, upload):
+                raise _Contended
+            return self._store_delta(upload, own, key, upload.sha256, "reference created")
+        reference = read_reference(ref_info.metadata)
+        try:
             ref_path = self._reference_copy(
                 space.bucket, ref_info.key, reference.sha256, work / "reference.bin"
             )
-            encoded = self._encode(ref_path, upload, content, work)
-            ratio = encoded.size / upload.size if upload.size else 0.0
-            usual = self._usual_ratio(space, ref_info.key, reference.name)
-            if self.policy.starts_new_reference(ratio, usual):
-                self.logger.debug(
-                    "delta of %s is %.1f%% of it (usual %s): it becomes a new reference",
-                    upload.dest, 100 * ratio, "-" if usual is None else f"{100 * usual:.1f}%",
-                )  # fmt: skip
-                own = self._self_delta(upload, content, work)
-                key = space.named_reference_key(upload.sha256)
-                if self._create_reference(space, key, upload):
-                    return self._store_delta(upload, own, key, upload.sha256, "new reference")
-            elif not self.policy.keeps_delta(upload.dest.name, encoded.size, upload.size):
-                self.logger.debug(
-                    "delta of %s is %d of %d bytes, above the ratio %.2f: storing it whole",
-                    upload.dest, encoded.size, upload.size, self.policy.max_ratio,
-                )  # fmt: skip
-                return None
-            return self._store_delta(upload, encoded, ref_info.key, reference.sha256, "delta")
-        raise StorageError(f"{space}: its reference kept changing while uploading {upload.dest}")
+        except ReferenceMissing:  # removed since this process listed it
+            raise _Contended from None
+        encoded = self._encode(ref_path, upload, content, work)
+        ratio = encoded.size / upload.size if upload.size else 0.0
+        usual = self._usual_ratio(space, ref_info.key, reference.name)
+        if self.policy.starts_new_reference(ratio, usual):
+            self.logger.debug(
+                "delta of %s is %.1f%% of it (usual %s): it becomes a new reference",
+                upload.dest, 100 * ratio, "-" if usual is None else f"{100 * usual:.1f}%",
+            )  # fmt: skip
+            own = self._self_delta(upload, content, work)
+            key = space.named_reference_key(upload.sha256)
+            if self._create_reference(space, key, upload):
+                return self._store_delta(upload, own, key, upload.sha256, "new reference")
+        elif not self.policy.keeps_delta(encoded.size, upload.size):
+            self.logger.debug(
+                "delta of %s is %d of %d bytes, above the ratio %.2f: storing it whole",
+                upload.dest, encoded.size, upload.size, self.policy.max_ratio,
+            )  # fmt: skip
+            return None
+        return self._store_delta(upload, encoded, ref_info.key, reference.sha256, "delta")
+
+    def _reference_still_there(self, space: DeltaSpace, key: str, sha256: str) -> bool:
+        """Once no gc is at work in the DeltaSpace, whether `key` still holds the
+        reference with this SHA256 (see gc_lock.py)."""
+        gc_lock.wait_until_free(self.storage, space, self.clock.now)
+        info = self.storage.head(space.bucket, key)
+        try:
+            return info is not None and read_reference(info.metadata).sha256 == sha256
+        except FormatError:
+            return False
 
     def _unwrap(self, upload: _Upload, work: Path) -> _Content | None:
         """The file's uncompressed content, when it is a container that can be rebuilt
@@ -305,7 +386,7 @@ class DeltaService:
 
     def _store_delta(
         self, upload: _Upload, encoded: _Encoded, ref_key: str, ref_sha256: str, reason: str
-    ) -> PutResult:
+    ) -> _StoredDelta:
         dest, content = upload.dest, encoded.content
         meta = DeltaMeta(
             name=dest.name,
@@ -323,12 +404,7 @@ class DeltaService:
         )
         etag = self.storage.upload(dest.bucket, dest.delta_key, encoded.path, meta.to_metadata())
         self._note_stored(dest.bucket, dest.delta_key, present=True)
-        ref_name = ref_key.rsplit("/", 1)[-1]
-        entry = IndexEntry(etag, upload.size, upload.mtime, ref_name, encoded.size)
-        self._record(dest.delta_space, dest.delta_key, entry)
-        if not is_reserved_name(dest.name):  # reserved names are never stored direct
-            self._delete_if_present(dest.bucket, dest.key)
-        return PutResult(
+        stored = PutResult(
             key=dest,
             stored_as=StoredAs.DELTA,
             stored_key=dest.delta_key,
@@ -338,6 +414,18 @@ class DeltaService:
             created_reference=reason != "delta",
             reason=reason,
         )
+        return _StoredDelta(stored, etag, ref_key, ref_sha256)
+
+    def _settle_delta(self, upload: _Upload, stored: _StoredDelta) -> None:
+        """A confirmed delta goes into the listing index, and replaces the direct form."""
+        dest = upload.dest
+        ref_name = stored.ref_key.rsplit("/", 1)[-1]
+        entry = IndexEntry(
+            stored.etag, upload.size, upload.mtime, ref_name, stored.result.stored_size
+        )
+        self._record(dest.delta_space, dest.delta_key, entry)
+        if not is_reserved_name(dest.name):  # a reserved name's own key is never the user's
+            self._delete_if_present(dest.bucket, dest.key)
 
     def _create_reference(self, space: DeltaSpace, key: str, upload: _Upload) -> bool:
         """Write the file as a reference unless one exists at `key`; True when the key
@@ -371,12 +459,9 @@ class DeltaService:
         lib-1.2.zip) each delta goes against its own product's reference. Listed once
         per DeltaSpace per process (a LIST, and a HEAD per reference considered).
         """
-        with self._references_lock:
-            known = self._references.get(space)
+        known = self._references.get(space)
         if known is None:
-            known = self._list_references(space)
-            with self._references_lock:
-                known = self._references.setdefault(space, known)
+            known = self._references.setdefault(space, self._list_references(space))
         if not known:
             return None
         return max(known, key=lambda info: _shared_start(_reference_name(info), name))
@@ -398,24 +483,21 @@ class DeltaService:
         return found
 
     def _forget_references(self, space: DeltaSpace) -> None:
-        with self._references_lock:
-            self._references.pop(space, None)
+        self._references.pop(space)
 
     def _remember_reference(self, space: DeltaSpace, info: ObjectInfo) -> None:
         with self._references_lock:
-            known = self._references.get(space, [])
-            self._references[space] = [info, *(i for i in known if i.key != info.key)]
+            known = self._references.get(space) or []
+            self._references.put(space, [info, *(i for i in known if i.key != info.key)])
 
     def _usual_ratio(self, space: DeltaSpace, ref_key: str, ref_file: str) -> float | None:
         """The median size, as a fraction of their files, of the DeltaSpace's deltas
         against this reference (not counting the reference's own file); None with fewer
         than DRIFT_HISTORY of them. Read from the listing index, once per process."""
-        with self._index_lock:
-            entries = self._space_indexes.get(space)
+        entries = self._space_indexes.get(space)
         if entries is None:
             entries = self._read_index(space.bucket, space.index_key)
-            with self._index_lock:
-                entries = self._space_indexes.setdefault(space, entries)
+            entries = self._space_indexes.setdefault(space, entries)
         ref_name = ref_key.rsplit("/", 1)[-1]
         own = ref_file + DELTA_SUFFIX
         with self._index_lock:
@@ -427,20 +509,24 @@ class DeltaService:
         return statistics.median(ratios) if len(ratios) >= DRIFT_HISTORY else None
 
     def _first_reference_key(self, space: DeltaSpace, sha256: str) -> str:
-        if self._creates_exclusively(space.bucket):
+        if self._creates_exclusively(space):
             return space.reference_key
         return space.named_reference_key(sha256)
 
-    def _creates_exclusively(self, bucket: str) -> bool:
+    def _creates_exclusively(self, space: DeltaSpace) -> bool:
         """Whether the store honours create-only writes (If-None-Match: *), found out
-        once per bucket by writing a probe object twice."""
+        once per bucket by writing a probe object twice, inside the prefix being written
+        (a user may be allowed to write nowhere else)."""
         with self._probe_lock:
-            if bucket not in self._exclusive_creates:
-                self._exclusive_creates[bucket] = self._probe_exclusive_create(bucket)
-            return self._exclusive_creates[bucket]
+            honoured = self._exclusive_creates.get(space.bucket)
+            if honoured is None:
+                honoured = self._probe_exclusive_create(space)
+                self._exclusive_creates.put(space.bucket, honoured)
+            return honoured
 
-    def _probe_exclusive_create(self, bucket: str) -> bool:
-        key = f"{PROBE_PREFIX}{secrets.token_hex(8)}"
+    def _probe_exclusive_create(self, space: DeltaSpace) -> bool:
+        bucket = space.bucket
+        key = f"{space.prefix}{PROBE_PREFIX}{secrets.token_hex(8)}"
         with _workdir() as work:
             probe = work / "probe"
             probe.write_bytes(b"deltaglider probe\n")
@@ -460,30 +546,30 @@ class DeltaService:
             )
         return honoured
 
-    def _put_direct(
-        self,
-        source: Path,
-        dest: ObjectKey,
-        sha256: str,
-        size: int,
-        mtime: datetime,
-        tried_delta: bool,
-    ) -> PutResult:
-        meta = DirectMeta(dest.name, sha256, size, mtime, self.clock.now(), self.tool)
-        self.storage.upload(dest.bucket, dest.key, source, meta.to_metadata())
-        self._note_stored(dest.bucket, dest.key, present=True)
-        if self._exists(dest.bucket, dest.delta_key):  # an earlier version was a delta
+    def _put_direct(self, upload: _Upload, *, tried_delta: bool) -> PutResult:
+        """Store the file as itself: under its own key, or, for a reserved name (which
+        would read as an internal object there), under `{key}.delta` marked direct."""
+        dest = upload.dest
+        meta = DirectMeta(
+            dest.name, upload.sha256, upload.size, upload.mtime, self.clock.now(), self.tool
+        )
+        reserved = is_reserved_name(dest.name)
+        key = dest.delta_key if reserved else dest.key
+        etag = self.storage.upload(dest.bucket, key, upload.source, meta.to_metadata())
+        self._note_stored(dest.bucket, key, present=True)
+        if reserved:  # indexed like a delta, so that listings need no HEAD for it
+            self._record(dest.delta_space, key, IndexEntry(etag, upload.size, upload.mtime))
+        elif self._exists(dest.bucket, dest.delta_key):  # an earlier version was a delta
             self.storage.delete(dest.bucket, dest.delta_key)
             self._note_stored(dest.bucket, dest.delta_key, present=False)
             self._record(dest.delta_space, dest.delta_key, None)
-            self.drop_unused_reference(dest.delta_space)
         return PutResult(
             key=dest,
             stored_as=StoredAs.DIRECT,
-            stored_key=dest.key,
-            file_size=size,
-            file_sha256=sha256,
-            stored_size=size,
+            stored_key=key,
+            file_size=upload.size,
+            file_sha256=upload.sha256,
+            stored_size=upload.size,
             created_reference=False,
             reason="delta too large" if tried_delta else "not a delta candidate",
         )
@@ -577,7 +663,7 @@ class DeltaService:
     def _reference_copy(self, bucket: str, key: str, sha256: str, local: Path) -> Path:
         """Write the reference with this SHA256 to `local`: from the cache if it holds a
         verified copy, else from storage (once per process: other threads wait)."""
-        with self._reference_locks.setdefault(sha256, threading.Lock()):
+        with self._reference_fetches.held(sha256):
             if self.cache.fetch(sha256, local):
                 if self.hasher.file_sha256(local) == sha256:
                     return local
@@ -589,9 +675,7 @@ class DeltaService:
             try:
                 self.storage.download(bucket, key, local)
             except ObjectNotFound:
-                raise IntegrityError(
-                    f"reference s3://{bucket}/{key} is missing: its deltas cannot be rebuilt"
-                ) from None
+                raise ReferenceMissing(bucket, key) from None
             actual = self.hasher.file_sha256(local)
             if actual != sha256:
                 raise IntegrityError(
@@ -619,7 +703,8 @@ class DeltaService:
         for stored_as, stored_key in candidates:
             info = self.storage.head(key.bucket, stored_key)
             if info is not None:
-                return _Stored(stored_as, info)
+                whole = stored_kind(info.metadata) == "direct"  # a reserved name, stored whole
+                return _Stored(StoredAs.DIRECT if whole else stored_as, info)
         raise ObjectNotFound(key.bucket, key.key)  # aws says this for a missing bucket too
 
     def copy(self, source: ObjectKey, dest: ObjectKey, *, no_delta: bool = False) -> PutResult:
@@ -632,7 +717,9 @@ class DeltaService:
     # ----------------------------------------------------------------- delete
 
     def delete(self, key: ObjectKey) -> DeleteResult:
-        """Delete a logical object; its reference goes once no delta needs it.
+        """Delete a logical object. Its reference stays: references no delta uses are
+        removed by garbage collection (core/gc.py), never beside an upload that may be
+        making a delta against them.
 
         Like an S3 DELETE, deleting a key that is not there succeeds (and deletes nothing).
         """
@@ -641,31 +728,13 @@ class DeltaService:
         except ObjectNotFound:
             if not self.buckets.bucket_exists(key.bucket):
                 raise BucketNotFound(key.bucket, "DeleteObject") from None
-            return DeleteResult(key, None, deleted_reference=False)
+            return DeleteResult(key, None)
         self.storage.delete(key.bucket, stored.info.key)
-        deleted_reference = False
-        if stored.stored_as is StoredAs.DELTA:
+        self._note_stored(key.bucket, stored.info.key, present=False)
+        if stored.info.key.endswith(DELTA_SUFFIX):
             self._record(key.delta_space, stored.info.key, None)
-            deleted_reference = self.drop_unused_reference(key.delta_space)
         self.metrics.increment("delete")
-        return DeleteResult(key, stored.info.key, deleted_reference)
-
-    def drop_unused_reference(self, space: DeltaSpace) -> bool:
-        """Delete the DeltaSpace's reference(s) if no delta is left in it; True if any went."""
-        references = []
-        for entry in self.storage.list(space.bucket, space.prefix, delimiter="/"):
-            if isinstance(entry, ObjectInfo):
-                if entry.key.endswith(DELTA_SUFFIX):
-                    return False
-                if is_reference_key(entry.key):
-                    references.append(entry.key)
-        if not references:
-            return False
-        self.storage.delete(space.bucket, space.index_key)
-        for key in references:
-            self.storage.delete(space.bucket, key)
-            self.logger.debug("deleted reference %s: no delta needs it", key)
-        return True
+        return DeleteResult(key, stored.info.key)
 
     def _delete_if_present(self, bucket: str, key: str) -> None:
         if self._exists(bucket, key):
@@ -785,7 +854,7 @@ class DeltaService:
         else:
             size = entry.size
             info = head or self.storage.head(bucket, entry.key)
-            if info is not None:
+            if info is not None and stored_kind(info.metadata) != "direct":
                 try:
                     size = read_delta(info.metadata).size
                 except FormatError as exc:

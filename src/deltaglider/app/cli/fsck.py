@@ -2,39 +2,45 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import click
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from deltaglider.app.cli.context import make_service, storage_options
+from deltaglider.app.cli.gc import grace_option
 from deltaglider.app.cli.locations import parse_s3
-from deltaglider.app.cli.output import say
-from deltaglider.core.fsck import check, repair
+from deltaglider.app.cli.output import ls_time, say
+from deltaglider.core.fsck import Problem, check, repair, why_unused
 
 
 @click.command()
 @click.argument("path")
 @click.option("--verify", is_flag=True, help="Also rebuild every object and check its SHA256.")
-@click.option("--repair", "fix", is_flag=True, help="Remove orphan references and stale copies.")
+@click.option("--repair", "fix", is_flag=True, help="Run gc and remove stale copies.")
+@grace_option
 @storage_options
 def fsck(
     path: str,
     verify: bool,
     fix: bool,
+    grace: timedelta,
     endpoint_url: str | None,
     region: str | None,
     profile: str | None,
 ) -> int:
-    """Check s3://bucket[/prefix]: orphans, missing or changed references, unreadable
-    metadata, keys stored twice; with --verify every object's SHA256. Read-only unless
-    --repair. Exit status 1 when problems remain."""
+    """Check s3://bucket[/prefix]: missing or changed references, unreadable metadata,
+    keys stored twice, unused objects; with --verify every object's SHA256. Read-only
+    unless --repair. Exit status 1 when problems remain; unused objects within the grace
+    period are listed as scheduled, not problems."""
     location = parse_s3(path)
     service = make_service(endpoint_url, region, profile)
-    report = check(service, location.bucket, location.key, verify=verify)
+    report = check(service, location.bucket, location.key, verify=verify, grace=grace)
     if fix:
-        repair(service, location.bucket, report)
-    if report.findings:
+        repair(service, location.bucket, location.key, report, grace=grace)
+    if report.findings or report.scheduled:
         table = Table(box=box.SIMPLE_HEAD, show_edge=False)
         for column in ("OBJECT", "PROBLEM", "DETAIL", "ACTION"):
             table.add_column(column)
@@ -45,6 +51,9 @@ def fsck(
                 else ("--repair removes it" if finding.problem.repairable else "none possible")
             )
             table.add_row(finding.key, finding.problem.value, finding.detail, action)
+        for item in report.scheduled:
+            due = f"scheduled for removal {ls_time(item.due)}"
+            table.add_row(item.key, Problem.UNUSED.value, why_unused(item), due)
         Console(width=200).print(table)
     say(
         f"checked {report.objects} object(s) in {report.spaces} prefix(es): "

@@ -17,6 +17,7 @@ from deltaglider.app.cli.buckets import mb, rb
 from deltaglider.app.cli.context import Fatal, storage_options
 from deltaglider.app.cli.cp import cp, get, put
 from deltaglider.app.cli.fsck import fsck
+from deltaglider.app.cli.gc import gc
 from deltaglider.app.cli.locations import BadLocation
 from deltaglider.app.cli.ls import ls
 from deltaglider.app.cli.migrate import migrate
@@ -46,7 +47,7 @@ def cli(
     context.meta.update(endpoint_url=endpoint_url, region=region, profile=profile)
 
 
-for command in (cp, ls, rm, sync, mb, rb, put, get, verify, stats, migrate, fsck):
+for command in (cp, ls, rm, sync, mb, rb, put, get, verify, stats, migrate, fsck, gc):
     cli.add_command(command)
 
 

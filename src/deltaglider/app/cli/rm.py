@@ -7,7 +7,8 @@ from functools import partial
 import click
 
 from deltaglider.app.cli.context import Job, job_options
-from deltaglider.app.cli.locations import parse_s3
+from deltaglider.app.cli.gc import collect_emptied
+from deltaglider.app.cli.locations import S3Location, parse_s3
 from deltaglider.app.cli.plan import as_directory, delete_tasks, s3_objects
 from deltaglider.app.cli.transfers import Task
 from deltaglider.core.errors import DeltaGliderError
@@ -21,22 +22,25 @@ from deltaglider.core.models import ObjectKey
 def rm(path: str, recursive: bool, job: Job) -> int:
     """Delete s3://bucket/key (or, with --recursive, everything below a prefix).
 
-    A reference goes with the last delta that needs it.
+    A prefix left with no delta loses its references too, at the end (by gc's rule);
+    references other deltas still need stay until `deltaglider gc` finds them unused.
     """
     location = parse_s3(path)
     service, reporter = job.service, job.reporter
     if not recursive:
         target = location.object_key()
-        return reporter.run([[Task("delete", str(location), 0, partial(service.delete, target))]])
-    root = as_directory(location)
-    try:
-        keys = [file.key for file in s3_objects(service, root, job.filters)]
-    except DeltaGliderError as exc:
-        reporter.fatal(str(exc))
-        return reporter.exit_code
-    with service.batch():
-        code = reporter.run([delete_tasks(service, root, keys)])
-    if not job.dryrun:  # deletes that ran side by side may each have seen the other's delta
-        for space in {ObjectKey(root.bucket, root.key + key).delta_space for key in keys}:
-            service.drop_unused_reference(space)
+        code = reporter.run([[Task("delete", str(location), 0, partial(service.delete, target))]])
+        keys = [location.key]
+        root = S3Location(location.bucket, "")
+    else:
+        root = as_directory(location)
+        try:
+            keys = [file.key for file in s3_objects(service, root, job.filters)]
+        except DeltaGliderError as exc:
+            reporter.fatal(str(exc))
+            return reporter.exit_code
+        with service.batch():
+            code = reporter.run([delete_tasks(service, root, keys)])
+    if not job.dryrun:
+        collect_emptied(service, {ObjectKey(root.bucket, root.key + k).delta_space for k in keys})
     return code

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from deltaglider.app.cli.context import Fatal, Job, job_options
+from deltaglider.app.cli.gc import collect_emptied
 from deltaglider.app.cli.locations import S3Location, is_s3, parse_s3
 from deltaglider.app.cli.plan import (
     LocalTree,
@@ -69,8 +70,7 @@ def sync(
             return reporter.exit_code
         code = reporter.run(stages)
     if not job.dryrun:
-        for space in cleanup:
-            service.drop_unused_reference(space)
+        collect_emptied(service, cleanup)
     return code
 
 
@@ -84,7 +84,7 @@ def plan(
     no_delta: bool,
     strategy_options: dict[str, bool],
 ) -> tuple[list[list[Task]], set[DeltaSpace]]:
-    """The stages of operations, and the DeltaSpaces whose references may be unused after."""
+    """The stages of operations, and the DeltaSpaces that --delete may leave empty."""
     if not is_s3(source):
         tree = LocalTree(Path(source))
         if not tree.root.is_dir():
@@ -117,7 +117,7 @@ def plan(
 def _with_deletes(
     service: DeltaService, stages: list[list[Task]], target: S3Location, removals: list[str]
 ) -> tuple[list[list[Task]], set[DeltaSpace]]:
-    """The deletes of --delete join the last stage; their DeltaSpaces get checked after."""
+    """The deletes of --delete join the last stage; their DeltaSpaces get tidied after."""
     deletes = delete_tasks(service, target, removals)
     spaces = {ObjectKey(target.bucket, target.key + key).delta_space for key in removals}
     return [*stages[:-1], [*stages[-1], *deletes]], spaces
