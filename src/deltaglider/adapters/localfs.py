@@ -33,6 +33,7 @@ from deltaglider.core.errors import (
     LocalFileError,
     ObjectNotFound,
 )
+from deltaglider.core.limits import check_put
 from deltaglider.ports import BucketInfo, CommonPrefix, ObjectInfo
 
 META_SUFFIX = ".dg-meta.json"
@@ -186,6 +187,7 @@ class LocalFilesystemStorage:
         create_only: bool = False,
     ) -> str:
         self._existing_bucket(bucket, "PutObject")
+        check_put(bucket, key, metadata)  # S3's limits, so what works here works there
         path = self._object_path(bucket, key)
         if path.is_dir():
             raise InvalidKeyError(f"key {key!r} is a prefix of other keys on this backend")

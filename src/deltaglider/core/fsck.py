@@ -103,7 +103,7 @@ def _check_space(
     for delta in deltas:
         info = service.storage.head(bucket, delta.key)
         try:
-            meta = read_delta(info.metadata if info else {})
+            meta = read_delta(info.metadata if info else {}, delta.key)
         except FormatError as exc:
             unreadable = True
             yield Finding(delta.key, Problem.BAD_METADATA, str(exc))

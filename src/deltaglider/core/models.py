@@ -8,10 +8,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from deltaglider.core.limits import KEY_LIMIT, fits_key, key_size
+
 REFERENCE_NAME = "reference.bin"
 INDEX_NAME = ".dg-index.json"  # the DeltaSpace's listing index, see core/index.py
 PROBE_PREFIX = ".dg-probe-"  # short-lived objects testing the store's conditional writes
 DELTA_SUFFIX = ".delta"
+# Bytes a DeltaSpace's prefix must leave under S3's key limit for the names of its
+# internal objects (the longest, `.dg-gc-reference-{16 hex}.bin`, takes 37).
+INTERNAL_NAME_ROOM = 40
 # References after the first (and all of them on stores that ignore conditional writes)
 # are named by their content.
 _NAMED_REFERENCE = re.compile(r"reference-[0-9a-f]{16}\.bin")
@@ -38,6 +43,13 @@ class ObjectKey:
     def delta_key(self) -> str:
         """Where this logical object is stored when it is stored as a delta."""
         return self.key + DELTA_SUFFIX
+
+    @property
+    def fits_delta(self) -> bool:
+        """Whether this key can be stored as a delta: `K.delta` within S3's key limit,
+        and room left after its DeltaSpace's prefix for the references and index."""
+        folder = folder_of(self.key)
+        return fits_key(self.delta_key) and key_size(folder) + INTERNAL_NAME_ROOM <= KEY_LIMIT
 
     def __str__(self) -> str:
         return f"s3://{self.bucket}/{self.key}"

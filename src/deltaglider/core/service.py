@@ -24,11 +24,13 @@ from deltaglider.core.errors import (
     DiffToolMissing,
     FormatError,
     IntegrityError,
+    InvalidKeyError,
     LocalFileError,
     ObjectNotFound,
     StorageError,
 )
 from deltaglider.core.index import IndexEntry, parse_index, render_index
+from deltaglider.core.limits import KEY_LIMIT, fits_key
 from deltaglider.core.metadata import (
     DeltaMeta,
     DirectMeta,
@@ -36,6 +38,7 @@ from deltaglider.core.metadata import (
     read_delta,
     read_direct,
     read_reference,
+    recipe_fits,
 )
 from deltaglider.core.models import (
     DELTA_SUFFIX,
@@ -185,8 +188,16 @@ class DeltaService:
         mtime = datetime.fromtimestamp(stat.st_mtime, UTC)
         sha256 = self.hasher.file_sha256(source)
         name = dest.name
-        wants_delta = self.policy.should_use_delta(name, stat.st_size) and (
-            not no_delta or is_reserved_name(name)
+        if is_reserved_name(name) and not dest.fits_delta:
+            raise InvalidKeyError(
+                f"key too long for DeltaGlider to store this name ({name} is kept as "
+                f"{name}{DELTA_SUFFIX}, with room for its folder's references, within S3's "
+                f"{KEY_LIMIT:,}-byte keys)"
+            )
+        wants_delta = (
+            self.policy.should_use_delta(name, stat.st_size)
+            and (not no_delta or is_reserved_name(name))
+            and dest.fits_delta  # else stored direct: as a delta it would not fit S3's keys
         )
         result = None
         if wants_delta:
@@ -261,8 +272,14 @@ class DeltaService:
         if not container.decompress(upload.source, inner):
             return None
         recipe = container.find_recipe(upload.source, inner)
-        if recipe is None:
-            self.logger.debug("%s cannot be rebuilt bit-exactly: raw delta", upload.dest)
+        if recipe is None or not recipe_fits(
+            recipe, container=container.kind, codec=self.diff.codec, tool=self.tool
+        ):
+            self.logger.debug(
+                "%s cannot be rebuilt bit-exactly, or its recipe does not fit S3's "
+                "metadata: raw delta",
+                upload.dest,
+            )
             inner.unlink()
             return None
         return _Content(container, inner, self.hasher.file_sha256(inner), recipe)
@@ -321,7 +338,9 @@ class DeltaService:
             container=content.container.kind if content else None,
             recipe=content.recipe if content else None,
         )
-        etag = self.storage.upload(dest.bucket, dest.delta_key, encoded.path, meta.to_metadata())
+        etag = self.storage.upload(
+            dest.bucket, dest.delta_key, encoded.path, meta.to_metadata(dest.delta_key)
+        )
         self._note_stored(dest.bucket, dest.delta_key, present=True)
         ref_name = ref_key.rsplit("/", 1)[-1]
         entry = IndexEntry(etag, upload.size, upload.mtime, ref_name, encoded.size)
@@ -536,7 +555,7 @@ class DeltaService:
             direct = read_direct(info.metadata)
             expected = direct.sha256 if direct else None
         else:
-            meta = read_delta(info.metadata)
+            meta = read_delta(info.metadata, info.key)
             with _workdir() as work:
                 self._decode(source, meta, info.key, out, work)
             expected = meta.sha256
@@ -617,6 +636,8 @@ class DeltaService:
         else:
             candidates = [(StoredAs.DIRECT, key.key), (StoredAs.DELTA, key.delta_key)]
         for stored_as, stored_key in candidates:
+            if not fits_key(stored_key):  # never stored; a HEAD of one is a 400 (Ceph)
+                continue
             info = self.storage.head(key.bucket, stored_key)
             if info is not None:
                 return _Stored(stored_as, info)
@@ -682,6 +703,8 @@ class DeltaService:
 
     def _exists(self, bucket: str, key: str) -> bool:
         """Whether a stored key exists: from a listing taken in this batch, else a HEAD."""
+        if not fits_key(key):  # never stored; a HEAD of one is a 400 (Ceph)
+            return False
         with self._index_lock:
             listed = self._listing_covering(bucket, key)
             if listed is not None:
@@ -787,7 +810,7 @@ class DeltaService:
             info = head or self.storage.head(bucket, entry.key)
             if info is not None:
                 try:
-                    size = read_delta(info.metadata).size
+                    size = read_delta(info.metadata, entry.key).size
                 except FormatError as exc:
                     self.logger.warning("s3://%s/%s: %s", bucket, entry.key, exc)
         # Times are the stored object's, as S3 shows them: `ls` and `sync` then agree
