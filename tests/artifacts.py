@@ -1,10 +1,11 @@
-"""Real-looking release artifacts made on the spot: zips of a project whose versions
-differ a little, as builds do."""
+"""Real-looking release artifacts made on the spot: zips and sdists of a project whose
+versions differ a little, as builds do."""
 
 from __future__ import annotations
 
 import io
 import random
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -28,4 +29,18 @@ def release_zip(path: Path, version: int, *, files: int = 8, file_size: int = 3_
 
 def random_file(path: Path, size: int, seed: int = 0) -> Path:
     path.write_bytes(random.Random(seed).randbytes(size))
+    return path
+
+
+def sdist(path: Path, version: int) -> Path:
+    """A .tar.gz as setuptools writes one (tarfile + gzip, level 9); versions differ a bit."""
+    rng = random.Random(5)
+    with tarfile.open(path, "w:gz") as archive:
+        for index in range(40):
+            body = " ".join(f"word{rng.randrange(5000)}" for _ in range(2000)).encode()
+            if index == version:
+                body += f"\nchanged in {version}\n".encode()
+            info = tarfile.TarInfo(f"pkg-{version}/module_{index}.py")
+            info.size, info.mtime = len(body), 1_700_000_000
+            archive.addfile(info, io.BytesIO(body))
     return path

@@ -60,7 +60,7 @@ def test_release_series_round_trips(
         for result in results:
             info = storage.head(backend.bucket, result.stored_key)
             assert info is not None
-            assert read_delta(info.metadata).container == "gzip", result.stored_key
+            assert read_delta(info.metadata, info.key).container == "gzip", result.stored_key
     deltas = sum(r.stored_as is StoredAs.DELTA for r in results)
     with capsys.disabled():
         print(

@@ -19,6 +19,7 @@ from deltaglider.core.metadata import (
 SHA_A = "a" * 64
 SHA_B = "b" * 64
 WHEN = datetime(2026, 11, 21, 8, 30, 0, 123456, tzinfo=UTC)
+DELTA_KEY = "releases/app-1.0.zip.delta"
 
 
 def delta_meta(**changes: object) -> DeltaMeta:
@@ -39,7 +40,7 @@ def delta_meta(**changes: object) -> DeltaMeta:
 
 
 def test_delta_metadata_golden() -> None:
-    assert delta_meta().to_metadata() == {
+    assert delta_meta().to_metadata(DELTA_KEY) == {
         "dg-format": "1",
         "dg-kind": "delta",
         "dg-tool": "deltaglider/0.1.0",
@@ -48,7 +49,7 @@ def test_delta_metadata_golden() -> None:
         "dg-file-size": "1234",
         "dg-file-mtime": "2026-11-21T08:30:00.123456Z",
         "dg-created-at": "2026-11-21T08:30:00.123456Z",
-        "dg-ref-key": "releases/reference.bin",
+        "dg-ref-key": "reference.bin",
         "dg-ref-sha256": SHA_B,
         "dg-delta-size": "56",
         "dg-codec": "xdelta3",
@@ -57,7 +58,7 @@ def test_delta_metadata_golden() -> None:
 
 def test_each_kind_round_trips() -> None:
     delta = delta_meta()
-    assert read_delta(delta.to_metadata()) == delta
+    assert read_delta(delta.to_metadata(DELTA_KEY), DELTA_KEY) == delta
     direct = DirectMeta("notes.txt", SHA_A, 10, WHEN, WHEN, "deltaglider/0.1.0")
     assert read_direct(direct.to_metadata()) == direct
     reference = ReferenceMeta("app-1.0.zip", SHA_B, 99, WHEN, "deltaglider/0.1.0")
@@ -65,10 +66,11 @@ def test_each_kind_round_trips() -> None:
 
 
 def test_names_are_percent_encoded_to_stay_printable_ascii() -> None:
-    meta = delta_meta(name="släpp 100%.zip", ref_key="ü/reference.bin").to_metadata()
+    delta_key = "ü/släpp 100%.zip.delta"
+    meta = delta_meta(name="släpp 100%.zip", ref_key="ü/reference.bin").to_metadata(delta_key)
     assert meta["dg-original-name"] == "sl%C3%A4pp%20100%25.zip"
     assert all(value.isascii() and " " not in value for value in meta.values())
-    parsed = read_delta(meta)
+    parsed = read_delta(meta, delta_key)
     assert (parsed.name, parsed.ref_key) == ("släpp 100%.zip", "ü/reference.bin")
 
 
@@ -85,7 +87,7 @@ def test_reads_deltaglider_6_metadata() -> None:
         "dg-delta-cmd": "xdelta3 -e -9 -s reference.bin <file> <file>.delta",
         "dg-note": "zero-diff (reference identical)",
     }
-    parsed = read_delta(meta)
+    parsed = read_delta(meta, "ror/es/1.64.2/app%1.zip.delta")
     assert parsed.name == "app%1.zip"  # legacy names were never encoded
     assert parsed.sha256 == SHA_A
     assert parsed.size == 80718631
@@ -107,7 +109,7 @@ def test_reads_0x_underscore_metadata_and_naive_times() -> None:
         "delta_size": "7",
         "delta_cmd": "xdelta3 -e -9 -s reference.bin <file> <file>.delta",
     }
-    parsed = read_delta(meta)
+    parsed = read_delta(meta, "p/a.zip.delta")
     assert (parsed.name, parsed.size, parsed.ref_key, parsed.codec) == (
         "a.zip",
         41,
@@ -135,8 +137,8 @@ def test_reads_6x_reference_and_direct_forms() -> None:
 
 
 def test_canonical_key_wins_over_legacy_spelling() -> None:
-    meta = delta_meta(name="new.zip").to_metadata() | {"original_name": "old.zip"}
-    assert read_delta(meta).name == "new.zip"
+    meta = delta_meta(name="new.zip").to_metadata(DELTA_KEY) | {"original_name": "old.zip"}
+    assert read_delta(meta, DELTA_KEY).name == "new.zip"
 
 
 def test_plain_object_has_no_direct_metadata() -> None:
@@ -157,11 +159,11 @@ def test_plain_object_has_no_direct_metadata() -> None:
     ],
 )
 def test_malformed_or_future_metadata_is_refused(change: dict[str, str], message: str) -> None:
-    meta = delta_meta().to_metadata() | change
+    meta = delta_meta().to_metadata(DELTA_KEY) | change
     with pytest.raises(FormatError, match=message):
-        read_delta(meta)
+        read_delta(meta, DELTA_KEY)
 
 
 def test_delta_without_metadata_is_refused() -> None:
     with pytest.raises(FormatError):
-        read_delta({})
+        read_delta({}, DELTA_KEY)

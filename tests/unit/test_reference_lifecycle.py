@@ -95,7 +95,7 @@ def test_gc_between_choosing_a_reference_and_storing_the_delta(tmp_path: Path) -
 
     assert result.stored_key == "p/y.zip.delta"
     reads_back(storage, "p/y.zip", y, tmp_path)
-    meta = read_delta(storage.buckets["bucket"]["p/y.zip.delta"].metadata)
+    meta = read_delta(storage.buckets["bucket"]["p/y.zip.delta"].metadata, "p/y.zip.delta")
     assert meta.ref_key in storage.buckets["bucket"]
     assert collect(make_service(storage)[0]).removed == []  # nothing left unused
 

@@ -35,7 +35,7 @@ def references(storage: InMemoryStorage) -> list[str]:
 
 
 def ref_of(storage: InMemoryStorage, stored_key: str) -> str:
-    return read_delta(storage.buckets["bucket"][stored_key].metadata).ref_key
+    return read_delta(storage.buckets["bucket"][stored_key].metadata, stored_key).ref_key
 
 
 def check_all_rebuild(storage: InMemoryStorage, files: dict[str, Path], tmp_path: Path) -> None:

@@ -50,7 +50,8 @@ def test_first_upload_creates_reference_and_a_delta(tmp_path: Path) -> None:
     reference = storage.buckets["bucket"]["releases/reference.bin"]
     assert reference.data == artifact.read_bytes()
     assert read_reference(reference.metadata).sha256 == sha(artifact)
-    delta = read_delta(storage.buckets["bucket"]["releases/app-1.0.zip.delta"].metadata)
+    delta_key = "releases/app-1.0.zip.delta"
+    delta = read_delta(storage.buckets["bucket"][delta_key].metadata, delta_key)
     assert delta.ref_key == "releases/reference.bin"
     assert delta.ref_sha256 == sha(artifact)
     assert delta.size == artifact.stat().st_size

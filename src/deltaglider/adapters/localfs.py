@@ -33,6 +33,7 @@ from deltaglider.core.errors import (
     LocalFileError,
     ObjectNotFound,
 )
+from deltaglider.core.limits import check_put
 from deltaglider.ports import BucketInfo, CommonPrefix, ObjectInfo
 
 META_SUFFIX = ".dg-meta.json"
@@ -187,6 +188,7 @@ class LocalFilesystemStorage:
         create_only: bool = False,
     ) -> str:
         self._existing_bucket(bucket, "PutObject")
+        check_put(bucket, key, metadata)  # S3's limits, so what works here works there
         path = self._object_path(bucket, key)
         if path.is_dir():
             raise InvalidKeyError(f"key {key!r} is a prefix of other keys on this backend")
@@ -215,9 +217,7 @@ class LocalFilesystemStorage:
     def _runs_through_an_object(self, bucket: str, path: Path) -> bool:
         """Whether a folder of the key's path is a file (an object) on this backend."""
         bucket_dir = self._bucket_dir(bucket)
-        return any(
-            parent.is_file() for parent in path.parents if parent.is_relative_to(bucket_dir)
-        )
+        return any(parent.is_file() for parent in path.parents if parent.is_relative_to(bucket_dir))
 
     def _publish(self, path: Path, source: Path, document: str, create_only: bool) -> str:
         """Both files are written and flushed under temporary names first; then the

@@ -16,6 +16,7 @@ from deltaglider.core.errors import (
     ObjectNotFound,
     StorageError,
 )
+from deltaglider.core.limits import check_put
 from deltaglider.ports import BucketInfo, CommonPrefix, ObjectInfo
 
 
@@ -32,7 +33,8 @@ class StoredObject:
 
 @dataclass
 class InMemoryStorage:
-    """Buckets of objects in dicts, with S3's listing rules; counts calls per operation."""
+    """Buckets of objects in dicts, with S3's listing rules and limits; counts calls per
+    operation."""
 
     buckets: dict[str, dict[str, StoredObject]] = field(default_factory=dict)
     calls: dict[str, int] = field(default_factory=dict)
@@ -106,6 +108,7 @@ class InMemoryStorage:
         create_only: bool = False,
     ) -> str:
         self._count("upload")
+        check_put(bucket, key, metadata)
         data = source.read_bytes()
         with self._lock:
             objects = self._bucket(bucket, "PutObject")

@@ -28,6 +28,8 @@ from deltaglider.core.errors import (
     CredentialsError,
     DeltaGliderError,
     EndpointError,
+    KeyTooLong,
+    MetadataTooLarge,
     ObjectNotFound,
     StorageError,
 )
@@ -268,6 +270,10 @@ def _from_client_error(exc: ClientError, bucket: str, key: str | None) -> DeltaG
         return AlreadyExists(bucket, key or "")
     if code in _NOT_FOUND:
         return ObjectNotFound(bucket, key or "")
+    if code == "KeyTooLongError":
+        return KeyTooLong(bucket, key or "", operation)
+    if code == "MetadataTooLarge":
+        return MetadataTooLarge(bucket, key or "", operation)
     if code in _BAD_CREDENTIALS:
         return CredentialsError(f"The store rejected the credentials ({code}): {message}")
     if code in ("403", "AccessDenied", "Forbidden"):

@@ -3,6 +3,7 @@
     DeltaGliderError
     ├── ConfigError            an invalid setting (environment variable or flag)
     ├── InvalidKeyError        a key or bucket name the store cannot hold
+    │   └── KeyTooLong         a key over S3's 1,024 bytes
     ├── LocalFileError         a local file that cannot be read or written
     ├── NotFoundError
     │   ├── BucketNotFound
@@ -10,6 +11,7 @@
     ├── StorageError           the store failed or refused
     │   ├── BucketNotEmpty
     │   ├── AlreadyExists      a create-only write found the key taken
+    │   ├── MetadataTooLarge   user metadata over S3's 2 KB
     │   ├── AccessDenied
     │   ├── CredentialsError   no credentials, or credentials the store rejects
     │   └── EndpointError      the endpoint cannot be reached
@@ -69,6 +71,15 @@ class ObjectNotFound(NotFoundError):
         self.key = key
 
 
+class KeyTooLong(InvalidKeyError):
+    """A key over S3's limit of 1,024 bytes of UTF-8."""
+
+    def __init__(self, bucket: str, key: str, operation: str = "PutObject") -> None:
+        super().__init__(_aws_wording("KeyTooLongError", operation, "Your key is too long"))
+        self.bucket = bucket
+        self.key = key
+
+
 class StorageError(DeltaGliderError):
     """The store failed or refused an operation."""
 
@@ -90,6 +101,21 @@ class AlreadyExists(StorageError):
 
     def __init__(self, bucket: str, key: str) -> None:
         super().__init__(f"s3://{bucket}/{key} already exists")
+        self.bucket = bucket
+        self.key = key
+
+
+class MetadataTooLarge(StorageError):
+    """User metadata over S3's limit of 2 KB."""
+
+    def __init__(self, bucket: str, key: str, operation: str = "PutObject") -> None:
+        super().__init__(
+            _aws_wording(
+                "MetadataTooLarge",
+                operation,
+                "Your metadata headers exceed the maximum allowed metadata size",
+            )
+        )
         self.bucket = bucket
         self.key = key
 

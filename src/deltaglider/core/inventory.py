@@ -98,7 +98,7 @@ def take_inventory(storage: StoragePort, space: DeltaSpace, entries: list[Object
                 inventory.uses[info.key] = DeltaUse(None, None)
                 continue
             try:
-                meta = read_delta(info.metadata)
+                meta = read_delta(info.metadata, info.key)
             except FormatError as exc:
                 inventory.unreadable[info.key] = str(exc)
                 continue

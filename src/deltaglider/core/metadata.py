@@ -1,8 +1,9 @@
 """The storage format's metadata: what each stored object carries, written and read.
 
-Documented in docs/FORMAT.md. Writing always uses the current format (`dg-format: 1`);
-reading also accepts what DeltaGlider 6.x and earlier wrote: the same `dg-` keys
-without `dg-format`, and the older bare keys (`file_sha256`, `file-sha256`, ...).
+Documented in docs/FORMAT.md. Writing always uses the current format (`dg-format: 1`),
+within S3's 2 KB of user metadata whatever the key; reading also accepts what
+DeltaGlider 6.x and earlier wrote: the same `dg-` keys without `dg-format`, and the
+older bare keys (`file_sha256`, `file-sha256`, ...).
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ from datetime import UTC, datetime
 from urllib.parse import quote, unquote
 
 from deltaglider.core.errors import FormatError
+from deltaglider.core.limits import METADATA_LIMIT, metadata_size
+from deltaglider.core.models import folder_of
 
 FORMAT_VERSION = 1
 PREFIX = "dg-"
 DEFAULT_CODEC = "xdelta3"  # the only codec before codecs were recorded
+NAME_KEY = "dg-original-name"
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 # Metadata travels in HTTP headers: keep values to printable ASCII, no '%' or spaces.
@@ -36,9 +40,15 @@ class ReferenceMeta:
     tool: str
 
     def to_metadata(self) -> dict[str, str]:
-        return _written(
+        """The name, which the reference policy matches by its start, is shortened if
+        the metadata would not fit otherwise."""
+        meta = _written(
             "reference", self.tool, self.name, self.sha256, self.size, None, self.created_at
         )
+        excess = metadata_size(meta) - METADATA_LIMIT
+        if excess > 0:
+            meta[NAME_KEY] = _shortened(self.name, len(meta[NAME_KEY]) - excess)
+        return meta
 
 
 @dataclass(frozen=True)
@@ -58,12 +68,13 @@ class DeltaMeta:
     container: str | None = None  # e.g. "gzip": the delta is of the uncompressed content
     recipe: str | None = None  # how the container rebuilds the original bytes
 
-    def to_metadata(self) -> dict[str, str]:
+    def to_metadata(self, delta_key: str) -> dict[str, str]:
+        """The reference is named relative to the delta's own folder, where it lives."""
         meta = _written(
             "delta", self.tool, self.name, self.sha256, self.size, self.mtime, self.created_at
         )
         meta |= {
-            "dg-ref-key": quote(self.ref_key, safe=_SAFE),
+            "dg-ref-key": quote(_relative_ref(self.ref_key, delta_key), safe=_SAFE),
             "dg-ref-sha256": self.ref_sha256,
             "dg-codec": self.codec,
         }
@@ -72,7 +83,7 @@ class DeltaMeta:
         if self.container is not None and self.recipe is not None:
             meta["dg-container"] = self.container
             meta["dg-container-recipe"] = quote(self.recipe, safe=_SAFE)
-        return meta
+        return _without_name_if_too_large(meta)
 
 
 @dataclass(frozen=True)
@@ -87,8 +98,10 @@ class DirectMeta:
     tool: str
 
     def to_metadata(self) -> dict[str, str]:
-        return _written(
-            "direct", self.tool, self.name, self.sha256, self.size, self.mtime, self.created_at
+        return _without_name_if_too_large(
+            _written(
+                "direct", self.tool, self.name, self.sha256, self.size, self.mtime, self.created_at
+            )
         )
 
 
@@ -110,8 +123,9 @@ def read_reference(meta: Mapping[str, str]) -> ReferenceMeta:
     )
 
 
-def read_delta(meta: Mapping[str, str]) -> DeltaMeta:
-    """Parse a delta's metadata; FormatError when anything needed to rebuild is missing."""
+def read_delta(meta: Mapping[str, str], delta_key: str) -> DeltaMeta:
+    """Parse the metadata of the delta stored at `delta_key`; FormatError when anything
+    needed to rebuild is missing. `ref_key` comes back as the reference's full key."""
     fields = _Fields(meta)
     return DeltaMeta(
         name=fields.name("original-name", "source-name"),
@@ -119,7 +133,7 @@ def read_delta(meta: Mapping[str, str]) -> DeltaMeta:
         size=fields.required_int("file-size"),
         mtime=fields.optional_time("file-mtime"),
         created_at=fields.optional_time("created-at"),
-        ref_key=fields.required_name("ref-key"),
+        ref_key=_resolved_ref(fields.required_name("ref-key"), delta_key),
         ref_sha256=fields.sha256("ref-sha256"),
         delta_size=fields.optional_int("delta-size"),
         codec=fields.codec(),
@@ -144,6 +158,67 @@ def read_direct(meta: Mapping[str, str]) -> DirectMeta | None:
     )
 
 
+def recipe_fits(recipe: str, *, container: str, codec: str, tool: str) -> bool:
+    """Whether a delta recording this container recipe fits S3's metadata limit whatever
+    its sizes, times and reference (its name is dropped if need be)."""
+    widest = DeltaMeta(
+        name="",
+        sha256=_ANY_SHA256,
+        size=_LARGEST_OBJECT,
+        mtime=_ANY_TIME,
+        created_at=_ANY_TIME,
+        ref_key=_LONGEST_REFERENCE,
+        ref_sha256=_ANY_SHA256,
+        delta_size=_LARGEST_OBJECT,
+        codec=codec,
+        tool=tool,
+        container=container,
+        recipe=recipe,
+    ).to_metadata("any.delta")
+    widest.pop(NAME_KEY, None)
+    return metadata_size(widest) <= METADATA_LIMIT
+
+
+# The widest values of the fields a recipe shares the metadata with.
+_ANY_SHA256 = "0" * 64
+_ANY_TIME = datetime(2000, 1, 1, 0, 0, 0, 1, tzinfo=UTC)  # microseconds make it widest
+_LARGEST_OBJECT = 5 * 1024**4  # S3's largest object
+_LONGEST_REFERENCE = f"reference-{'0' * 16}.bin"
+
+
+def _relative_ref(ref_key: str, delta_key: str) -> str:
+    """A reference's name in the delta's folder: short whatever the key (FORMAT.md 3)."""
+    folder = folder_of(delta_key)
+    name = ref_key[len(folder) :]
+    if not ref_key.startswith(folder) or "/" in name:
+        raise ValueError(f"reference {ref_key!r} is not beside its delta {delta_key!r}")
+    return name
+
+
+def _resolved_ref(value: str, delta_key: str) -> str:
+    """The reference's full key: a bare name lives in the delta's folder; a value with a
+    `/` is a key in the bucket, as DeltaGlider 6.x wrote it."""
+    return value if "/" in value else folder_of(delta_key) + value
+
+
+def _without_name_if_too_large(meta: dict[str, str]) -> dict[str, str]:
+    """A delta's or direct object's name is its key's last segment: nothing needs it
+    recorded, so it goes when the metadata would not fit S3's limit otherwise."""
+    if metadata_size(meta) > METADATA_LIMIT:
+        del meta[NAME_KEY]
+    return meta
+
+
+def _shortened(name: str, room: int) -> str:
+    """The longest start of `name` (whole characters) whose encoded form fits `room`."""
+    used = 0
+    for end, char in enumerate(name):
+        used += len(quote(char, safe=_SAFE))
+        if used > room:
+            return quote(name[:end], safe=_SAFE)
+    return quote(name, safe=_SAFE)
+
+
 def _written(
     kind: str,
     tool: str,
@@ -157,7 +232,7 @@ def _written(
         "dg-format": str(FORMAT_VERSION),
         "dg-kind": kind,
         "dg-tool": tool,
-        "dg-original-name": quote(name, safe=_SAFE),
+        NAME_KEY: quote(name, safe=_SAFE),
         "dg-file-sha256": sha256,
     }
     if size is not None:

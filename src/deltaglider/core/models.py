@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from deltaglider.core.limits import KEY_LIMIT, fits_key, key_size
+
 REFERENCE_NAME = "reference.bin"
 # Every name starting with this is DeltaGlider's own, never a user's object.
 INTERNAL_PREFIX = ".dg-"
@@ -15,6 +17,10 @@ INDEX_NAME = ".dg-index.json"  # the DeltaSpace's listing index, see core/index.
 PROBE_PREFIX = ".dg-probe-"  # short-lived objects testing the store's conditional writes
 GC_LOCK_PREFIX = ".dg-gc-lock-"  # held while unused references are removed, see core/gc_lock.py
 DELTA_SUFFIX = ".delta"
+# Bytes a DeltaSpace's prefix must leave under S3's key limit for the names of its
+# internal objects (the longest, `reference-{16 hex}.bin` or `.dg-gc-lock-{16 hex}`,
+# take 30).
+INTERNAL_NAME_ROOM = 40
 # References after the first (and all of them on stores that ignore conditional writes)
 # are named by their content.
 _NAMED_REFERENCE = re.compile(r"reference-[0-9a-f]{16}\.bin")
@@ -45,6 +51,13 @@ class ObjectKey:
     def delta_key(self) -> str:
         """Where this logical object is stored when it is stored as a delta."""
         return self.key + DELTA_SUFFIX
+
+    @property
+    def fits_delta(self) -> bool:
+        """Whether this key can be stored as a delta: `K.delta` within S3's key limit,
+        and room left after its DeltaSpace's prefix for the references and index."""
+        folder = folder_of(self.key)
+        return fits_key(self.delta_key) and key_size(folder) + INTERNAL_NAME_ROOM <= KEY_LIMIT
 
     def __str__(self) -> str:
         return f"s3://{self.bucket}/{self.key}"

@@ -27,12 +27,14 @@ from deltaglider.core.errors import (
     DiffToolMissing,
     FormatError,
     IntegrityError,
+    InvalidKeyError,
     LocalFileError,
     ObjectNotFound,
     ReferenceMissing,
     StorageError,
 )
 from deltaglider.core.index import IndexEntry, parse_index, render_index
+from deltaglider.core.limits import KEY_LIMIT, fits_key
 from deltaglider.core.metadata import (
     DeltaMeta,
     DirectMeta,
@@ -40,6 +42,7 @@ from deltaglider.core.metadata import (
     read_delta,
     read_direct,
     read_reference,
+    recipe_fits,
     stored_kind,
 )
 from deltaglider.core.models import (
@@ -203,9 +206,19 @@ class DeltaService:
     def put(self, source: Path, dest: ObjectKey, *, no_delta: bool = False) -> PutResult:
         """Store a local file under `dest`, as a delta when that pays, else as itself."""
         started = time.monotonic()
+        name = dest.name
+        if is_reserved_name(name) and not fits_key(dest.delta_key):
+            raise InvalidKeyError(
+                f"key too long for DeltaGlider to store this name ({name} is kept as "
+                f"{name}{DELTA_SUFFIX}, within S3's {KEY_LIMIT:,}-byte keys)"
+            )
         with _workdir() as work:
             upload = self._spool(source, dest, work)
-            wants_delta = not no_delta and self.policy.should_use_delta(dest.name, upload.size)
+            wants_delta = (
+                not no_delta
+                and self.policy.should_use_delta(name, upload.size)
+                and dest.fits_delta  # else stored whole: as a delta it would not fit S3's keys
+            )
             result = None
             if wants_delta:
                 try:
@@ -342,8 +355,14 @@ class DeltaService:
         if not container.decompress(upload.source, inner):
             return None
         recipe = container.find_recipe(upload.source, inner)
-        if recipe is None:
-            self.logger.debug("%s cannot be rebuilt bit-exactly: raw delta", upload.dest)
+        if recipe is None or not recipe_fits(
+            recipe, container=container.kind, codec=self.diff.codec, tool=self.tool
+        ):
+            self.logger.debug(
+                "%s cannot be rebuilt bit-exactly, or its recipe does not fit S3's "
+                "metadata: raw delta",
+                upload.dest,
+            )
             inner.unlink()
             return None
         return _Content(container, inner, self.hasher.file_sha256(inner), recipe)
@@ -402,7 +421,9 @@ class DeltaService:
             container=content.container.kind if content else None,
             recipe=content.recipe if content else None,
         )
-        etag = self.storage.upload(dest.bucket, dest.delta_key, encoded.path, meta.to_metadata())
+        etag = self.storage.upload(
+            dest.bucket, dest.delta_key, encoded.path, meta.to_metadata(dest.delta_key)
+        )
         self._note_stored(dest.bucket, dest.delta_key, present=True)
         stored = PutResult(
             key=dest,
@@ -622,7 +643,7 @@ class DeltaService:
             direct = read_direct(info.metadata)
             expected = direct.sha256 if direct else None
         else:
-            meta = read_delta(info.metadata)
+            meta = read_delta(info.metadata, info.key)
             with _workdir() as work:
                 self._decode(source, meta, info.key, out, work)
             expected = meta.sha256
@@ -701,6 +722,8 @@ class DeltaService:
         else:
             candidates = [(StoredAs.DIRECT, key.key), (StoredAs.DELTA, key.delta_key)]
         for stored_as, stored_key in candidates:
+            if not fits_key(stored_key):  # never stored; a HEAD of one is a 400 (Ceph)
+                continue
             info = self.storage.head(key.bucket, stored_key)
             if info is not None:
                 whole = stored_kind(info.metadata) == "direct"  # a reserved name, stored whole
@@ -751,6 +774,8 @@ class DeltaService:
 
     def _exists(self, bucket: str, key: str) -> bool:
         """Whether a stored key exists: from a listing taken in this batch, else a HEAD."""
+        if not fits_key(key):  # never stored; a HEAD of one is a 400 (Ceph)
+            return False
         with self._index_lock:
             listed = self._listing_covering(bucket, key)
             if listed is not None:
@@ -856,7 +881,7 @@ class DeltaService:
             info = head or self.storage.head(bucket, entry.key)
             if info is not None and stored_kind(info.metadata) != "direct":
                 try:
-                    size = read_delta(info.metadata).size
+                    size = read_delta(info.metadata, entry.key).size
                 except FormatError as exc:
                     self.logger.warning("s3://%s/%s: %s", bucket, entry.key, exc)
         # Times are the stored object's, as S3 shows them: `ls` and `sync` then agree
