@@ -10,6 +10,7 @@
     ├── StorageError           the store failed or refused
     │   ├── BucketNotEmpty
     │   ├── AlreadyExists      a create-only write found the key taken
+    │   ├── ObjectChanged      a read for one version of an object found another there
     │   ├── AccessDenied
     │   ├── CredentialsError   no credentials, or credentials the store rejects
     │   └── EndpointError      the endpoint cannot be reached
@@ -89,6 +90,15 @@ class AlreadyExists(StorageError):
 
     def __init__(self, bucket: str, key: str) -> None:
         super().__init__(f"s3://{bucket}/{key} already exists")
+        self.bucket = bucket
+        self.key = key
+
+
+class ObjectChanged(StorageError):
+    """A download asked for one version (If-Match on its ETag) and the key holds another."""
+
+    def __init__(self, bucket: str, key: str) -> None:
+        super().__init__(f"s3://{bucket}/{key} was overwritten while being read")
         self.bucket = bucket
         self.key = key
 

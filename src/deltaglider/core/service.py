@@ -25,6 +25,7 @@ from deltaglider.core.errors import (
     FormatError,
     IntegrityError,
     LocalFileError,
+    ObjectChanged,
     ObjectNotFound,
     StorageError,
 )
@@ -121,6 +122,9 @@ class _Rebuilt:
     actual_sha256: str
     size: int
     mtime: datetime  # the stored object's time, given to the file as aws does
+
+
+READ_ATTEMPTS = 5  # reads of a key that keeps being overwritten while it is read
 
 
 class DeltaService:
@@ -497,19 +501,22 @@ class DeltaService:
         after its SHA256 matched; on any failure `dest` is left as it was.
         """
         started = time.monotonic()
-        stored = self._locate(source)
+        stored = self._find(source)
+        stored, rebuilt = self._get_file(source, stored, dest)
+        self.metrics.increment(f"get.{stored.stored_as.value}")
+        self.metrics.timing("get", time.monotonic() - started)
+        return GetResult(source, stored.stored_as, rebuilt.size, rebuilt.expected_sha256)
+
+    def _get_file(self, source: ObjectKey, stored: _Stored, dest: Path) -> tuple[_Stored, _Rebuilt]:
+        """Rebuild into a temporary file beside `dest`; rename it into place once checked."""
         try:
             dest.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise LocalFileError(f"cannot create {dest.parent}: {exc.strerror}") from None
         temp = dest.parent / f".{dest.name}.dg-tmp-{secrets.token_hex(4)}"
         try:
-            rebuilt = self._rebuild(source, stored, temp)
-            if rebuilt.expected_sha256 not in (None, rebuilt.actual_sha256):
-                raise IntegrityError(
-                    f"{source} rebuilt with SHA256 {rebuilt.actual_sha256}, "
-                    f"expected {rebuilt.expected_sha256}: the stored object is corrupt"
-                )
+            stored, rebuilt = self._read(source, stored, temp)
+            _check(source, rebuilt)
             stamp = rebuilt.mtime.timestamp()
             os.utime(temp, (stamp, stamp))
             os.replace(temp, dest)
@@ -517,48 +524,73 @@ class DeltaService:
             raise LocalFileError(f"cannot write {dest}: {exc.strerror}") from None
         finally:
             temp.unlink(missing_ok=True)
-        self.metrics.increment(f"get.{stored.stored_as.value}")
-        self.metrics.timing("get", time.monotonic() - started)
-        return GetResult(source, stored.stored_as, rebuilt.size, rebuilt.expected_sha256)
+        return stored, rebuilt
 
     def verify(self, source: ObjectKey) -> VerifyResult:
         """Rebuild an object in a scratch directory and compare SHA256s; keep nothing."""
-        stored = self._locate(source)
+        stored = self._find(source)
         with _workdir() as work:
-            rebuilt = self._rebuild(source, stored, work / "rebuilt")
+            _, rebuilt = self._read(source, stored, work / "rebuilt")
         return VerifyResult(source, rebuilt.expected_sha256, rebuilt.actual_sha256)
+
+    def _read(self, source: ObjectKey, stored: _Stored, out: Path) -> tuple[_Stored, _Rebuilt]:
+        """Rebuild `source` into `out` from one version of its stored object.
+
+        The stored object is downloaded only while it is the version whose HEAD gave its
+        metadata (If-Match on that ETag). When a concurrent put overwrote or removed it
+        in between (perhaps moving the key between `K` and `K.delta`), the key is found
+        and read again: a read yields one version's bytes, never a false "corrupt".
+        """
+        for attempt in range(1, READ_ATTEMPTS + 1):
+            try:
+                return stored, self._rebuild(source, stored, out)
+            except (ObjectChanged, ObjectNotFound):
+                if attempt == READ_ATTEMPTS:
+                    raise
+                self.logger.debug("%s was overwritten while being read: reading it again", source)
+            stored = self._find(source)
+        raise AssertionError("unreachable")
 
     def _rebuild(self, source: ObjectKey, stored: _Stored, out: Path) -> _Rebuilt:
         """Write the object's bytes to `out`; the caller compares the SHA256s."""
         info = stored.info
+        version = info.etag or None
         if stored.stored_as is StoredAs.DIRECT:
-            self.storage.download(source.bucket, info.key, out)
+            self.storage.download(source.bucket, info.key, out, if_match=version)
             direct = read_direct(info.metadata)
             expected = direct.sha256 if direct else None
         else:
             meta = read_delta(info.metadata)
             with _workdir() as work:
-                self._decode(source, meta, info.key, out, work)
+                self._decode(source, meta, info.key, version, out, work)
             expected = meta.sha256
         actual = self.hasher.file_sha256(out)
         return _Rebuilt(expected, actual, out.stat().st_size, info.last_modified)
 
     def _decode(
-        self, source: ObjectKey, meta: DeltaMeta, delta_key: str, out: Path, work: Path
+        self,
+        source: ObjectKey,
+        meta: DeltaMeta,
+        delta_key: str,
+        version: str | None,
+        out: Path,
+        work: Path,
     ) -> None:
         """Rebuild a delta's file into `out`: decode it against its reference (unwrapped
-        first when the delta is of a container's content), then rewrap it."""
+        first when the delta is of a container's content), then rewrap it. The delta is
+        read only in `version` (the ETag its metadata came with); the reference needs no
+        such guard, as it is checked against the SHA256 the delta records."""
         codec = self.codecs.get(meta.codec)
         if codec is None:
             raise FormatError(f"{source} was encoded with unknown codec {meta.codec!r}")
         container = self.containers.get(meta.container) if meta.container else None
         if meta.container is not None and (container is None or meta.recipe is None):
             raise FormatError(f"{source} is stored in unknown container {meta.container!r}")
+        delta = work / "object.delta"  # first: a changed delta needs no reference fetched
+        self.storage.download(source.bucket, delta_key, delta, if_match=version)
         reference = self._reference_copy(
             source.bucket, meta.ref_key, meta.ref_sha256, work / "reference.bin"
         )
-        delta = work / "object.delta"
-        self.storage.download(source.bucket, delta_key, delta)
         try:
             if container is None or meta.recipe is None:
                 codec.decode(reference, delta, out)
@@ -603,7 +635,7 @@ class DeltaService:
 
     def head(self, key: ObjectKey) -> LogicalObject:
         """A logical object's name, size and time, without rebuilding it."""
-        stored = self._locate(key)
+        stored = self._find(key)
         logical = self._logical(key.bucket, stored.info, head=stored.info)
         assert logical is not None  # _locate never returns a reference
         return logical
@@ -621,6 +653,16 @@ class DeltaService:
             if info is not None:
                 return _Stored(stored_as, info)
         raise ObjectNotFound(key.bucket, key.key)  # aws says this for a missing bucket too
+
+    def _find(self, key: ObjectKey) -> _Stored:
+        """`_locate`, looking twice before calling a key absent. A put that moves a key
+        between `K` and `K.delta` stores the new form before removing the old, so a key
+        that exists throughout is missed by one look only when such a move came between
+        its two HEADs; missing it twice takes two moves within one read."""
+        try:
+            return self._locate(key)
+        except ObjectNotFound:
+            return self._locate(key)
 
     def copy(self, source: ObjectKey, dest: ObjectKey, *, no_delta: bool = False) -> PutResult:
         """Copy a logical object to another key (any bucket): rebuild, then store anew."""
@@ -900,6 +942,14 @@ def _shared_start(one: str, other: str) -> int:
         if a != b:
             return count
     return min(len(one), len(other))
+
+
+def _check(source: ObjectKey, rebuilt: _Rebuilt) -> None:
+    if rebuilt.expected_sha256 not in (None, rebuilt.actual_sha256):
+        raise IntegrityError(
+            f"{source} rebuilt with SHA256 {rebuilt.actual_sha256}, "
+            f"expected {rebuilt.expected_sha256}: the stored object is corrupt"
+        )
 
 
 @contextmanager
