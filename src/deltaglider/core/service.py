@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import stat
 import statistics
 import tempfile
 import threading
@@ -495,14 +496,23 @@ class DeltaService:
     # ----------------------------------------------------------------- get / verify
 
     def get(self, source: ObjectKey, dest: Path) -> GetResult:
-        """Rebuild a logical object into `dest`; the file appears only once verified.
+        """Rebuild a logical object into `dest`; nothing reaches `dest` unverified.
 
-        The bytes go to a temporary file beside `dest`, which is renamed into place
-        after its SHA256 matched; on any failure `dest` is left as it was.
+        A regular file (or a new path) gets the bytes in a temporary file beside it,
+        renamed into place after their SHA256 matched. A device, FIFO or socket at `dest`
+        is written in place, as `aws s3 cp` does (a rename would replace `/dev/null` with
+        a file): the bytes are rebuilt and checked in a private scratch directory, then
+        copied out. On any failure `dest` is left as it was and receives nothing.
         """
         started = time.monotonic()
         stored = self._find(source)
-        stored, rebuilt = self._get_file(source, stored, dest)
+        if _is_device_or_pipe(dest):
+            with _workdir() as work:
+                stored, rebuilt = self._read(source, stored, work / "rebuilt")
+                _check(source, rebuilt)
+                _copy_into(work / "rebuilt", dest)
+        else:
+            stored, rebuilt = self._get_file(source, stored, dest)
         self.metrics.increment(f"get.{stored.stored_as.value}")
         self.metrics.timing("get", time.monotonic() - started)
         return GetResult(source, stored.stored_as, rebuilt.size, rebuilt.expected_sha256)
@@ -950,6 +960,26 @@ def _check(source: ObjectKey, rebuilt: _Rebuilt) -> None:
             f"{source} rebuilt with SHA256 {rebuilt.actual_sha256}, "
             f"expected {rebuilt.expected_sha256}: the stored object is corrupt"
         )
+
+
+def _is_device_or_pipe(path: Path) -> bool:
+    """A character or block device, FIFO or socket: what s3transfer writes in place
+    rather than replacing. A symlink is not followed (a download replaces the link)."""
+    try:
+        mode = path.lstat().st_mode
+    except OSError:
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+
+
+def _copy_into(rebuilt: Path, dest: Path) -> None:
+    """Write checked bytes into an existing device or FIFO, opened as it is (no create,
+    no truncate)."""
+    try:
+        with rebuilt.open("rb") as source, open(os.open(dest, os.O_WRONLY), "wb") as out:
+            shutil.copyfileobj(source, out, 1024 * 1024)
+    except OSError as exc:
+        raise LocalFileError(f"cannot write {dest}: {exc.strerror}") from None
 
 
 @contextmanager
