@@ -9,7 +9,9 @@ Layout under the root given as `file:///abs/root`:
 
 Writes go to a temporary file in the same directory and are renamed into place, the
 metadata first and the data second, so a reader never sees a partial object, and a new
-key's data never appears without its metadata.
+key's data never appears without its metadata. The sidecar records the ETag of the data
+file it belongs to (size, mtime and inode, which a rename keeps), so `head` can tell a
+pair that is one version from one caught between a writer's two renames.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ import os
 import re
 import secrets
 import shutil
+import stat
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,6 +35,7 @@ from deltaglider.core.errors import (
     BucketNotFound,
     InvalidKeyError,
     LocalFileError,
+    ObjectChanged,
     ObjectNotFound,
 )
 from deltaglider.core.limits import check_put
@@ -40,6 +45,8 @@ META_SUFFIX = ".dg-meta.json"
 PUBLISH_ATTEMPTS = 5  # a write racing deletes that prune empty folders tries again
 TEMP_MARK = ".dg-tmp-"
 _BUCKET = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-_]{0,254}")
+PAIRING_WAIT = 0.5  # seconds a HEAD waits for a writer between its two renames
+CHUNK = 1024 * 1024
 
 
 def is_internal_name(name: str) -> bool:
@@ -80,32 +87,58 @@ class LocalFilesystemStorage:
     # --------------------------------------------------------------- reads
 
     def head(self, bucket: str, key: str) -> ObjectInfo | None:
+        """The data file's size, time and ETag with the metadata of that same version.
+
+        A writer renames the sidecar into place before the data, so between the two a
+        reader would pair new metadata with old data: the sidecar's recorded ETag tells,
+        and the HEAD waits (up to PAIRING_WAIT) for the data to follow. After that it
+        returns what is there: only a writer that died between its renames leaves such a
+        pair for good, and reading it fails the SHA256 check; it never gives wrong bytes.
+        Sidecars written before ETags were recorded are taken as they are.
+        """
         self._bucket_dir(bucket)  # a bad bucket name is an error, not an absent key
         try:
             path = self._object_path(bucket, key)
         except InvalidKeyError:
             return None
-        try:
-            stat = path.stat()
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        if not path.is_file():
-            return None
-        return ObjectInfo(
-            key, stat.st_size, _mtime(stat.st_mtime), _etag(stat), self._read_meta(path)
-        )
+        deadline = time.monotonic() + PAIRING_WAIT
+        pause = 0.001
+        while True:
+            found = _regular_stat(path)
+            if found is None:
+                return None
+            sidecar = self._read_meta(path)
+            etag = _etag(found)
+            if sidecar is None:  # none: a file put there by hand, or a delete under way
+                again = _regular_stat(path)
+                if again is None:
+                    return None
+                paired = _etag(again) == etag
+                metadata: dict[str, str] = {}
+            else:
+                paired = sidecar.etag in (None, etag)
+                metadata = sidecar.metadata
+            if paired or time.monotonic() > deadline:
+                return ObjectInfo(key, found.st_size, _mtime(found.st_mtime), etag, metadata)
+            time.sleep(pause)
+            pause = min(2 * pause, 0.05)
 
-    def _read_meta(self, path: Path) -> dict[str, str]:
+    def _read_meta(self, path: Path) -> _Sidecar | None:
+        """The object's sidecar; None when there is none."""
         try:
             data = json.loads(self._meta_path(path).read_text(encoding="utf-8"))
         except FileNotFoundError:
-            return {}
+            return None
         except (OSError, ValueError):
-            return {}  # unreadable metadata reads as none: the object is then plain
-        meta = data.get("metadata") if isinstance(data, dict) else None
-        if not isinstance(meta, dict):
-            return {}
-        return {str(k): str(v) for k, v in meta.items()}
+            return _Sidecar({}, None)  # unreadable metadata reads as none: a plain object
+        if not isinstance(data, dict):
+            return _Sidecar({}, None)
+        meta = data.get("metadata")
+        etag = data.get("etag")
+        return _Sidecar(
+            {str(k): str(v) for k, v in meta.items()} if isinstance(meta, dict) else {},
+            etag if isinstance(etag, str) else None,
+        )
 
     def list(
         self, bucket: str, prefix: str, delimiter: str | None = None
@@ -141,18 +174,32 @@ class LocalFilesystemStorage:
 
     @staticmethod
     def _listed(key: str, path: Path) -> ObjectInfo:
-        stat = path.stat()
-        return ObjectInfo(key, stat.st_size, _mtime(stat.st_mtime), _etag(stat))
+        found = path.stat()
+        return ObjectInfo(key, found.st_size, _mtime(found.st_mtime), _etag(found))
 
-    def download(self, bucket: str, key: str, destination: Path) -> None:
+    def download(
+        self, bucket: str, key: str, destination: Path, *, if_match: str | None = None
+    ) -> None:
+        """Copy from the data file as opened: a concurrent overwrite renames another
+        file over the name, it does not change the file already open, so the ETag
+        checked on the open descriptor is that of the bytes copied."""
         self._existing_bucket(bucket, "GetObject")
         path = self._object_path(bucket, key)
         try:
-            shutil.copyfile(path, destination)
+            source = path.open("rb")
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            if not path.is_file():
-                raise ObjectNotFound(bucket, key) from None
-            raise LocalFileError(f"cannot write {destination}") from None
+            raise ObjectNotFound(bucket, key) from None
+        with source:
+            found = os.fstat(source.fileno())
+            if not stat.S_ISREG(found.st_mode):
+                raise ObjectNotFound(bucket, key)
+            if if_match is not None and _etag(found) != if_match:
+                raise ObjectChanged(bucket, key)
+            try:
+                with destination.open("wb") as out:
+                    shutil.copyfileobj(source, out, CHUNK)
+            except OSError:
+                raise LocalFileError(f"cannot write {destination}") from None
 
     # --------------------------------------------------------------- buckets
 
@@ -192,7 +239,6 @@ class LocalFilesystemStorage:
         path = self._object_path(bucket, key)
         if path.is_dir():
             raise InvalidKeyError(f"key {key!r} is a prefix of other keys on this backend")
-        document = json.dumps({"format": 1, "metadata": dict(metadata)}, sort_keys=True)
         for attempt in range(PUBLISH_ATTEMPTS):
             # A concurrent delete may prune a folder of the path while it is being made,
             # or once made: both only mean "again".
@@ -206,7 +252,7 @@ class LocalFilesystemStorage:
                     ) from None
                 continue
             try:
-                return self._publish(path, source, document, create_only)
+                return self._publish(path, source, metadata, create_only)
             except FileExistsError:
                 raise AlreadyExists(bucket, key) from None
             except FileNotFoundError:
@@ -219,25 +265,37 @@ class LocalFilesystemStorage:
         bucket_dir = self._bucket_dir(bucket)
         return any(parent.is_file() for parent in path.parents if parent.is_relative_to(bucket_dir))
 
-    def _publish(self, path: Path, source: Path, document: str, create_only: bool) -> str:
+    def _publish(
+        self, path: Path, source: Path, metadata: Mapping[str, str], create_only: bool
+    ) -> str:
         """Both files are written and flushed under temporary names first; then the
         sidecar is renamed into place (or, create-only, hard-linked, which fails if the
-        name is taken: of two writers exactly one goes on), then the data."""
+        name is taken: of two writers exactly one goes on), then the data.
+
+        The sidecar records the data file's ETag, taken from the temporary file (a rename
+        keeps its size, mtime and inode). The mtime is set from the fine-grained clock:
+        the kernel stamps files with a coarser one, and two writes within one of its ticks
+        could then, with a recycled inode, share an ETag."""
         data = self._temp(path)
         meta_path = self._meta_path(path)
         meta = self._temp(meta_path)
         try:
             shutil.copyfile(source, data)
-            meta.write_text(document)
-            for written in (data, meta):
-                with written.open("rb+") as stream:
-                    os.fsync(stream.fileno())
+            now = time.time_ns()
+            os.utime(data, ns=(now, now))
+            with data.open("rb+") as stream:
+                os.fsync(stream.fileno())
+                etag = _etag(os.fstat(stream.fileno()))
+            document = {"format": 1, "metadata": dict(metadata), "etag": etag}
+            meta.write_text(json.dumps(document, sort_keys=True))
+            with meta.open("rb+") as stream:
+                os.fsync(stream.fileno())
             if create_only:
                 self._claim(meta, meta_path, path)
             else:
                 os.replace(meta, meta_path)
             os.replace(data, path)
-            return _etag(path.stat())
+            return etag
         except OSError as exc:
             if exc.errno == errno.ENAMETOOLONG:
                 raise InvalidKeyError(f"key too long for the filesystem: {path.name!r}") from None
@@ -295,9 +353,29 @@ def _walk(start: Path, key_prefix: str) -> Iterator[tuple[str, Path]]:
                 yield base + name, Path(dirpath, name)
 
 
+@dataclass(frozen=True)
+class _Sidecar:
+    """An object's metadata and the ETag of the data file written with it (None in
+    sidecars written before ETags were recorded)."""
+
+    metadata: dict[str, str]
+    etag: str | None
+
+
+def _regular_stat(path: Path) -> os.stat_result | None:
+    """The stat of the object file at `path`; None when there is no such file."""
+    try:
+        found = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return found if stat.S_ISREG(found.st_mode) else None
+
+
 def _mtime(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
-def _etag(stat: os.stat_result) -> str:
-    return f'"{stat.st_size:x}-{stat.st_mtime_ns:x}"'
+def _etag(found: os.stat_result) -> str:
+    """Size, mtime and inode: every write is a new file renamed into place, so each
+    write gets its own ETag (a rename keeps all three)."""
+    return f'"{found.st_size:x}-{found.st_mtime_ns:x}-{found.st_ino:x}"'

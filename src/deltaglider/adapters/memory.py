@@ -13,6 +13,7 @@ from deltaglider.core.errors import (
     AlreadyExists,
     BucketNotEmpty,
     BucketNotFound,
+    ObjectChanged,
     ObjectNotFound,
     StorageError,
 )
@@ -117,11 +118,16 @@ class InMemoryStorage:
             objects[key] = StoredObject(data, dict(metadata), datetime.now(UTC))
             return objects[key].etag
 
-    def download(self, bucket: str, key: str, destination: Path) -> None:
+    def download(
+        self, bucket: str, key: str, destination: Path, *, if_match: str | None = None
+    ) -> None:
         self._count("download")
-        found = self._bucket(bucket, "GetObject").get(key)
-        if found is None:
-            raise ObjectNotFound(bucket, key)
+        with self._lock:
+            found = self._bucket(bucket, "GetObject").get(key)
+            if found is None:
+                raise ObjectNotFound(bucket, key)
+            if if_match is not None and found.etag != if_match:
+                raise ObjectChanged(bucket, key)
         with destination.open("wb") as stream:
             stream.write(found.data)
 

@@ -30,6 +30,7 @@ from deltaglider.core.errors import (
     EndpointError,
     KeyTooLong,
     MetadataTooLarge,
+    ObjectChanged,
     ObjectNotFound,
     StorageError,
 )
@@ -174,12 +175,18 @@ class S3Storage:
             raise
         return finished.get("ETag") or self._client.head_object(Bucket=bucket, Key=key)["ETag"]
 
-    def download(self, bucket: str, key: str, destination: Path) -> None:
+    def download(
+        self, bucket: str, key: str, destination: Path, *, if_match: str | None = None
+    ) -> None:
         """One GET streamed to the file (the caller has HEADed the object already).
-        A body cut short is fetched again, up to three times in all."""
+        A body cut short is fetched again, up to three times in all, with the same
+        If-Match, so every attempt reads the version asked for."""
         for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
             with _mapped(bucket, key):
-                found = self._client.get_object(Bucket=bucket, Key=key)
+                if if_match is None:
+                    found = self._client.get_object(Bucket=bucket, Key=key)
+                else:
+                    found = self._client.get_object(Bucket=bucket, Key=key, IfMatch=if_match)
                 expected = found["ContentLength"]
                 try:
                     with destination.open("wb") as out:
@@ -267,6 +274,9 @@ def _from_client_error(exc: ClientError, bucket: str, key: str | None) -> DeltaG
     if code == "BucketNotEmpty":
         return BucketNotEmpty(bucket)
     if code in ("PreconditionFailed", "412"):
+        # A read's If-Match found another version; a write's If-None-Match found the key.
+        if operation == "GetObject":
+            return ObjectChanged(bucket, key or "")
         return AlreadyExists(bucket, key or "")
     if code in _NOT_FOUND:
         return ObjectNotFound(bucket, key or "")

@@ -12,6 +12,7 @@
     │   ├── BucketNotEmpty
     │   ├── AlreadyExists      a create-only write found the key taken
     │   ├── MetadataTooLarge   user metadata over S3's 2 KB
+    │   ├── ObjectChanged      a read for one version of an object found another there
     │   ├── AccessDenied
     │   ├── CredentialsError   no credentials, or credentials the store rejects
     │   └── EndpointError      the endpoint cannot be reached
@@ -116,6 +117,15 @@ class MetadataTooLarge(StorageError):
                 "Your metadata headers exceed the maximum allowed metadata size",
             )
         )
+        self.bucket = bucket
+        self.key = key
+
+
+class ObjectChanged(StorageError):
+    """A download asked for one version (If-Match on its ETag) and the key holds another."""
+
+    def __init__(self, bucket: str, key: str) -> None:
+        super().__init__(f"s3://{bucket}/{key} was overwritten while being read")
         self.bucket = bucket
         self.key = key
 

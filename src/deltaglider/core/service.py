@@ -29,6 +29,7 @@ from deltaglider.core.errors import (
     IntegrityError,
     InvalidKeyError,
     LocalFileError,
+    ObjectChanged,
     ObjectNotFound,
     ReferenceMissing,
     StorageError,
@@ -145,6 +146,9 @@ class _Rebuilt:
     actual_sha256: str
     size: int
     mtime: datetime  # the stored object's time, given to the file as aws does
+
+
+READ_ATTEMPTS = 5  # reads of a key that keeps being overwritten while it is read
 
 
 class DeltaService:
@@ -598,25 +602,37 @@ class DeltaService:
     # ----------------------------------------------------------------- get / verify
 
     def get(self, source: ObjectKey, dest: Path) -> GetResult:
-        """Rebuild a logical object into `dest`; the file appears only once verified.
+        """Rebuild a logical object into `dest`; nothing reaches `dest` unverified.
 
-        The bytes go to a temporary file beside `dest`, which is renamed into place
-        after its SHA256 matched; on any failure `dest` is left as it was.
+        A regular file (or a new path) gets the bytes in a temporary file beside it,
+        renamed into place after their SHA256 matched. A device, FIFO or socket at `dest`
+        is written in place, as `aws s3 cp` does (a rename would replace `/dev/null` with
+        a file): the bytes are rebuilt and checked in a private scratch directory, then
+        copied out. On any failure `dest` is left as it was and receives nothing.
         """
         started = time.monotonic()
-        stored = self._locate(source)
+        stored = self._find(source)
+        if _is_device_or_pipe(dest):
+            with _workdir() as work:
+                stored, rebuilt = self._read(source, stored, work / "rebuilt")
+                _check(source, rebuilt)
+                _copy_into(work / "rebuilt", dest)
+        else:
+            stored, rebuilt = self._get_file(source, stored, dest)
+        self.metrics.increment(f"get.{stored.stored_as.value}")
+        self.metrics.timing("get", time.monotonic() - started)
+        return GetResult(source, stored.stored_as, rebuilt.size, rebuilt.expected_sha256)
+
+    def _get_file(self, source: ObjectKey, stored: _Stored, dest: Path) -> tuple[_Stored, _Rebuilt]:
+        """Rebuild into a temporary file beside `dest`; rename it into place once checked."""
         try:
             dest.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise LocalFileError(f"cannot create {dest.parent}: {exc.strerror}") from None
         temp = dest.parent / f".{dest.name}.dg-tmp-{secrets.token_hex(4)}"
         try:
-            rebuilt = self._rebuild(source, stored, temp)
-            if rebuilt.expected_sha256 not in (None, rebuilt.actual_sha256):
-                raise IntegrityError(
-                    f"{source} rebuilt with SHA256 {rebuilt.actual_sha256}, "
-                    f"expected {rebuilt.expected_sha256}: the stored object is corrupt"
-                )
+            stored, rebuilt = self._read(source, stored, temp)
+            _check(source, rebuilt)
             stamp = rebuilt.mtime.timestamp()
             os.utime(temp, (stamp, stamp))
             os.replace(temp, dest)
@@ -624,48 +640,73 @@ class DeltaService:
             raise LocalFileError(f"cannot write {dest}: {exc.strerror}") from None
         finally:
             temp.unlink(missing_ok=True)
-        self.metrics.increment(f"get.{stored.stored_as.value}")
-        self.metrics.timing("get", time.monotonic() - started)
-        return GetResult(source, stored.stored_as, rebuilt.size, rebuilt.expected_sha256)
+        return stored, rebuilt
 
     def verify(self, source: ObjectKey) -> VerifyResult:
         """Rebuild an object in a scratch directory and compare SHA256s; keep nothing."""
-        stored = self._locate(source)
+        stored = self._find(source)
         with _workdir() as work:
-            rebuilt = self._rebuild(source, stored, work / "rebuilt")
+            _, rebuilt = self._read(source, stored, work / "rebuilt")
         return VerifyResult(source, rebuilt.expected_sha256, rebuilt.actual_sha256)
+
+    def _read(self, source: ObjectKey, stored: _Stored, out: Path) -> tuple[_Stored, _Rebuilt]:
+        """Rebuild `source` into `out` from one version of its stored object.
+
+        The stored object is downloaded only while it is the version whose HEAD gave its
+        metadata (If-Match on that ETag). When a concurrent put overwrote or removed it
+        in between (perhaps moving the key between `K` and `K.delta`), the key is found
+        and read again: a read yields one version's bytes, never a false "corrupt".
+        """
+        for attempt in range(1, READ_ATTEMPTS + 1):
+            try:
+                return stored, self._rebuild(source, stored, out)
+            except (ObjectChanged, ObjectNotFound):
+                if attempt == READ_ATTEMPTS:
+                    raise
+                self.logger.debug("%s was overwritten while being read: reading it again", source)
+            stored = self._find(source)
+        raise AssertionError("unreachable")
 
     def _rebuild(self, source: ObjectKey, stored: _Stored, out: Path) -> _Rebuilt:
         """Write the object's bytes to `out`; the caller compares the SHA256s."""
         info = stored.info
+        version = info.etag or None
         if stored.stored_as is StoredAs.DIRECT:
-            self.storage.download(source.bucket, info.key, out)
+            self.storage.download(source.bucket, info.key, out, if_match=version)
             direct = read_direct(info.metadata)
             expected = direct.sha256 if direct else None
         else:
             meta = read_delta(info.metadata, info.key)
             with _workdir() as work:
-                self._decode(source, meta, info.key, out, work)
+                self._decode(source, meta, info.key, version, out, work)
             expected = meta.sha256
         actual = self.hasher.file_sha256(out)
         return _Rebuilt(expected, actual, out.stat().st_size, info.last_modified)
 
     def _decode(
-        self, source: ObjectKey, meta: DeltaMeta, delta_key: str, out: Path, work: Path
+        self,
+        source: ObjectKey,
+        meta: DeltaMeta,
+        delta_key: str,
+        version: str | None,
+        out: Path,
+        work: Path,
     ) -> None:
         """Rebuild a delta's file into `out`: decode it against its reference (unwrapped
-        first when the delta is of a container's content), then rewrap it."""
+        first when the delta is of a container's content), then rewrap it. The delta is
+        read only in `version` (the ETag its metadata came with); the reference needs no
+        such guard, as it is checked against the SHA256 the delta records."""
         codec = self.codecs.get(meta.codec)
         if codec is None:
             raise FormatError(f"{source} was encoded with unknown codec {meta.codec!r}")
         container = self.containers.get(meta.container) if meta.container else None
         if meta.container is not None and (container is None or meta.recipe is None):
             raise FormatError(f"{source} is stored in unknown container {meta.container!r}")
+        delta = work / "object.delta"  # first: a changed delta needs no reference fetched
+        self.storage.download(source.bucket, delta_key, delta, if_match=version)
         reference = self._reference_copy(
             source.bucket, meta.ref_key, meta.ref_sha256, work / "reference.bin"
         )
-        delta = work / "object.delta"
-        self.storage.download(source.bucket, delta_key, delta)
         try:
             if container is None or meta.recipe is None:
                 codec.decode(reference, delta, out)
@@ -708,7 +749,7 @@ class DeltaService:
 
     def head(self, key: ObjectKey) -> LogicalObject:
         """A logical object's name, size and time, without rebuilding it."""
-        stored = self._locate(key)
+        stored = self._find(key)
         logical = self._logical(key.bucket, stored.info, head=stored.info)
         assert logical is not None  # _locate never returns a reference
         return logical
@@ -729,6 +770,16 @@ class DeltaService:
                 whole = stored_kind(info.metadata) == "direct"  # a reserved name, stored whole
                 return _Stored(StoredAs.DIRECT if whole else stored_as, info)
         raise ObjectNotFound(key.bucket, key.key)  # aws says this for a missing bucket too
+
+    def _find(self, key: ObjectKey) -> _Stored:
+        """`_locate`, looking twice before calling a key absent. A put that moves a key
+        between `K` and `K.delta` stores the new form before removing the old, so a key
+        that exists throughout is missed by one look only when such a move came between
+        its two HEADs; missing it twice takes two moves within one read."""
+        try:
+            return self._locate(key)
+        except ObjectNotFound:
+            return self._locate(key)
 
     def copy(self, source: ObjectKey, dest: ObjectKey, *, no_delta: bool = False) -> PutResult:
         """Copy a logical object to another key (any bucket): rebuild, then store anew."""
@@ -994,6 +1045,34 @@ def _shared_start(one: str, other: str) -> int:
         if a != b:
             return count
     return min(len(one), len(other))
+
+
+def _check(source: ObjectKey, rebuilt: _Rebuilt) -> None:
+    if rebuilt.expected_sha256 not in (None, rebuilt.actual_sha256):
+        raise IntegrityError(
+            f"{source} rebuilt with SHA256 {rebuilt.actual_sha256}, "
+            f"expected {rebuilt.expected_sha256}: the stored object is corrupt"
+        )
+
+
+def _is_device_or_pipe(path: Path) -> bool:
+    """A character or block device, FIFO or socket: what s3transfer writes in place
+    rather than replacing. A symlink is not followed (a download replaces the link)."""
+    try:
+        mode = path.lstat().st_mode
+    except OSError:
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+
+
+def _copy_into(rebuilt: Path, dest: Path) -> None:
+    """Write checked bytes into an existing device or FIFO, opened as it is (no create,
+    no truncate)."""
+    try:
+        with rebuilt.open("rb") as source, open(os.open(dest, os.O_WRONLY), "wb") as out:
+            shutil.copyfileobj(source, out, 1024 * 1024)
+    except OSError as exc:
+        raise LocalFileError(f"cannot write {dest}: {exc.strerror}") from None
 
 
 @contextmanager

@@ -70,8 +70,15 @@ class StoragePort(Protocol):
         """
         ...
 
-    def download(self, bucket: str, key: str, destination: Path) -> None:
-        """Write the object's bytes to `destination` (a path the caller owns)."""
+    def download(
+        self, bucket: str, key: str, destination: Path, *, if_match: str | None = None
+    ) -> None:
+        """Write the object's bytes to `destination` (a path the caller owns).
+
+        With `if_match`, the bytes are those of the object whose ETag is `if_match`, or
+        ObjectChanged is raised (S3's If-Match): a caller that read an object's metadata
+        with `head` reads the body of that same version, not of a later overwrite.
+        """
         ...
 
     def delete(self, bucket: str, key: str) -> None:
