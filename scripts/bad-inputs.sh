@@ -48,6 +48,8 @@ try "invalid DG_CACHE_ENCRYPTION_KEY" env DG_CACHE_ENCRYPTION_KEY=short "$dg" ls
 try "invalid endpoint URL" env AWS_ENDPOINT_URL=ftp://x "$dg" ls s3://releases/
 try "unreachable endpoint" env AWS_ENDPOINT_URL=http://127.0.0.1:9 AWS_ACCESS_KEY_ID=k AWS_SECRET_ACCESS_KEY=s "$dg" ls s3://releases/
 try "no credentials" env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_PROFILE AWS_ENDPOINT_URL=http://127.0.0.1:9 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true "$dg" ls s3://releases/
+try "invalid gc grace period" "$dg" gc s3://releases --grace soon
+try "a file that is not regular" "$dg" cp /dev/null s3://releases/
 try "missing xdelta3 (an xdelta3 delta)" env PATH="$work/empty" "$dg" cp s3://releases/myapp-1.0.2.zip out.zip
 flip_tail store/releases/myapp-1.0.1.zip.delta
 try "damaged delta" "$dg" cp s3://releases/myapp-1.0.1.zip out.zip

@@ -194,3 +194,15 @@ def test_state_per_process_stays_bounded(tmp_path: Path) -> None:
     assert len(service._references) <= 256
     assert len(service._space_indexes) <= 256
     assert len(service._reference_fetches) == 0  # no lock kept once nobody waits
+
+
+def test_a_bucket_holding_only_what_awaits_removal_can_be_removed(tmp_path: Path) -> None:
+    """Bug 9: references kept for the grace period do not make a bucket "not empty"."""
+    service, storage, _ = make_service()
+    service.put(release_zip(tmp_path / "a.zip", 0), key("p/a.zip"))
+    service.put(random_file(tmp_path / "a2.zip", 20_000), key("p/a.zip"))
+    service.delete(key("p/a.zip"))
+    assert len(collect(service, grace=3600).scheduled) == 2  # both references, kept for now
+
+    service.remove_bucket("bucket")
+    assert "bucket" not in storage.buckets

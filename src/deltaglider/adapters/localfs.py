@@ -141,7 +141,7 @@ class LocalFilesystemStorage:
         )
 
     def list(
-        self, bucket: str, prefix: str, delimiter: str | None = None
+        self, bucket: str, prefix: str, delimiter: str | None = None, *, start_after: str = ""
     ) -> Iterator[ObjectInfo | CommonPrefix]:
         if delimiter not in (None, "/"):
             raise InvalidKeyError(f"the filesystem backend lists with '/' only, not {delimiter!r}")
@@ -151,31 +151,15 @@ class LocalFilesystemStorage:
             start = self._object_path(bucket, folder.rstrip("/")) if folder else bucket_dir
         except InvalidKeyError:
             return
-        if not start.is_dir():
-            return
-        entries: list[tuple[bytes, ObjectInfo | CommonPrefix]] = []
-        if delimiter is None:
-            for key, path in _walk(start, folder):
-                if key.startswith(prefix):
-                    entries.append((key.encode(), self._listed(key, path)))
-        else:
-            for child in start.iterdir():
-                key = folder + child.name
-                if is_internal_name(child.name) or not key.startswith(prefix):
-                    continue
-                if child.is_dir():
-                    if any(True for _ in _walk(child, key + "/")):
-                        entries.append((key.encode() + b"/", CommonPrefix(key + "/")))
-                elif child.is_file():
-                    entries.append((key.encode(), self._listed(key, child)))
-        entries.sort(key=lambda pair: pair[0])
-        for _, entry in entries:
-            yield entry
-
-    @staticmethod
-    def _listed(key: str, path: Path) -> ObjectInfo:
-        found = path.stat()
-        return ObjectInfo(key, found.st_size, _mtime(found.st_mtime), _etag(found))
+        for key, path in _walk(start, folder, prefix, start_after, rolled=delimiter is not None):
+            if key.endswith("/"):
+                yield CommonPrefix(key)
+            else:
+                try:
+                    stat = path.stat()
+                except FileNotFoundError:
+                    continue  # deleted while the listing went on
+                yield ObjectInfo(key, stat.st_size, _mtime(stat.st_mtime), _etag(stat))
 
     def download(
         self, bucket: str, key: str, destination: Path, *, if_match: str | None = None
@@ -342,15 +326,36 @@ class LocalFilesystemStorage:
                 break
 
 
-def _walk(start: Path, key_prefix: str) -> Iterator[tuple[str, Path]]:
-    """(key, path) of every object file below `start`, whose key starts with key_prefix."""
-    for dirpath, dirnames, filenames in os.walk(start):
-        dirnames[:] = [d for d in dirnames if not is_internal_name(d)]
-        relative = Path(dirpath).relative_to(start).as_posix()
-        base = key_prefix if relative == "." else f"{key_prefix}{relative}/"
-        for name in filenames:
-            if not is_internal_name(name):
-                yield base + name, Path(dirpath, name)
+def _walk(
+    directory: Path, base: str, prefix: str = "", start_after: str = "", *, rolled: bool = False
+) -> Iterator[tuple[str, Path]]:
+    """(key, path) of the object files below `directory` (whose keys start with `base`)
+    that start with `prefix` and sort after `start_after`, in key order, read lazily.
+
+    All keys in a folder start with `name/`, so its files are listed where `name/` sorts
+    among its siblings. With `rolled` (a delimited listing), each folder holding any file
+    is one entry instead, keyed `name/`.
+    """
+    try:
+        with os.scandir(directory) as found:
+            children = [
+                (base + e.name + ("/" if e.is_dir(follow_symlinks=False) else ""), Path(e.path))
+                for e in found
+                if not is_internal_name(e.name)
+            ]
+    except (FileNotFoundError, NotADirectoryError):
+        return  # not there, or deleted while the listing went on
+    for key, path in sorted(children):
+        if not key.endswith("/"):
+            if key.startswith(prefix) and key > start_after and path.is_file():
+                yield key, path
+        elif rolled:
+            if key.startswith(prefix) and key > start_after and any(_walk(path, key)):
+                yield key, path
+        elif (key.startswith(prefix) or prefix.startswith(key)) and (
+            key > start_after or start_after.startswith(key)
+        ):
+            yield from _walk(path, key, prefix, start_after)
 
 
 @dataclass(frozen=True)

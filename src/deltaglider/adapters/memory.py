@@ -82,22 +82,23 @@ class InMemoryStorage:
         )
 
     def list(
-        self, bucket: str, prefix: str, delimiter: str | None = None
+        self, bucket: str, prefix: str, delimiter: str | None = None, *, start_after: str = ""
     ) -> Iterator[ObjectInfo | CommonPrefix]:
         self._count("list")
         objects = self._bucket(bucket, "ListObjectsV2")
+        with self._lock:
+            keys = sorted((k for k in objects if k.startswith(prefix)), key=str.encode)
         seen_prefixes: set[str] = set()
-        for key in sorted(objects, key=str.encode):
-            if not key.startswith(prefix):
-                continue
+        for key in keys:
             if delimiter and delimiter in key[len(prefix) :]:
                 rolled = key[: key.index(delimiter, len(prefix)) + len(delimiter)]
-                if rolled not in seen_prefixes:
+                if rolled not in seen_prefixes and rolled.encode() > start_after.encode():
                     seen_prefixes.add(rolled)
                     yield CommonPrefix(rolled)
                 continue
-            stored = objects[key]
-            yield ObjectInfo(key, len(stored.data), stored.last_modified, stored.etag)
+            stored = objects.get(key)
+            if stored is not None and key.encode() > start_after.encode():
+                yield ObjectInfo(key, len(stored.data), stored.last_modified, stored.etag)
 
     def upload(
         self,

@@ -85,12 +85,14 @@ class S3Storage:
         )
 
     def list(
-        self, bucket: str, prefix: str, delimiter: str | None = None
+        self, bucket: str, prefix: str, delimiter: str | None = None, *, start_after: str = ""
     ) -> Iterator[ObjectInfo | CommonPrefix]:
         paginator = self._client.get_paginator("list_objects_v2")
         arguments = {"Bucket": bucket, "Prefix": prefix}
         if delimiter:
             arguments["Delimiter"] = delimiter
+        if start_after:
+            arguments["StartAfter"] = start_after
         with _mapped(bucket):
             for page in paginator.paginate(**arguments):  # type: ignore[arg-type]
                 entries: list[ObjectInfo | CommonPrefix] = [
@@ -104,7 +106,8 @@ class S3Storage:
                 ]
                 entries += [CommonPrefix(p["Prefix"]) for p in page.get("CommonPrefixes", [])]
                 entries.sort(key=_sort_key)
-                yield from entries
+                # A CommonPrefix that StartAfter falls in is left out, whatever the server does.
+                yield from (e for e in entries if _sort_key(e) > start_after.encode())
 
     def upload(
         self,

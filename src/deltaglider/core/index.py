@@ -11,11 +11,13 @@ so a stale or lost index costs HEADs, never a wrong answer.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 INDEX_FORMAT = 1
+KEPT_INDEXES = 8  # folders' indexes a listing keeps: nested folders interleave, no more
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,32 @@ class IndexEntry:
     mtime: datetime
     ref: str | None = None  # the reference's name within the DeltaSpace
     delta_size: int | None = None
+
+
+class FolderIndexes:
+    """The listing indexes of the last few folders a listing walked, each fetched on
+    first need (`load` a folder's index; a missing one reads, and is kept, as empty).
+
+    A listing walks folders in key order, so a few suffice, and a prefix that is not a
+    folder (`rel/app-1`) still finds its folder's index (`rel/.dg-index.json`).
+    """
+
+    def __init__(
+        self, load: Callable[[str], dict[str, IndexEntry]], keep: int = KEPT_INDEXES
+    ) -> None:
+        self._load = load
+        self._keep = keep
+        self._kept: OrderedDict[str, dict[str, IndexEntry]] = OrderedDict()
+
+    def get(self, folder: str) -> Mapping[str, IndexEntry]:
+        found = self._kept.get(folder)
+        if found is None:
+            found = self._load(folder)
+            if len(self._kept) >= self._keep:
+                self._kept.popitem(last=False)
+            self._kept[folder] = found
+        self._kept.move_to_end(folder)
+        return found
 
 
 def parse_index(data: bytes) -> dict[str, IndexEntry]:

@@ -10,10 +10,11 @@ import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 
 from deltaglider.core import gc_lock
@@ -34,8 +35,9 @@ from deltaglider.core.errors import (
     ReferenceMissing,
     StorageError,
 )
-from deltaglider.core.index import IndexEntry, parse_index, render_index
+from deltaglider.core.index import FolderIndexes, IndexEntry, parse_index, render_index
 from deltaglider.core.limits import KEY_LIMIT, fits_key
+from deltaglider.core.listing import HOLD, Listed, ListPage, logical_order
 from deltaglider.core.metadata import (
     DeltaMeta,
     DirectMeta,
@@ -204,6 +206,7 @@ class DeltaService:
         self._batches = 0
         self._index_updates: dict[DeltaSpace, dict[str, IndexEntry | None]] = {}
         self._listed: dict[str, list[tuple[str, set[str]]]] = {}  # bucket: (prefix, keys)
+        self._writes = 0  # this process's writes and deletes noted so far
 
     # ----------------------------------------------------------------- put
 
@@ -815,12 +818,24 @@ class DeltaService:
             self.storage.delete(bucket, key)
             self._note_stored(bucket, key, present=False)
 
-    def _remember_listing(
-        self, bucket: str, prefix: str, entries: Sequence[ObjectInfo | CommonPrefix]
-    ) -> None:
+    def _remembered(
+        self, bucket: str, prefix: str, stored: Iterable[ObjectInfo | CommonPrefix]
+    ) -> Iterator[ObjectInfo | CommonPrefix]:
+        """A complete recursive listing, passed through; read to its end within a batch,
+        it then answers "is this key stored?" (unless this process wrote meanwhile: the
+        listing may have passed the key before or after the write)."""
         with self._index_lock:
-            if self._batches:
-                keys = {e.key for e in entries if isinstance(e, ObjectInfo)}
+            batched, writes = self._batches > 0, self._writes
+        if not batched:
+            yield from stored
+            return
+        keys: set[str] = set()
+        for entry in stored:
+            if isinstance(entry, ObjectInfo):
+                keys.add(entry.key)
+            yield entry
+        with self._index_lock:
+            if self._batches and self._writes == writes:
                 self._listed.setdefault(bucket, []).append((prefix, keys))
 
     def _exists(self, bucket: str, key: str) -> bool:
@@ -836,6 +851,7 @@ class DeltaService:
     def _note_stored(self, bucket: str, key: str, *, present: bool) -> None:
         """Keep the batch's listing current with this process's own writes and deletes."""
         with self._index_lock:
+            self._writes += 1
             listed = self._listing_covering(bucket, key)
             if listed is not None:
                 if present:
@@ -869,36 +885,73 @@ class DeltaService:
     # ----------------------------------------------------------------- list / stats
 
     def list(
-        self, bucket: str, prefix: str = "", *, recursive: bool = False
+        self, bucket: str, prefix: str = "", *, recursive: bool = False, start_after: str = ""
     ) -> Iterator[LogicalObject | CommonPrefix]:
-        """The logical view: original names and sizes; references and suffixes hidden.
+        """The logical view, read as it is consumed: original names and sizes, references
+        and suffixes hidden, in S3's order of the logical keys (UTF-8 bytes), only keys
+        after `start_after`.
 
-        A delta's original size comes from its DeltaSpace's listing index (one GET per
-        DeltaSpace), or from a HEAD where the index does not vouch for it.
+        A delta's original size comes from its folder's listing index (one GET per
+        folder, when a delta there first needs it), or from a HEAD where the index does
+        not vouch for it.
         """
-        entries = list(self.storage.list(bucket, prefix, None if recursive else "/"))
-        if recursive:
-            self._remember_listing(bucket, prefix, entries)
-        indexes = self._indexes(bucket, entries)
-        for entry in entries:
-            if isinstance(entry, CommonPrefix):
-                yield entry
+        ordered = self._ordered(bucket, prefix, recursive, start_after, HOLD)
+        yield from self._described(bucket, ordered)
+
+    def list_page(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        recursive: bool = False,
+        start_after: str = "",
+        max_keys: int = 1000,
+    ) -> ListPage:
+        """At most `max_keys` (at least 1) entries of the logical view after `start_after`,
+        reading the store no further than the page needs; the page's `next_start_after`
+        lists the next one."""
+        if max_keys < 1:
+            raise ValueError(f"max_keys must be at least 1, got {max_keys}")
+        ordered = self._ordered(bucket, prefix, recursive, start_after, max_keys + 1)
+        taken = list(islice(ordered, max_keys + 1))
+        entries = list(self._described(bucket, taken[:max_keys]))
+        return ListPage(entries, taken[max_keys - 1].key if len(taken) > max_keys else None)
+
+    def _ordered(
+        self, bucket: str, prefix: str, recursive: bool, start_after: str, hold: int
+    ) -> Iterator[Listed]:
+        """The store's listing in logical order (see core/listing.py); the stored listing
+        starts after `start_after` too, as no stored key sorts before its logical key."""
+        delimiter = None if recursive else "/"
+        stored = self.storage.list(bucket, prefix, delimiter, start_after=start_after)
+        if recursive and not start_after:
+            stored = self._remembered(bucket, prefix, stored)
+        return logical_order(
+            stored,
+            prefix=prefix,
+            start_after=start_after,
+            probe=lambda key: self.storage.head(bucket, key),
+            hold=hold,
+        )
+
+    def _described(
+        self, bucket: str, listed: Iterable[Listed]
+    ) -> Iterator[LogicalObject | CommonPrefix]:
+        """Logical entries as users see them, each delta's size from its folder's index."""
+        indexes = self._folder_indexes(bucket)
+        for item in listed:
+            if isinstance(item.entry, CommonPrefix):
+                yield item.entry
                 continue
-            logical = self._logical(bucket, entry, indexes.get(folder_of(entry.key), {}))
+            info = item.entry
+            index = indexes.get(folder_of(info.key)) if info.key.endswith(DELTA_SUFFIX) else {}
+            # An entry found by a direct look-up (core/listing.py) carries its metadata.
+            logical = self._logical(bucket, info, index, head=info if info.metadata else None)
             if logical is not None:
                 yield logical
 
-    def _indexes(
-        self, bucket: str, entries: Sequence[ObjectInfo | CommonPrefix]
-    ) -> dict[str, dict[str, IndexEntry]]:
-        """The listing indexes that appear in a listing, by folder."""
-        indexes: dict[str, dict[str, IndexEntry]] = {}
-        for entry in entries:
-            if isinstance(entry, ObjectInfo) and entry.key.endswith(INDEX_NAME):
-                folder = folder_of(entry.key)
-                if folder + INDEX_NAME == entry.key:
-                    indexes[folder] = self._read_index(bucket, entry.key)
-        return indexes
+    def _folder_indexes(self, bucket: str) -> FolderIndexes:
+        return FolderIndexes(lambda folder: self._read_index(bucket, folder + INDEX_NAME))
 
     def _read_index(self, bucket: str, key: str) -> dict[str, IndexEntry]:
         with _workdir() as work:
@@ -994,16 +1047,17 @@ class DeltaService:
             self.logger.warning("listing index of %s not updated: %s", space, exc)
 
     def stats(self, bucket: str, prefix: str = "") -> Sequence[SpaceStats]:
-        """Logical and stored bytes per "folder" under `prefix`, from listings and HEADs."""
+        """Logical and stored bytes per "folder" under `prefix`, from listings, listing
+        indexes (fetched as for `list`) and HEADs where an index does not vouch."""
         tallies: dict[str, _Tally] = {}
-        entries = list(self.storage.list(bucket, prefix))
-        indexes = self._indexes(bucket, entries)
-        for entry in entries:
+        indexes = self._folder_indexes(bucket)
+        for entry in self.storage.list(bucket, prefix):
             assert isinstance(entry, ObjectInfo)  # no delimiter: no common prefixes
             folder = folder_of(entry.key)
             tally = tallies.setdefault(folder, _Tally())
             tally.stored_bytes += entry.size
-            logical = self._logical(bucket, entry, indexes.get(folder, {}))
+            is_delta = entry.key.endswith(DELTA_SUFFIX) and logical_key(entry.key) is not None
+            logical = self._logical(bucket, entry, indexes.get(folder) if is_delta else {})
             if logical is None:
                 tally.references += is_reference_key(entry.key)
             else:

@@ -44,12 +44,15 @@ class StoragePort(Protocol):
         ...
 
     def list(
-        self, bucket: str, prefix: str, delimiter: str | None = None
+        self, bucket: str, prefix: str, delimiter: str | None = None, *, start_after: str = ""
     ) -> Iterator[ObjectInfo | CommonPrefix]:
-        """Objects whose key starts with `prefix`, in key order (UTF-8 byte order).
+        """Objects whose key starts with `prefix`, in key order (UTF-8 byte order), read
+        as the iterator is consumed.
 
         With a delimiter, keys that have it after the prefix are rolled up into
-        CommonPrefix entries, as S3 does.
+        CommonPrefix entries, as S3 does, in order among the keys by their prefix.
+        With `start_after` (S3's StartAfter), only entries sorting strictly after it: a
+        CommonPrefix at or before it is left out even if it holds later keys.
         """
         ...
 
