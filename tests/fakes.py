@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import zlib
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from deltaglider.adapters.sha256 import Sha256Hasher
 from deltaglider.core.gc import Collector, GcReport
 from deltaglider.core.policy import DeltaPolicy
 from deltaglider.core.service import DeltaService
+from deltaglider.ports import ContainerPort
 
 
 class ZlibDictCodec:
@@ -50,7 +52,12 @@ class SteppingClock:
 
 
 def make_service(
-    storage: InMemoryStorage | None = None, *, max_ratio: float = 0.5, references: str = "adaptive"
+    storage: InMemoryStorage | None = None,
+    *,
+    max_ratio: float = 0.5,
+    references: str = "adaptive",
+    containers: Mapping[str, ContainerPort] | None = None,
+    tool: str = "deltaglider/test",
 ) -> tuple[DeltaService, InMemoryStorage, ZlibDictCodec]:
     storage = storage or InMemoryStorage()
     if "bucket" not in storage.buckets:
@@ -66,7 +73,8 @@ def make_service(
         logger=logging.getLogger("deltaglider.test"),
         metrics=NoopMetrics(),
         policy=DeltaPolicy(max_ratio=max_ratio, references=references),
-        tool="deltaglider/test",
+        tool=tool,
+        containers=containers,
     )
     return service, storage, codec
 

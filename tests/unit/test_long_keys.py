@@ -68,9 +68,9 @@ def gzip_with_long_header(path: Path, version: int) -> Path:
 
 def test_a_recipe_that_cannot_fit_gives_a_raw_delta(tmp_path: Path) -> None:
     """Only a writer recording an unusually long tool name leaves a recipe no room."""
-    service, storage, _ = make_service()
-    service.containers = {"gzip": GzipContainer()}
-    service.tool = "deltaglider/" + "0" * 150
+    service, storage, _ = make_service(
+        containers={"gzip": GzipContainer()}, tool="deltaglider/" + "0" * 150
+    )
     paths = [gzip_with_long_header(tmp_path / f"pkg-{v}.tar.gz", v) for v in range(2)]
     results = [service.put(p, ObjectKey("bucket", f"rel/{p.name}")) for p in paths]
 
@@ -79,8 +79,7 @@ def test_a_recipe_that_cannot_fit_gives_a_raw_delta(tmp_path: Path) -> None:
         assert result.stored_as is StoredAs.DELTA
         assert "dg-container" not in meta
         assert aws_metadata_bytes(meta) <= METADATA_LIMIT
-    reader, _, _ = make_service(storage)
-    reader.containers = {"gzip": GzipContainer()}
+    reader, _, _ = make_service(storage, containers={"gzip": GzipContainer()})
     for path in paths:
         reader.get(ObjectKey("bucket", f"rel/{path.name}"), tmp_path / "out")
         assert (tmp_path / "out").read_bytes() == path.read_bytes()

@@ -191,9 +191,9 @@ def test_state_per_process_stays_bounded(tmp_path: Path) -> None:
     for number in range(300):
         service.put(artifact, key(f"p{number}/a.zip"))
     service.get(key("p7/a.zip"), tmp_path / "out.zip")
-    assert len(service._references) <= 256
-    assert len(service._space_indexes) <= 256
-    assert len(service._reference_fetches) == 0  # no lock kept once nobody waits
+    assert len(service.references) <= 256
+    assert service.catalog.remembered_spaces <= 256
+    assert service.references.fetches_in_progress == 0  # no lock kept once nobody waits
 
 
 def test_a_bucket_holding_only_what_awaits_removal_can_be_removed(tmp_path: Path) -> None:

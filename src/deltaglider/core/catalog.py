@@ -1,0 +1,327 @@
+"""The catalog: the logical view of a bucket, and the bookkeeping that makes it cheap.
+
+- The logical view: stored objects as users see them (`K.delta` shown as `K`, internal
+  objects hidden), in S3's order of the logical keys (core/listing.py), paged, each
+  delta's original size from its folder's listing index.
+- The listing index (core/index.py): written after deltas are stored or deleted, once
+  per DeltaSpace per batch; read per folder by listings, and per DeltaSpace by the
+  reference policy (what deltas usually weigh).
+- Batch listings: inside a batch (one command: a recursive copy, a sync), a complete
+  recursive listing answers "is this key stored?" instead of a HEAD per object.
+- Stats: logical against stored bytes per folder.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from itertools import islice
+
+from deltaglider.core.bounded import RecentMap
+from deltaglider.core.errors import DeltaGliderError, FormatError, ObjectNotFound
+from deltaglider.core.index import FolderIndexes, IndexEntry, parse_index, render_index
+from deltaglider.core.limits import fits_key
+from deltaglider.core.listing import HOLD, Listed, ListPage, logical_order
+from deltaglider.core.metadata import read_delta, stored_kind
+from deltaglider.core.models import (
+    DELTA_SUFFIX,
+    INDEX_NAME,
+    DeltaSpace,
+    LogicalObject,
+    SpaceStats,
+    StoredAs,
+    folder_of,
+    is_reference_key,
+    logical_key,
+)
+from deltaglider.core.scratch import scratch_dir
+from deltaglider.ports import CommonPrefix, LoggerPort, ObjectInfo, StoragePort
+
+SPACES_REMEMBERED = 256  # DeltaSpaces whose listing index the reference policy keeps
+REMEMBERED_FOR = 60.0  # seconds before another process's index entries are seen
+
+
+class Catalog:
+    """The logical view of the store one service works with."""
+
+    def __init__(self, *, storage: StoragePort, logger: LoggerPort) -> None:
+        self.storage = storage
+        self.logger = logger
+        self._lock = threading.Lock()
+        self._space_indexes = RecentMap[DeltaSpace, dict[str, IndexEntry]](
+            SPACES_REMEMBERED, REMEMBERED_FOR
+        )
+        self._batches = 0
+        self._index_updates: dict[DeltaSpace, dict[str, IndexEntry | None]] = {}
+        self._listed: dict[str, list[tuple[str, set[str]]]] = {}  # bucket: (prefix, keys)
+        self._writes = 0  # this process's writes and deletes noted so far
+
+    # ----------------------------------------------------------------- the logical view
+
+    def list(
+        self, bucket: str, prefix: str = "", *, recursive: bool = False, start_after: str = ""
+    ) -> Iterator[LogicalObject | CommonPrefix]:
+        """The logical view, read as it is consumed: original names and sizes, references
+        and suffixes hidden, in S3's order of the logical keys (UTF-8 bytes), only keys
+        after `start_after`.
+
+        A delta's original size comes from its folder's listing index (one GET per
+        folder, when a delta there first needs it), or from a HEAD where the index does
+        not vouch for it.
+        """
+        ordered = self._ordered(bucket, prefix, recursive, start_after, HOLD)
+        yield from self._described(bucket, ordered)
+
+    def list_page(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        recursive: bool = False,
+        start_after: str = "",
+        max_keys: int = 1000,
+    ) -> ListPage:
+        """At most `max_keys` (at least 1) entries of the logical view after `start_after`,
+        reading the store no further than the page needs; the page's `next_start_after`
+        lists the next one."""
+        if max_keys < 1:
+            raise ValueError(f"max_keys must be at least 1, got {max_keys}")
+        ordered = self._ordered(bucket, prefix, recursive, start_after, max_keys + 1)
+        taken = list(islice(ordered, max_keys + 1))
+        entries = list(self._described(bucket, taken[:max_keys]))
+        return ListPage(entries, taken[max_keys - 1].key if len(taken) > max_keys else None)
+
+    def _ordered(
+        self, bucket: str, prefix: str, recursive: bool, start_after: str, hold: int
+    ) -> Iterator[Listed]:
+        """The store's listing in logical order (see core/listing.py); the stored listing
+        starts after `start_after` too, as no stored key sorts before its logical key."""
+        delimiter = None if recursive else "/"
+        stored = self.storage.list(bucket, prefix, delimiter, start_after=start_after)
+        if recursive and not start_after:
+            stored = self._remembered(bucket, prefix, stored)
+        return logical_order(
+            stored,
+            prefix=prefix,
+            start_after=start_after,
+            probe=lambda key: self.storage.head(bucket, key),
+            hold=hold,
+        )
+
+    def _described(
+        self, bucket: str, listed: Iterable[Listed]
+    ) -> Iterator[LogicalObject | CommonPrefix]:
+        """Logical entries as users see them, each delta's size from its folder's index."""
+        indexes = self._folder_indexes(bucket)
+        for item in listed:
+            if isinstance(item.entry, CommonPrefix):
+                yield item.entry
+                continue
+            info = item.entry
+            index = indexes.get(folder_of(info.key)) if info.key.endswith(DELTA_SUFFIX) else {}
+            # An entry found by a direct look-up (core/listing.py) carries its metadata.
+            logical = self.logical(bucket, info, index, head=info if info.metadata else None)
+            if logical is not None:
+                yield logical
+
+    def logical(
+        self,
+        bucket: str,
+        entry: ObjectInfo,
+        index: Mapping[str, IndexEntry] | None = None,
+        head: ObjectInfo | None = None,
+    ) -> LogicalObject | None:
+        """A stored object as users see it (None for an internal one). A delta's original
+        size comes from the index when it vouches for this very object (same ETag), else
+        from its metadata (`head`, or a HEAD)."""
+        key = logical_key(entry.key)
+        if key is None:
+            return None
+        if not entry.key.endswith(DELTA_SUFFIX):
+            return LogicalObject(
+                key, entry.size, entry.last_modified, StoredAs.DIRECT, entry.key, entry.size
+            )
+        known = (index or {}).get(entry.key.rsplit("/", 1)[-1])
+        if known is not None and entry.etag and known.etag == entry.etag:
+            size = known.size
+        else:
+            size = entry.size
+            info = head or self.storage.head(bucket, entry.key)
+            if info is not None and stored_kind(info.metadata) != "direct":
+                try:
+                    size = read_delta(info.metadata, entry.key).size
+                except FormatError as exc:
+                    self.logger.warning("s3://%s/%s: %s", bucket, entry.key, exc)
+        # Times are the stored object's, as S3 shows them: `ls` and `sync` then agree
+        # with `aws s3` line for line (the file's own mtime stays in dg-file-mtime).
+        return LogicalObject(key, size, entry.last_modified, StoredAs.DELTA, entry.key, entry.size)
+
+    def stats(self, bucket: str, prefix: str = "") -> Sequence[SpaceStats]:
+        """Logical and stored bytes per "folder" under `prefix`, from listings, listing
+        indexes (fetched as for `list`) and HEADs where an index does not vouch."""
+        tallies: dict[str, _Tally] = {}
+        indexes = self._folder_indexes(bucket)
+        for entry in self.storage.list(bucket, prefix):
+            assert isinstance(entry, ObjectInfo)  # no delimiter: no common prefixes
+            folder = folder_of(entry.key)
+            tally = tallies.setdefault(folder, _Tally())
+            tally.stored_bytes += entry.size
+            is_delta = entry.key.endswith(DELTA_SUFFIX) and logical_key(entry.key) is not None
+            logical = self.logical(bucket, entry, indexes.get(folder) if is_delta else {})
+            if logical is None:
+                tally.references += is_reference_key(entry.key)
+            else:
+                tally.objects += 1
+                tally.deltas += logical.stored_as is StoredAs.DELTA
+                tally.logical_bytes += logical.size
+        return [tally.freeze(folder) for folder, tally in sorted(tallies.items())]
+
+    # ----------------------------------------------------------------- listing index
+
+    def _folder_indexes(self, bucket: str) -> FolderIndexes:
+        return FolderIndexes(lambda folder: self._read_index(bucket, folder + INDEX_NAME))
+
+    def _read_index(self, bucket: str, key: str) -> dict[str, IndexEntry]:
+        with scratch_dir() as work:
+            try:
+                self.storage.download(bucket, key, work / "index.json")
+            except ObjectNotFound:
+                return {}
+            return parse_index((work / "index.json").read_bytes())
+
+    def space_index(self, space: DeltaSpace) -> dict[str, IndexEntry]:
+        """The DeltaSpace's index entries (a snapshot), read once until it expires and
+        kept current with this process's own writes."""
+        entries = self._space_indexes.get(space)
+        if entries is None:
+            entries = self._read_index(space.bucket, space.index_key)
+            entries = self._space_indexes.setdefault(space, entries)
+        with self._lock:
+            return dict(entries)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """One command's worth of operations (a recursive copy, a sync): each DeltaSpace's
+        listing index is written once, at the end, instead of after every object, and
+        recursive listings taken within answer "is this key stored?" instead of a HEAD
+        per object (kept current with this process's own writes)."""
+        with self._lock:
+            self._batches += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._batches -= 1
+                pending = self._index_updates if self._batches == 0 else {}
+                if self._batches == 0:
+                    self._index_updates = {}
+                    self._listed = {}
+            for space, updates in pending.items():
+                self._write_index(space, updates)
+
+    def record(self, space: DeltaSpace, stored_key: str, entry: IndexEntry | None) -> None:
+        """Note in the DeltaSpace's index what `stored_key` stands for (None: it is gone)."""
+        name = stored_key.rsplit("/", 1)[-1]
+        with self._lock:
+            known = self._space_indexes.get(space)
+            if known is not None:
+                if entry is None:
+                    known.pop(name, None)
+                else:
+                    known[name] = entry
+            if self._batches:
+                self._index_updates.setdefault(space, {})[name] = entry
+                return
+        self._write_index(space, {name: entry})
+
+    def _write_index(self, space: DeltaSpace, updates: Mapping[str, IndexEntry | None]) -> None:
+        """Read, merge, write. A lost update (two writers at once) only costs HEADs later."""
+        try:
+            entries = self._read_index(space.bucket, space.index_key)
+            for name, entry in updates.items():
+                if entry is None:
+                    entries.pop(name, None)
+                else:
+                    entries[name] = entry
+            if not entries:
+                self.storage.delete(space.bucket, space.index_key)
+                return
+            with scratch_dir() as work:
+                (work / "index.json").write_bytes(render_index(entries))
+                self.storage.upload(space.bucket, space.index_key, work / "index.json", {})
+        except DeltaGliderError as exc:
+            self.logger.warning("listing index of %s not updated: %s", space, exc)
+
+    # ----------------------------------------------------------------- batch listings
+
+    def _remembered(
+        self, bucket: str, prefix: str, stored: Iterable[ObjectInfo | CommonPrefix]
+    ) -> Iterator[ObjectInfo | CommonPrefix]:
+        """A complete recursive listing, passed through; read to its end within a batch,
+        it then answers "is this key stored?" (unless this process wrote meanwhile: the
+        listing may have passed the key before or after the write)."""
+        with self._lock:
+            batched, writes = self._batches > 0, self._writes
+        if not batched:
+            yield from stored
+            return
+        keys: set[str] = set()
+        for entry in stored:
+            if isinstance(entry, ObjectInfo):
+                keys.add(entry.key)
+            yield entry
+        with self._lock:
+            if self._batches and self._writes == writes:
+                self._listed.setdefault(bucket, []).append((prefix, keys))
+
+    def exists(self, bucket: str, key: str) -> bool:
+        """Whether a stored key exists: from a listing taken in this batch, else a HEAD."""
+        if not fits_key(key):  # never stored; a HEAD of one is a 400 (Ceph)
+            return False
+        with self._lock:
+            listed = self._listing_covering(bucket, key)
+            if listed is not None:
+                return key in listed
+        return self.storage.head(bucket, key) is not None
+
+    def note_stored(self, bucket: str, key: str, *, present: bool) -> None:
+        """Keep the batch's listing current with this process's own writes and deletes."""
+        with self._lock:
+            self._writes += 1
+            listed = self._listing_covering(bucket, key)
+            if listed is not None:
+                if present:
+                    listed.add(key)
+                else:
+                    listed.discard(key)
+
+    def _listing_covering(self, bucket: str, key: str) -> set[str] | None:
+        """The keys of the batch listing whose prefix covers `key` (lock held)."""
+        covering = (keys for prefix, keys in self._listed.get(bucket, []) if key.startswith(prefix))
+        return next(covering, None)
+
+    @property
+    def remembered_spaces(self) -> int:
+        """How many DeltaSpaces' indexes are remembered (bounded)."""
+        return len(self._space_indexes)
+
+
+@dataclass
+class _Tally:
+    objects: int = 0
+    deltas: int = 0
+    references: int = 0
+    logical_bytes: int = 0
+    stored_bytes: int = 0
+
+    def freeze(self, prefix: str) -> SpaceStats:
+        return SpaceStats(
+            prefix,
+            self.objects,
+            self.deltas,
+            self.references,
+            self.logical_bytes,
+            self.stored_bytes,
+        )

@@ -1,0 +1,261 @@
+"""Choosing, creating, confirming and fetching a DeltaSpace's references.
+
+- Choosing: of the DeltaSpace's newest references, the one made from the file whose name
+  shares the longest start with the new file's (one product per prefix: the newest; `app-*`
+  and `lib-*` side by side: each its own), and what deltas against it usually weigh.
+- Creating: create-only (`If-None-Match: *`), so racing uploaders agree on one; on stores
+  that ignore conditional writes (found out once per bucket by a probe written twice),
+  references are named by their content instead.
+- Confirming: after a delta is stored, its reference must still be there (gc_lock.py).
+- Fetching: through the local cache, each reference once per process, SHA256-checked.
+
+What a process remembers of a DeltaSpace's references expires after REMEMBERED_FOR
+seconds and is bounded (core/bounded.py), so a long-lived process sees other processes'
+new references and never grows without end.
+"""
+
+from __future__ import annotations
+
+import secrets
+import statistics
+import threading
+from pathlib import Path
+
+from deltaglider.core import gc_lock
+from deltaglider.core.bounded import KeyedLocks, RecentMap
+from deltaglider.core.catalog import Catalog
+from deltaglider.core.errors import (
+    AlreadyExists,
+    FormatError,
+    IntegrityError,
+    ObjectNotFound,
+    ReferenceMissing,
+)
+from deltaglider.core.metadata import ReferenceMeta, read_reference
+from deltaglider.core.models import DELTA_SUFFIX, PROBE_PREFIX, DeltaSpace, is_reference_key
+from deltaglider.core.policy import DRIFT_HISTORY
+from deltaglider.core.scratch import scratch_dir
+from deltaglider.ports import (
+    CachePort,
+    ClockPort,
+    HashPort,
+    LoggerPort,
+    MetricsPort,
+    ObjectInfo,
+    StoragePort,
+)
+
+RECENT_REFERENCES = 8  # references of a DeltaSpace that new deltas may be made against
+SPACES_REMEMBERED = 256  # DeltaSpaces (and buckets) whose references are kept
+REMEMBERED_FOR = 60.0  # seconds before another process's new reference is seen
+
+
+class References:
+    """The references of every DeltaSpace one service works with."""
+
+    def __init__(
+        self,
+        *,
+        storage: StoragePort,
+        catalog: Catalog,
+        cache: CachePort,
+        hasher: HashPort,
+        clock: ClockPort,
+        logger: LoggerPort,
+        metrics: MetricsPort,
+        tool: str,
+    ) -> None:
+        self.storage = storage
+        self.catalog = catalog
+        self.cache = cache
+        self.hasher = hasher
+        self.clock = clock
+        self.logger = logger
+        self.metrics = metrics
+        self.tool = tool
+        self._fetches = KeyedLocks[str]()  # one download per reference at a time
+        self._lock = threading.Lock()
+        self._known = RecentMap[DeltaSpace, list[ObjectInfo]](  # newest first
+            SPACES_REMEMBERED, REMEMBERED_FOR
+        )
+        self._probe_lock = threading.Lock()
+        self._exclusive_creates = RecentMap[str, bool](SPACES_REMEMBERED)  # by bucket
+
+    # ----------------------------------------------------------------- choosing
+
+    def current(self, space: DeltaSpace, name: str) -> ObjectInfo | None:
+        """The reference a new delta of file `name` is made against, None if the
+        DeltaSpace has none. Listed once per DeltaSpace (a LIST, and a HEAD per
+        reference considered) until it expires."""
+        known = self._known.get(space)
+        if known is None:
+            known = self._known.setdefault(space, self._list(space))
+        if not known:
+            return None
+        return max(known, key=lambda info: _shared_start(_file_name(info), name))
+
+    def _list(self, space: DeltaSpace) -> list[ObjectInfo]:
+        """The DeltaSpace's newest references (up to RECENT_REFERENCES), newest first."""
+        listed = [
+            entry
+            for entry in self.storage.list(space.bucket, space.prefix + "reference", "/")
+            if isinstance(entry, ObjectInfo) and is_reference_key(entry.key)
+        ]
+        # On a tie in time the first reference, `reference.bin`, is the older.
+        listed.sort(key=lambda e: (e.last_modified, e.key != space.reference_key), reverse=True)
+        found = []
+        for entry in listed[:RECENT_REFERENCES]:
+            info = self.storage.head(space.bucket, entry.key)
+            if info is not None:
+                found.append(info)
+        return found
+
+    def forget(self, space: DeltaSpace) -> None:
+        """Look the DeltaSpace's references up again next time (another writer changed them)."""
+        self._known.pop(space)
+
+    def _remember(self, space: DeltaSpace, info: ObjectInfo) -> None:
+        with self._lock:
+            known = self._known.get(space) or []
+            self._known.put(space, [info, *(i for i in known if i.key != info.key)])
+
+    def usual_ratio(self, space: DeltaSpace, ref_key: str, ref_file: str) -> float | None:
+        """The median size, as a fraction of their files, of the DeltaSpace's deltas
+        against this reference (not counting the reference's own file); None with fewer
+        than DRIFT_HISTORY of them. From the listing index."""
+        ref_name = ref_key.rsplit("/", 1)[-1]
+        own = ref_file + DELTA_SUFFIX
+        ratios = [
+            e.delta_size / e.size
+            for name, e in self.catalog.space_index(space).items()
+            if e.ref == ref_name and e.delta_size is not None and e.size and name != own
+        ]
+        return statistics.median(ratios) if len(ratios) >= DRIFT_HISTORY else None
+
+    # ----------------------------------------------------------------- creating
+
+    def first_key(self, space: DeltaSpace, sha256: str) -> str:
+        """Where a DeltaSpace's first reference goes: `reference.bin`, or a name from its
+        content on a store that ignores conditional writes."""
+        if self._creates_exclusively(space):
+            return space.reference_key
+        return space.named_reference_key(sha256)
+
+    def create(
+        self, space: DeltaSpace, key: str, source: Path, name: str, sha256: str, size: int
+    ) -> bool:
+        """Write the file as a reference unless one exists at `key`; True when the key
+        now holds this file (a content-named key may already hold the same bytes)."""
+        reference = ReferenceMeta(name, sha256, size, self.clock.now(), self.tool)
+        try:
+            etag = self.storage.upload(
+                space.bucket, key, source, reference.to_metadata(), create_only=True
+            )
+        except AlreadyExists:
+            existing = self.storage.head(space.bucket, key)
+            if existing is None or read_reference(existing.metadata).sha256 != sha256:
+                self.logger.debug("%s was created by another uploader first", key)
+                return False
+            info = existing
+        else:
+            info = ObjectInfo(key, size, self.clock.now(), etag, reference.to_metadata())
+        self._remember(space, info)
+        self.cache.store(sha256, source)
+        self.logger.debug("created reference s3://%s/%s from %s", space.bucket, key, name)
+        return True
+
+    def _creates_exclusively(self, space: DeltaSpace) -> bool:
+        """Whether the store honours create-only writes (If-None-Match: *), found out
+        once per bucket by writing a probe object twice, inside the prefix being written
+        (a user may be allowed to write nowhere else)."""
+        with self._probe_lock:
+            honoured = self._exclusive_creates.get(space.bucket)
+            if honoured is None:
+                honoured = self._probe(space)
+                self._exclusive_creates.put(space.bucket, honoured)
+            return honoured
+
+    def _probe(self, space: DeltaSpace) -> bool:
+        bucket = space.bucket
+        key = f"{space.prefix}{PROBE_PREFIX}{secrets.token_hex(8)}"
+        with scratch_dir() as work:
+            probe = work / "probe"
+            probe.write_bytes(b"deltaglider probe\n")
+            self.storage.upload(bucket, key, probe, {}, create_only=True)
+            try:
+                self.storage.upload(bucket, key, probe, {}, create_only=True)
+                honoured = False
+            except AlreadyExists:
+                honoured = True
+            finally:
+                self.storage.delete(bucket, key)
+        if not honoured:
+            self.logger.warning(
+                "s3://%s ignores conditional writes (If-None-Match): references are "
+                "named by their content there, so none is ever overwritten",
+                bucket,
+            )
+        return honoured
+
+    # ----------------------------------------------------------------- confirming
+
+    def still_there(self, space: DeltaSpace, key: str, sha256: str) -> bool:
+        """Once no gc is at work in the DeltaSpace, whether `key` still holds the
+        reference with this SHA256 (see gc_lock.py)."""
+        gc_lock.wait_until_free(self.storage, space, self.clock.now)
+        info = self.storage.head(space.bucket, key)
+        try:
+            return info is not None and read_reference(info.metadata).sha256 == sha256
+        except FormatError:
+            return False
+
+    # ----------------------------------------------------------------- fetching
+
+    def fetch(self, bucket: str, key: str, sha256: str, local: Path) -> Path:
+        """Write the reference with this SHA256 to `local`: from the cache if it holds a
+        verified copy, else from storage (once per process: other threads wait)."""
+        with self._fetches.held(sha256):
+            if self.cache.fetch(sha256, local):
+                if self.hasher.file_sha256(local) == sha256:
+                    return local
+                self.logger.warning(
+                    "cached reference %s failed verification: fetching it again", sha256
+                )
+                self.cache.discard(sha256)
+                local.unlink(missing_ok=True)
+            try:
+                self.storage.download(bucket, key, local)
+            except ObjectNotFound:
+                raise ReferenceMissing(bucket, key) from None
+            actual = self.hasher.file_sha256(local)
+            if actual != sha256:
+                raise IntegrityError(
+                    f"reference s3://{bucket}/{key} has SHA256 {actual}, expected {sha256}"
+                )
+            self.metrics.increment("reference.fetch")
+            self.cache.store(sha256, local)
+            return local
+
+    def __len__(self) -> int:
+        """How many DeltaSpaces' references are remembered (bounded)."""
+        return len(self._known)
+
+    @property
+    def fetches_in_progress(self) -> int:
+        return len(self._fetches)
+
+
+def _file_name(info: ObjectInfo) -> str:
+    """The name of the file a reference was made from ("" when unreadable)."""
+    try:
+        return read_reference(info.metadata).name
+    except FormatError:
+        return ""
+
+
+def _shared_start(one: str, other: str) -> int:
+    """How many leading characters two names share."""
+    for count, (a, b) in enumerate(zip(one, other, strict=False)):
+        if a != b:
+            return count
+    return min(len(one), len(other))
