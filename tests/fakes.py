@@ -7,12 +7,14 @@ import zlib
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from deltaglider.adapters.cache_fs import FilesystemCache
 from deltaglider.adapters.memory import InMemoryStorage
 from deltaglider.adapters.metrics import NoopMetrics
 from deltaglider.adapters.sha256 import Sha256Hasher
 from deltaglider.core.gc import Collector, GcReport
+from deltaglider.core.models import ObjectKey, PutResult
 from deltaglider.core.policy import DeltaPolicy
 from deltaglider.core.service import DeltaService
 from deltaglider.ports import ContainerPort
@@ -85,3 +87,11 @@ def collect(
     """Garbage collection as `deltaglider gc --grace 0` runs it."""
     collector = Collector(service.storage, service.clock, service.logger)
     return collector.collect(bucket, prefix, grace=timedelta(seconds=grace))
+
+
+def put_file(service: DeltaService, path: Path, key: ObjectKey, **options: Any) -> PutResult:
+    """Upload a local file through the service's stream API, with its own mtime (what the
+    CLI's `publish` does, without its check that the file did not change meanwhile)."""
+    mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    with path.open("rb") as stream:
+        return service.put(key, stream, mtime=mtime, **options)

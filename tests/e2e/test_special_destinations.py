@@ -22,6 +22,7 @@ from deltaglider.core.models import ObjectKey
 from tests.artifacts import random_file, release_zip
 from tests.conftest import Backend
 from tests.e2e.test_cli import corrupt, fail, succeed
+from tests.fakes import put_file
 
 NULL_DEVICE = os.makedev(1, 3)  # the numbers of /dev/null
 
@@ -36,7 +37,7 @@ def objects(backend: Backend, tmp_path: Path) -> dict[str, bytes]:
     }
     service = backend.service()
     for key, path in files.items():
-        service.put(path, ObjectKey(backend.bucket, key))
+        put_file(service, path, ObjectKey(backend.bucket, key))
     return {key: path.read_bytes() for key, path in files.items()}
 
 

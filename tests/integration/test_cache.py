@@ -29,6 +29,7 @@ from deltaglider.core.service import DeltaService
 from deltaglider.ports import CachePort
 from tests.artifacts import release_zip
 from tests.conftest import Backend
+from tests.fakes import put_file
 
 LOG = logging.getLogger("deltaglider.test.cache")
 DELTAGLIDER = Path(sys.executable).with_name("deltaglider")
@@ -109,7 +110,7 @@ def test_tampered_cache_entry_is_detected_and_fetched_again(
     writer = service_over(storage, cache)
     builds = [release_zip(tmp_path / f"v{v}.zip", v, files=6, file_size=10_000) for v in range(2)]
     for path in builds:
-        writer.put(path, ObjectKey("bucket", path.name))
+        put_file(writer, path, ObjectKey("bucket", path.name))
     [entry] = files_under(tmp_path / "cache")
     damaged = bytearray(entry.read_bytes())
     damaged[len(damaged) // 2] ^= 0x01

@@ -20,7 +20,7 @@ from deltaglider.core.fsck import Problem, check, repair
 from deltaglider.core.models import LogicalObject, ObjectKey
 from tests.artifacts import release_zip
 from tests.conftest import Backend
-from tests.fakes import make_service
+from tests.fakes import make_service, put_file
 
 DELTAGLIDER = Path(sys.executable).with_name("deltaglider")
 KILLS = 20
@@ -126,7 +126,7 @@ def test_crash_after_each_write_of_a_first_upload(tmp_path: Path, writes: int) -
     service, _, _ = make_service(storage)
     build = release_zip(tmp_path / "a.zip", 1)
     with pytest.raises(Crash):
-        service.put(build, ObjectKey("bucket", "p/a.zip"))
+        put_file(service, build, ObjectKey("bucket", "p/a.zip"))
 
     listed = [e for e in service.list("bucket", "p/") if isinstance(e, LogicalObject)]
     for entry in listed:
@@ -145,12 +145,14 @@ def test_crash_between_a_new_form_and_the_removal_of_the_old(tmp_path: Path) -> 
     then the process dies before the old whole copy is removed."""
     storage = CrashingStorage(writes_before_crash=10**6)
     service, _, _ = make_service(storage)
-    service.put(release_zip(tmp_path / "seed.zip", 0), ObjectKey("bucket", "seed.zip"))
-    service.put(release_zip(tmp_path / "a.zip", 1), ObjectKey("bucket", "a.zip"), no_delta=True)
+    put_file(service, release_zip(tmp_path / "seed.zip", 0), ObjectKey("bucket", "seed.zip"))
+    put_file(
+        service, release_zip(tmp_path / "a.zip", 1), ObjectKey("bucket", "a.zip"), no_delta=True
+    )
     newer = release_zip(tmp_path / "a2.zip", 2)
     storage.writes_left = 1  # dies right after writing a.zip.delta
     with pytest.raises(Crash):
-        service.put(newer, ObjectKey("bucket", "a.zip"))
+        put_file(service, newer, ObjectKey("bucket", "a.zip"))
 
     report = check(service, "bucket", grace=NO_GRACE)
     assert [(f.key, f.problem) for f in report.findings] == [("a.zip", Problem.DUPLICATE)]

@@ -25,6 +25,7 @@ from deltaglider.core.models import ObjectKey
 from deltaglider.core.service import DeltaService
 from tests.artifacts import release_zip
 from tests.conftest import Backend
+from tests.fakes import put_file
 
 
 class Faults:
@@ -112,7 +113,7 @@ def test_transient_errors_are_retried(
     faults.reset("GetObject", count=1)
     faults.status("ListObjectsV2", 503, count=1)
     for path in versions:
-        service.put(path, ObjectKey(backend.bucket, f"r/{path.name}"))
+        put_file(service, path, ObjectKey(backend.bucket, f"r/{path.name}"))
     reader, reader_faults = faulty(backend)
     reader_faults.status("GetObject", 503, count=2)
     reader_faults.reset("HeadObject", count=1)
@@ -126,14 +127,14 @@ def test_transient_errors_are_retried(
 @pytest.mark.parametrize("backend", ["moto", "ceph"], indirect=True)
 def test_a_failing_head_is_never_taken_for_absent(backend: Backend, versions: list[Path]) -> None:
     service, _ = faulty(backend)
-    service.put(versions[0], ObjectKey(backend.bucket, "r/v0.zip"))
+    put_file(service, versions[0], ObjectKey(backend.bucket, "r/v0.zip"))
     reference = backend.storage().head(backend.bucket, "r/reference.bin")
     assert reference is not None
 
     broken, faults = faulty(backend)
     faults.status("HeadObject", 503, count=100)  # more than the retries
     with pytest.raises(StorageError):
-        broken.put(versions[1], ObjectKey(backend.bucket, "r/v1.zip"))
+        put_file(broken, versions[1], ObjectKey(backend.bucket, "r/v1.zip"))
     after = backend.storage().head(backend.bucket, "r/reference.bin")
     assert after is not None
     assert after.etag == reference.etag  # the live reference was not overwritten
@@ -144,8 +145,8 @@ def test_a_body_cut_short_is_fetched_again(
     backend: Backend, tmp_path: Path, versions: list[Path]
 ) -> None:
     writer, _ = faulty(backend)
-    writer.put(versions[0], ObjectKey(backend.bucket, "v0.zip"))
-    writer.put(versions[1], ObjectKey(backend.bucket, "v1.zip"))
+    put_file(writer, versions[0], ObjectKey(backend.bucket, "v0.zip"))
+    put_file(writer, versions[1], ObjectKey(backend.bucket, "v1.zip"))
     reader, faults = faulty(backend)
     faults.truncate("GetObject", count=2)
     reader.get(ObjectKey(backend.bucket, "v1.zip"), tmp_path / "out")
@@ -164,7 +165,7 @@ def test_stripped_metadata_never_serves_delta_bytes(
     backend: Backend, tmp_path: Path, versions: list[Path]
 ) -> None:
     writer, _ = faulty(backend)
-    writer.put(versions[0], ObjectKey(backend.bucket, "v0.zip"))
+    put_file(writer, versions[0], ObjectKey(backend.bucket, "v0.zip"))
     reader, faults = faulty(backend)
     faults.strip_metadata()
     with pytest.raises(FormatError):
@@ -180,7 +181,7 @@ def test_every_stored_object_damaged_in_turn(backend: Backend, tmp_path: Path) -
     (tmp_path / "notes.txt").write_text("release notes\n" * 200)
     files["r/notes.txt"] = tmp_path / "notes.txt"
     for key, path in files.items():
-        service.put(path, ObjectKey(backend.bucket, key))
+        put_file(service, path, ObjectKey(backend.bucket, key))
     storage = backend.storage()
     stored = [e.key for e in storage.list(backend.bucket, "")]  # type: ignore[union-attr]
     assert len(stored) == 1 + 3 + 1 + 1  # reference, deltas, notes, index

@@ -18,6 +18,7 @@ import pytest
 from deltaglider.core.models import LogicalObject, ObjectKey
 from tests.artifacts import release_zip
 from tests.conftest import Backend
+from tests.fakes import put_file
 
 PREFIX = "ror/es/1.64.2"
 
@@ -133,9 +134,34 @@ def test_new_uploads_join_a_legacy_delta_space(
 ) -> None:
     service = backend.service()
     newer = release_zip(tmp_path / "app-es10.zip", 7, files=10, file_size=30_000)
-    result = service.put(newer, ObjectKey(backend.bucket, f"{PREFIX}/app-es10.zip"))
+    result = put_file(service, newer, ObjectKey(backend.bucket, f"{PREFIX}/app-es10.zip"))
     assert not result.created_reference
     assert result.stored_size < result.file_size / 10
     out = tmp_path / "app-es10.out"
     backend.service().get(ObjectKey(backend.bucket, f"{PREFIX}/app-es10.zip"), out)
     assert out.read_bytes() == newer.read_bytes()
+
+
+def test_head_get_and_list_agree_on_legacy_objects(
+    backend: Backend, legacy_bucket: dict[str, Path]
+) -> None:
+    """Objects written before ETags were recorded: a delta shows an ETag made from its
+    SHA256 (in the multipart form, so no client takes it for an MD5), a direct object
+    the store's own; the same through HEAD, GET and LIST."""
+    service = backend.service()
+    listed = {
+        entry.key: entry
+        for entry in service.list(backend.bucket, f"{PREFIX}/")
+        if isinstance(entry, LogicalObject)
+    }
+    for name, original in legacy_bucket.items():
+        key = ObjectKey(backend.bucket, f"{PREFIX}/{name}")
+        head = service.head(key)
+        with service.open(key) as stream:
+            assert stream.read() == original.read_bytes()
+            got = stream.info
+        seen = {(e.size, e.etag, e.last_modified) for e in (listed[key.key], head, got)}
+        assert seen == {(original.stat().st_size, head.etag, head.last_modified)}, name
+        if name.endswith(".zip"):
+            assert head.etag == f'"{sha(original)[:32]}-1"'
+        assert head.user_metadata == {}  # 0.x's bare keys are DeltaGlider's, not the user's

@@ -16,6 +16,7 @@ from deltaglider.core.models import ObjectKey, StoredAs
 from deltaglider.ports import ObjectInfo
 from tests.artifacts import release_zip, sdist
 from tests.conftest import Backend
+from tests.fakes import put_file
 
 KEY_LIMIT = 1024  # S3's, in bytes of UTF-8
 METADATA_LIMIT = 2048  # S3's, in bytes of user metadata
@@ -60,7 +61,7 @@ def test_gzip_releases_under_a_long_cjk_key(backend: Backend, tmp_path: Path) ->
 
     service = backend.service()
     results = [
-        service.put(p, ObjectKey(backend.bucket, cjk_key(v))) for v, p in enumerate(versions)
+        put_file(service, p, ObjectKey(backend.bucket, cjk_key(v))) for v, p in enumerate(versions)
     ]
 
     assert [r.stored_as for r in results] == [StoredAs.DELTA, StoredAs.DELTA]
@@ -79,7 +80,8 @@ def test_a_1020_byte_key_is_stored_direct(backend: Backend, tmp_path: Path) -> N
 
     service = backend.service()
     results = [
-        service.put(a, ObjectKey(backend.bucket, k)) for a, k in zip(artifacts, keys, strict=True)
+        put_file(service, a, ObjectKey(backend.bucket, k))
+        for a, k in zip(artifacts, keys, strict=True)
     ]
 
     assert {r.stored_as for r in results} == {StoredAs.DIRECT}

@@ -13,6 +13,7 @@ from deltaglider.core.models import LogicalObject, ObjectKey, StoredAs
 from deltaglider.ports import CommonPrefix, ObjectInfo
 from tests.artifacts import release_zip
 from tests.conftest import Backend
+from tests.fakes import put_file
 
 
 def put(storage: object, bucket: str, key: str, tmp_path: Path) -> None:
@@ -43,9 +44,11 @@ def test_a_delta_lists_before_the_keys_its_name_starts(
     backend: Backend, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     service = backend.service()
-    service.put(release_zip(tmp_path / "app.zip", 1), ObjectKey(backend.bucket, "rel/app.zip"))
+    put_file(
+        service, release_zip(tmp_path / "app.zip", 1), ObjectKey(backend.bucket, "rel/app.zip")
+    )
     (tmp_path / "notes.txt").write_text("release notes\n")
-    service.put(tmp_path / "notes.txt", ObjectKey(backend.bucket, "rel/app.zip-notes.txt"))
+    put_file(service, tmp_path / "notes.txt", ObjectKey(backend.bucket, "rel/app.zip-notes.txt"))
     expected = ["rel/app.zip", "rel/app.zip-notes.txt"]
 
     for recursive in (False, True):
@@ -71,8 +74,8 @@ def test_folders_and_objects_interleave_by_logical_key(backend: Backend, tmp_pat
     service = backend.service()
     (tmp_path / "n.txt").write_text("n\n")
     for name in ["r/a.zip-x/n.txt", "r/a.zip!", "r/a.zip.asc"]:
-        service.put(tmp_path / "n.txt", ObjectKey(backend.bucket, name))
-    service.put(release_zip(tmp_path / "a.zip", 1), ObjectKey(backend.bucket, "r/a.zip"))
+        put_file(service, tmp_path / "n.txt", ObjectKey(backend.bucket, name))
+    put_file(service, release_zip(tmp_path / "a.zip", 1), ObjectKey(backend.bucket, "r/a.zip"))
     listed = [entry_name(e) for e in service.list(backend.bucket, "r/")]
     assert listed == ["r/a.zip", "r/a.zip!", "r/a.zip-x/", "r/a.zip.asc"]
     assert all(
@@ -92,7 +95,7 @@ def test_ls_of_a_prefix_that_is_not_a_folder_makes_no_head_per_object(
     with service.batch():
         for minor in range(11):
             artifact = release_zip(tmp_path / "app.zip", minor)
-            service.put(artifact, ObjectKey(backend.bucket, f"rel/app-1.{minor}.zip"))
+            put_file(service, artifact, ObjectKey(backend.bucket, f"rel/app-1.{minor}.zip"))
     capsys.readouterr()
     s3_requests.clear()
 

@@ -9,6 +9,7 @@ backend's own pairing of a data file with its metadata sidecar.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -22,11 +23,13 @@ from typing import Any
 import pytest
 
 from deltaglider.adapters.localfs import LocalFilesystemStorage
+from deltaglider.app.wiring import build_service
 from deltaglider.core.models import ObjectKey
 from deltaglider.core.service import DeltaService
 from deltaglider.ports import ObjectInfo, StoragePort
 from tests.artifacts import random_file, release_zip
 from tests.conftest import Backend
+from tests.fakes import put_file
 
 
 class OverwrittenAfterHead:
@@ -72,33 +75,36 @@ def test_an_overwrite_between_head_and_get_reads_one_version(
     writer = backend.service()
     # Another delta in the prefix keeps the reference there when the key moves to `K`
     # (today a DeltaSpace's last delta going takes its reference with it).
-    writer.put(
-        release_zip(tmp_path / "anchor.zip", 0, files=8), ObjectKey(backend.bucket, "r/a.zip")
+    put_file(
+        writer,
+        release_zip(tmp_path / "anchor.zip", 0, files=8),
+        ObjectKey(backend.bucket, "r/a.zip"),
     )
     target = ObjectKey(backend.bucket, f"r/{name}")
     versions = {first.read_bytes(), second.read_bytes()}
 
     for read in ("get", "verify"):
-        writer.put(first, target, no_delta=first_whole)
-        reader = backend.service()
-        reader.storage = OverwrittenAfterHead(  # type: ignore[assignment]
-            reader.storage,
+        put_file(writer, first, target, no_delta=first_whole)
+        storage = OverwrittenAfterHead(
+            backend.storage(),
             {target.key, target.delta_key},
-            lambda: writer.put(second, target, no_delta=second_whole),
+            lambda: put_file(writer, second, target, no_delta=second_whole),
         )
+        reader = build_service(backend.settings(), storage)
         if read == "get":
             result = reader.get(target, tmp_path / "out" / name)
             assert (tmp_path / "out" / name).read_bytes() in versions
-            assert result.sha256 in {reader.hasher.file_sha256(p) for p in (first, second)}
+            assert result.sha256 in {hashlib.sha256(v).hexdigest() for v in versions}
         else:
             checked = reader.verify(target)
             assert checked.ok, checked
-        assert reader.storage.overwrite is None  # the overwrite did happen mid-read
+        assert storage.overwrite is None  # the overwrite did happen mid-read
 
 
 READER_AND_WRITER = """
 import json, logging, os, sys, time
 from pathlib import Path
+from deltaglider.app.cli.publish import publish
 from deltaglider.app.settings import Settings
 from deltaglider.app.wiring import build_service
 from deltaglider.core.errors import DeltaGliderError
@@ -111,16 +117,15 @@ class Retries(logging.Handler):  # the reads that met an overwrite, as the servi
 
 role, bucket, key, until, out, *versions = sys.argv[1:]
 service = build_service(Settings.load(os.environ))
-service.logger = logging.getLogger("race")
-service.logger.setLevel(logging.DEBUG)
-service.logger.addHandler(Retries())
+logging.getLogger("deltaglider").setLevel(logging.DEBUG)
+logging.getLogger("deltaglider").addHandler(Retries())
 target = ObjectKey(bucket, key)
 counts = {}
 errors = []
 step = 0
 while time.time() < float(until):
     if role == "writer":  # every move: delta to delta, to whole, whole to whole, to delta
-        service.put(Path(versions[step % 2]), target, no_delta=step % 4 in (2, 3))
+        publish(service, Path(versions[step % 2]), target, no_delta=step % 4 in (2, 3))
         counts[str(step % 4)] = counts.get(str(step % 4), 0) + 1
     else:
         try:
@@ -147,8 +152,8 @@ def test_reads_racing_overwrites_always_get_one_version(backend: Backend, tmp_pa
         str(release_zip(tmp_path / f"v{v}.zip", v, files=12, file_size=20_000)) for v in (1, 2)
     ]
     service = backend.service()
-    service.put(release_zip(tmp_path / "anchor.zip", 0), ObjectKey(backend.bucket, "r/a.zip"))
-    service.put(Path(versions[0]), ObjectKey(backend.bucket, "r/app.zip"))
+    put_file(service, release_zip(tmp_path / "anchor.zip", 0), ObjectKey(backend.bucket, "r/a.zip"))
+    put_file(service, Path(versions[0]), ObjectKey(backend.bucket, "r/app.zip"))
     script = tmp_path / "race.py"
     script.write_text(READER_AND_WRITER)
     until = str(time.time() + 6)
@@ -195,9 +200,9 @@ def two_versions(backend: Backend, tmp_path: Path) -> tuple[DeltaService, Path, 
     assert isinstance(service.storage, LocalFilesystemStorage)
     path = service.storage.root / backend.bucket / "notes.txt"
     key = ObjectKey(backend.bucket, "notes.txt")
-    service.put(random_file(tmp_path / "one.txt", 30_000, 1), key)
+    put_file(service, random_file(tmp_path / "one.txt", 30_000, 1), key)
     os.link(path, tmp_path / "data-one")
-    service.put(random_file(tmp_path / "two.txt", 31_000, 2), key)
+    put_file(service, random_file(tmp_path / "two.txt", 31_000, 2), key)
     os.link(path, tmp_path / "data-two")
     return service, path, tmp_path / "data-one", tmp_path / "data-two"
 

@@ -14,7 +14,7 @@ from deltaglider.core.metadata import read_delta
 from deltaglider.core.models import LogicalObject, ObjectKey, StoredAs
 from tests.artifacts import random_file, release_zip, sdist
 from tests.conftest import Backend
-from tests.fakes import collect
+from tests.fakes import collect, put_file
 
 
 def test_release_series_round_trips(backend: Backend, tmp_path: Path) -> None:
@@ -22,7 +22,7 @@ def test_release_series_round_trips(backend: Backend, tmp_path: Path) -> None:
     versions = [
         release_zip(tmp_path / f"app-1.{v}.zip", v, files=12, file_size=40_000) for v in range(5)
     ]
-    results = [service.put(p, ObjectKey(backend.bucket, f"rel/{p.name}")) for p in versions]
+    results = [put_file(service, p, ObjectKey(backend.bucket, f"rel/{p.name}")) for p in versions]
 
     assert all(r.stored_as is StoredAs.DELTA for r in results)
     assert results[0].created_reference
@@ -44,7 +44,7 @@ def test_gzip_artifacts_round_trip_exactly(backend: Backend, tmp_path: Path) -> 
         path = tmp_path / f"pkg-{v}.tar.gz"
         path.write_bytes(gzip.compress(payload + f"v{v}".encode(), compresslevel=level, mtime=0))
         paths.append(path)
-        service.put(path, ObjectKey(backend.bucket, f"gz/{path.name}"))
+        put_file(service, path, ObjectKey(backend.bucket, f"gz/{path.name}"))
     for path in paths:
         out = tmp_path / "out" / path.name
         service.get(ObjectKey(backend.bucket, f"gz/{path.name}"), out)
@@ -54,9 +54,9 @@ def test_gzip_artifacts_round_trip_exactly(backend: Backend, tmp_path: Path) -> 
 def test_unrelated_content_becomes_a_new_reference(backend: Backend, tmp_path: Path) -> None:
     service = backend.service()
     first = random_file(tmp_path / "a.bin", 100_000, seed=1)
-    service.put(first, ObjectKey(backend.bucket, "a.bin"))
+    put_file(service, first, ObjectKey(backend.bucket, "a.bin"))
     other = random_file(tmp_path / "b.bin", 100_000, seed=2)
-    result = service.put(other, ObjectKey(backend.bucket, "b.bin"))
+    result = put_file(service, other, ObjectKey(backend.bucket, "b.bin"))
     assert (result.stored_as, result.reason) == (StoredAs.DELTA, "new reference")
     assert result.stored_size < 1_000  # against itself
     storage = backend.storage()
@@ -72,11 +72,13 @@ def test_unrelated_content_is_stored_direct_with_the_first_file_policy(
 ) -> None:
     monkeypatch.setenv("DG_REFERENCE_POLICY", "first")
     service = backend.service()
-    service.put(
-        random_file(tmp_path / "a.bin", 100_000, seed=1), ObjectKey(backend.bucket, "a.bin")
+    put_file(
+        service,
+        random_file(tmp_path / "a.bin", 100_000, seed=1),
+        ObjectKey(backend.bucket, "a.bin"),
     )
     other = random_file(tmp_path / "b.bin", 100_000, seed=2)
-    result = service.put(other, ObjectKey(backend.bucket, "b.bin"))
+    result = put_file(service, other, ObjectKey(backend.bucket, "b.bin"))
     assert result.stored_as is StoredAs.DIRECT
     info = backend.storage().head(backend.bucket, "b.bin")
     assert info is not None
@@ -87,8 +89,10 @@ def test_unrelated_content_is_stored_direct_with_the_first_file_policy(
 def test_logical_listing_over_the_backend(backend: Backend, tmp_path: Path) -> None:
     service = backend.service()
     for v in range(3):
-        service.put(
-            release_zip(tmp_path / f"v{v}.zip", v), ObjectKey(backend.bucket, f"p/v{v}.zip")
+        put_file(
+            service,
+            release_zip(tmp_path / f"v{v}.zip", v),
+            ObjectKey(backend.bucket, f"p/v{v}.zip"),
         )
     listed = [e for e in service.list(backend.bucket, "p/") if isinstance(e, LogicalObject)]
     assert [(e.key, e.size) for e in listed] == [
@@ -105,7 +109,7 @@ def test_gzip_files_delta_their_content_and_rebuild_exactly(
 ) -> None:
     service = backend.service()
     versions = [sdist(tmp_path / f"pkg-1.{v}.tar.gz", v) for v in range(4)]
-    results = [service.put(p, ObjectKey(backend.bucket, f"s/{p.name}")) for p in versions]
+    results = [put_file(service, p, ObjectKey(backend.bucket, f"s/{p.name}")) for p in versions]
 
     storage = backend.storage()
     for result in results:
@@ -136,7 +140,7 @@ def test_gzip_files_that_cannot_be_rebuilt_get_raw_deltas(backend: Backend, tmp_
         path = tmp_path / f"odd-{version}.tgz"
         path.write_bytes(odd + packer.flush())
         paths.append(path)
-    results = [service.put(p, ObjectKey(backend.bucket, f"o/{p.name}")) for p in paths]
+    results = [put_file(service, p, ObjectKey(backend.bucket, f"o/{p.name}")) for p in paths]
     storage = backend.storage()
     for result in results:
         info = storage.head(backend.bucket, result.stored_key)

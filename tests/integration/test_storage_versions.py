@@ -17,6 +17,7 @@ from deltaglider.core.models import ObjectKey
 from deltaglider.ports import StoragePort
 from tests.artifacts import random_file
 from tests.conftest import Backend
+from tests.fakes import put_file
 
 
 def check_if_match(storage: StoragePort, bucket: str, tmp_path: Path) -> None:
@@ -60,9 +61,9 @@ def test_a_writer_that_died_between_its_renames_reads_as_corrupt(
     assert isinstance(service.storage, LocalFilesystemStorage)
     path = service.storage.root / backend.bucket / "notes.txt"
     key = ObjectKey(backend.bucket, "notes.txt")
-    service.put(random_file(tmp_path / "one.txt", 30_000, 1), key)
+    put_file(service, random_file(tmp_path / "one.txt", 30_000, 1), key)
     os.link(path, tmp_path / "data-one")
-    service.put(random_file(tmp_path / "two.txt", 31_000, 2), key)
+    put_file(service, random_file(tmp_path / "two.txt", 31_000, 2), key)
     os.replace(tmp_path / "data-one", path)  # the second sidecar with the first data
 
     started = time.monotonic()

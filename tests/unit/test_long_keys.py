@@ -14,7 +14,7 @@ from deltaglider.adapters.gzip_container import GzipContainer
 from deltaglider.core.errors import InvalidKeyError
 from deltaglider.core.models import ObjectKey, StoredAs
 from tests.artifacts import release_zip
-from tests.fakes import make_service
+from tests.fakes import make_service, put_file
 
 KEY_LIMIT = 1024  # S3's, in bytes of UTF-8
 METADATA_LIMIT = 2048  # S3's, in bytes of user metadata
@@ -38,7 +38,7 @@ def test_a_key_that_cannot_take_the_delta_suffix_is_stored_direct(tmp_path: Path
     service, storage, _ = make_service()
     artifact = release_zip(tmp_path / "x.zip", 1)
 
-    result = service.put(artifact, ObjectKey("bucket", key))
+    result = put_file(service, artifact, ObjectKey("bucket", key))
 
     assert (result.stored_as, result.stored_key) == (StoredAs.DIRECT, key)
     assert all(len(k.encode()) <= KEY_LIMIT for k in storage.buckets["bucket"])
@@ -52,7 +52,7 @@ def test_a_reserved_name_that_cannot_take_the_suffix_is_refused(tmp_path: Path) 
     key = "c" * 1015 + "/reference.bin"  # as `reference.bin.delta` it would be 1,035 bytes
 
     with pytest.raises(InvalidKeyError, match="key too long for DeltaGlider to store this name"):
-        service.put(artifact, ObjectKey("bucket", key))
+        put_file(service, artifact, ObjectKey("bucket", key))
     assert storage.buckets["bucket"] == {}
 
 
@@ -72,7 +72,7 @@ def test_a_recipe_that_cannot_fit_gives_a_raw_delta(tmp_path: Path) -> None:
         containers={"gzip": GzipContainer()}, tool="deltaglider/" + "0" * 150
     )
     paths = [gzip_with_long_header(tmp_path / f"pkg-{v}.tar.gz", v) for v in range(2)]
-    results = [service.put(p, ObjectKey("bucket", f"rel/{p.name}")) for p in paths]
+    results = [put_file(service, p, ObjectKey("bucket", f"rel/{p.name}")) for p in paths]
 
     for result in results:
         meta = storage.buckets["bucket"][result.stored_key].metadata

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 
 from deltaglider.adapters.memory import InMemoryStorage
@@ -19,7 +20,7 @@ from deltaglider.core import gc_lock
 from deltaglider.core.metadata import read_delta
 from deltaglider.core.models import DeltaSpace, ObjectKey
 from tests.artifacts import random_file, release_zip
-from tests.fakes import collect, make_service
+from tests.fakes import collect, make_service, put_file
 
 
 def key(name: str) -> ObjectKey:
@@ -60,23 +61,23 @@ def reads_back(storage: InMemoryStorage, name: str, original: Path, tmp_path: Pa
 def test_a_put_after_a_delete_in_one_process_reads_back_everywhere(tmp_path: Path) -> None:
     """Bug 1: the deleted file's reference must not live on in this process only."""
     service, storage, _ = make_service()
-    service.put(release_zip(tmp_path / "app-1.0.zip", 0), key("rel/app-1.0.zip"))
+    put_file(service, release_zip(tmp_path / "app-1.0.zip", 0), key("rel/app-1.0.zip"))
     service.delete(key("rel/app-1.0.zip"))
     newer = release_zip(tmp_path / "app-1.1.zip", 1)
-    service.put(newer, key("rel/app-1.1.zip"))
+    put_file(service, newer, key("rel/app-1.1.zip"))
     reads_back(storage, "rel/app-1.1.zip", newer, tmp_path)
 
 
 def test_a_long_lived_process_survives_gc_by_another(tmp_path: Path) -> None:
     """The reference this process remembers was removed by another process's gc."""
     service, storage, _ = make_service()
-    service.put(release_zip(tmp_path / "app-1.0.zip", 0), key("rel/app-1.0.zip"))
+    put_file(service, release_zip(tmp_path / "app-1.0.zip", 0), key("rel/app-1.0.zip"))
     service.delete(key("rel/app-1.0.zip"))
     other, _, _ = make_service(storage)
     assert [item.key for item in collect(other).removed] == ["rel/reference.bin"]
 
     newer = release_zip(tmp_path / "app-1.1.zip", 1)
-    service.put(newer, key("rel/app-1.1.zip"))
+    put_file(service, newer, key("rel/app-1.1.zip"))
     reads_back(storage, "rel/app-1.1.zip", newer, tmp_path)
     assert collect(other).removed == []
 
@@ -85,13 +86,13 @@ def test_gc_between_choosing_a_reference_and_storing_the_delta(tmp_path: Path) -
     """Bug 2: the reference goes after the uploader fetched it, before its delta lands."""
     storage = HookedStorage()
     seeder, _, _ = make_service(storage)
-    seeder.put(release_zip(tmp_path / "x.zip", 0), key("p/x.zip"))
+    put_file(seeder, release_zip(tmp_path / "x.zip", 0), key("p/x.zip"))
     seeder.delete(key("p/x.zip"))
     uploader, _, _ = make_service(storage)
     y = release_zip(tmp_path / "y.zip", 1)
     storage.hooks["y.zip.delta"] = lambda: collect(make_service(storage)[0])  # removes it
 
-    result = uploader.put(y, key("p/y.zip"))
+    result = put_file(uploader, y, key("p/y.zip"))
 
     assert result.stored_key == "p/y.zip.delta"
     reads_back(storage, "p/y.zip", y, tmp_path)
@@ -105,7 +106,7 @@ def test_an_uploader_waits_for_a_gc_at_work(tmp_path: Path) -> None:
     for it, sees the reference gone, and uploads again."""
     storage = HookedStorage()
     seeder, _, _ = make_service(storage)
-    seeder.put(release_zip(tmp_path / "x.zip", 0), key("p/x.zip"))
+    put_file(seeder, release_zip(tmp_path / "x.zip", 0), key("p/x.zip"))
     seeder.delete(key("p/x.zip"))
     space = DeltaSpace("bucket", "p/")
     removed = threading.Event()
@@ -125,7 +126,7 @@ def test_an_uploader_waits_for_a_gc_at_work(tmp_path: Path) -> None:
     uploader, _, _ = make_service(storage)
     y = release_zip(tmp_path / "y.zip", 1)
     storage.hooks["y.zip.delta"] = slow_gc
-    uploader.put(y, key("p/y.zip"))
+    put_file(uploader, y, key("p/y.zip"))
 
     assert removed.is_set()  # the upload ended only after the gc had finished
     reads_back(storage, "p/y.zip", y, tmp_path)
@@ -136,11 +137,11 @@ def test_gc_keeps_a_reference_whose_delta_landed_before_its_second_look(tmp_path
     written its lock: the listing under the lock shows it, and the reference stays."""
     storage = HookedStorage()
     service, _, _ = make_service(storage)
-    service.put(release_zip(tmp_path / "x.zip", 0), key("p/x.zip"))
+    put_file(service, release_zip(tmp_path / "x.zip", 0), key("p/x.zip"))
     service.delete(key("p/x.zip"))
     y = release_zip(tmp_path / "y.zip", 1)
     delta_stored = threading.Event()
-    uploader = threading.Thread(target=service.put, args=(y, key("p/y.zip")))
+    uploader = threading.Thread(target=partial(put_file, service), args=(y, key("p/y.zip")))
 
     def upload_beside_the_gc() -> None:  # the gc has just written its lock
         storage.hooks["y.zip.delta"] = delta_stored.set
@@ -174,9 +175,9 @@ def test_overwrites_leave_unused_references_that_gc_removes(tmp_path: Path) -> N
     """Bug 9: a key overwritten with unrelated content moves to a new reference; the old
     one is garbage, removed by gc (not at once: a concurrent upload may be using it)."""
     service, storage, _ = make_service()
-    service.put(release_zip(tmp_path / "a.zip", 0), key("p/a.zip"))
+    put_file(service, release_zip(tmp_path / "a.zip", 0), key("p/a.zip"))
     unrelated = random_file(tmp_path / "a2.zip", 20_000)
-    result = service.put(unrelated, key("p/a.zip"))
+    result = put_file(service, unrelated, key("p/a.zip"))
     assert result.created_reference
 
     report = collect(service)
@@ -189,7 +190,7 @@ def test_state_per_process_stays_bounded(tmp_path: Path) -> None:
     service, _, _ = make_service()
     artifact = release_zip(tmp_path / "a.zip", 0, files=2, file_size=2_000)
     for number in range(300):
-        service.put(artifact, key(f"p{number}/a.zip"))
+        put_file(service, artifact, key(f"p{number}/a.zip"))
     service.get(key("p7/a.zip"), tmp_path / "out.zip")
     assert len(service.references) <= 256
     assert service.catalog.remembered_spaces <= 256
@@ -199,8 +200,8 @@ def test_state_per_process_stays_bounded(tmp_path: Path) -> None:
 def test_a_bucket_holding_only_what_awaits_removal_can_be_removed(tmp_path: Path) -> None:
     """Bug 9: references kept for the grace period do not make a bucket "not empty"."""
     service, storage, _ = make_service()
-    service.put(release_zip(tmp_path / "a.zip", 0), key("p/a.zip"))
-    service.put(random_file(tmp_path / "a2.zip", 20_000), key("p/a.zip"))
+    put_file(service, release_zip(tmp_path / "a.zip", 0), key("p/a.zip"))
+    put_file(service, random_file(tmp_path / "a2.zip", 20_000), key("p/a.zip"))
     service.delete(key("p/a.zip"))
     assert len(collect(service, grace=3600).scheduled) == 2  # both references, kept for now
 

@@ -10,7 +10,7 @@ from deltaglider.adapters.memory import InMemoryStorage
 from deltaglider.core.metadata import read_delta
 from deltaglider.core.models import ObjectKey, StoredAs, is_reference_key
 from deltaglider.core.policy import DRIFT_FLOOR, DeltaPolicy
-from tests.fakes import make_service
+from tests.fakes import make_service, put_file
 
 SIZE = 20_000  # below the fake codec's 32 KiB dictionary: a delta's size tracks the change
 
@@ -70,7 +70,7 @@ def test_an_unrelated_version_becomes_a_new_reference_and_old_deltas_keep_theirs
     }
     variant(files["r/app-4.bin"], files["r/app-3.bin"].read_bytes(), 0.02, 4)
 
-    results = [service.put(path, key(name)) for name, path in files.items()]
+    results = [put_file(service, path, key(name)) for name, path in files.items()]
 
     assert [r.reason for r in results] == ["reference created", "delta", "new reference", "delta"]
     assert all(r.stored_as is StoredAs.DELTA for r in results)
@@ -94,7 +94,7 @@ def test_drift_past_twice_the_usual_delta_starts_a_new_reference(tmp_path: Path)
         source = base if index < 5 else files[names[4]].read_bytes()
         files[name] = variant(tmp_path / f"v{index}", source, changed if index < 5 else 0.01, 7)
 
-    results = [service.put(path, key(name)) for name, path in files.items()]
+    results = [put_file(service, path, key(name)) for name, path in files.items()]
 
     assert [r.reason for r in results] == [
         "reference created", "delta", "delta", "delta", "new reference", "delta",
@@ -106,8 +106,8 @@ def test_drift_past_twice_the_usual_delta_starts_a_new_reference(tmp_path: Path)
 def test_a_moderate_delta_without_history_stays_a_delta(tmp_path: Path) -> None:
     service, _, _ = make_service()
     base = random.Random(1).randbytes(SIZE)
-    service.put(variant(tmp_path / "a", base, 0.0, 1), key("r/a-1.bin"))
-    result = service.put(variant(tmp_path / "b", base, 0.3, 2), key("r/a-2.bin"))
+    put_file(service, variant(tmp_path / "a", base, 0.0, 1), key("r/a-1.bin"))
+    result = put_file(service, variant(tmp_path / "b", base, 0.3, 2), key("r/a-2.bin"))
     assert result.reason == "delta"
 
 
@@ -122,7 +122,7 @@ def test_each_product_in_a_shared_prefix_deltas_against_its_own_reference(
             name = f"r/{product}-1.{version}.bin"
             files[name] = variant(tmp_path / name.replace("/", "_"), base, 0.02, version)
 
-    results = {name: service.put(path, key(name)) for name, path in files.items()}
+    results = {name: put_file(service, path, key(name)) for name, path in files.items()}
 
     assert len(references(storage)) == 2  # app's and lib's, not one per upload
     for name, result in results.items():
@@ -138,12 +138,14 @@ def test_each_product_in_a_shared_prefix_deltas_against_its_own_reference(
 def test_a_new_process_finds_the_newest_reference(tmp_path: Path) -> None:
     service, storage, _ = make_service()
     first = random.Random(1).randbytes(SIZE)
-    service.put(variant(tmp_path / "1", first, 0.0, 1), key("r/app-1.bin"))
+    put_file(service, variant(tmp_path / "1", first, 0.0, 1), key("r/app-1.bin"))
     second = variant(tmp_path / "2", random.Random(2).randbytes(SIZE), 0.0, 2)
-    service.put(second, key("r/app-2.bin"))
+    put_file(service, second, key("r/app-2.bin"))
 
     later, _, _ = make_service(storage)
-    result = later.put(variant(tmp_path / "3", second.read_bytes(), 0.02, 3), key("r/app-3.bin"))
+    result = put_file(
+        later, variant(tmp_path / "3", second.read_bytes(), 0.02, 3), key("r/app-3.bin")
+    )
 
     assert result.reason == "delta"
     assert ref_of(storage, "r/app-3.bin.delta") == ref_of(storage, "r/app-2.bin.delta")

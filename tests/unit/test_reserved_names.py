@@ -12,7 +12,7 @@ from deltaglider.core.fsck import check, repair
 from deltaglider.core.metadata import stored_kind
 from deltaglider.core.models import LogicalObject, ObjectKey
 from tests.artifacts import release_zip
-from tests.fakes import collect, make_service
+from tests.fakes import collect, make_service, put_file
 
 NO_GRACE = timedelta(0)
 
@@ -25,9 +25,9 @@ def test_fsck_repair_never_takes_a_user_file_named_reference_bin_for_ours(tmp_pa
     service, storage, _ = make_service()
     versions = [release_zip(tmp_path / f"app-{v}.zip", v) for v in range(3)]
     for path in versions:
-        service.put(path, key(f"rel/{path.name}"))
+        put_file(service, path, key(f"rel/{path.name}"))
     mine = release_zip(tmp_path / "reference.bin", 7)  # a user's own file of that name
-    service.put(mine, key("rel/reference.bin"))
+    put_file(service, mine, key("rel/reference.bin"))
 
     report = check(service, "bucket", grace=NO_GRACE)
     assert report.findings == []
@@ -53,7 +53,7 @@ def test_a_small_file_with_a_reserved_name_is_stored_whole_beside_ours(
     service, storage, _ = make_service()
     small = tmp_path / "small"
     small.write_bytes(b'{"a": 1}\n')
-    result = service.put(small, key(f"p/{name}"))
+    result = put_file(service, small, key(f"p/{name}"))
 
     stored = storage.buckets["bucket"][f"p/{name}.delta"]
     assert result.stored_key == f"p/{name}.delta"
@@ -62,7 +62,7 @@ def test_a_small_file_with_a_reserved_name_is_stored_whole_beside_ours(
     assert set(storage.buckets["bucket"]) == {"p/.dg-index.json", f"p/{name}.delta"}
 
     app = release_zip(tmp_path / "app.zip", 1)
-    service.put(app, key("p/app.zip"))  # the prefix's first real artifact is its reference
+    put_file(service, app, key("p/app.zip"))  # the prefix's first real artifact is its reference
     assert storage.buckets["bucket"]["p/reference.bin"].data == app.read_bytes()
     listed = {e.key: e.size for e in service.list("bucket", "p/") if isinstance(e, LogicalObject)}
     assert listed == {f"p/{name}": 9, "p/app.zip": app.stat().st_size}

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from deltaglider.adapters.memory import InMemoryStorage
+from deltaglider.app.cli.publish import publish
 from deltaglider.core.errors import (
     BucketNotFound,
     DiffError,
@@ -22,7 +23,7 @@ from deltaglider.core.models import LogicalObject, ObjectKey, StoredAs
 from deltaglider.core.service import DeltaService
 from deltaglider.ports import CommonPrefix
 from tests.artifacts import random_file, release_zip
-from tests.fakes import collect, make_service
+from tests.fakes import collect, make_service, put_file
 
 
 def key(name: str) -> ObjectKey:
@@ -42,7 +43,7 @@ def test_first_upload_creates_reference_and_a_delta(tmp_path: Path) -> None:
     service, storage, _ = make_service()
     artifact = release_zip(tmp_path / "app-1.0.zip", 1)
 
-    result = service.put(artifact, key("releases/app-1.0.zip"))
+    result = put_file(service, artifact, key("releases/app-1.0.zip"))
 
     assert result.stored_as is StoredAs.DELTA
     assert result.created_reference
@@ -62,7 +63,7 @@ def test_versions_round_trip_exactly(tmp_path: Path) -> None:
     service, storage, _ = make_service()
     versions = [release_zip(tmp_path / f"app-1.{v}.zip", v) for v in range(4)]
     for path in versions:
-        service.put(path, key(f"rel/{path.name}"))
+        put_file(service, path, key(f"rel/{path.name}"))
 
     reader, _, _ = make_service(storage)  # another process: nothing cached yet
     downloads_before = storage.calls.get("download", 0)
@@ -77,8 +78,8 @@ def test_versions_round_trip_exactly(tmp_path: Path) -> None:
 
 def test_deltas_are_much_smaller_than_the_files(tmp_path: Path) -> None:
     service, _, _ = make_service()
-    service.put(release_zip(tmp_path / "a.zip", 1), key("a.zip"))
-    second = service.put(release_zip(tmp_path / "b.zip", 2), key("b.zip"))
+    put_file(service, release_zip(tmp_path / "a.zip", 1), key("a.zip"))
+    second = put_file(service, release_zip(tmp_path / "b.zip", 2), key("b.zip"))
     assert second.stored_as is StoredAs.DELTA
     assert second.stored_size < second.file_size / 4
 
@@ -87,10 +88,10 @@ def test_poor_delta_falls_back_to_a_direct_object_with_the_first_file_policy(
     tmp_path: Path,
 ) -> None:
     service, storage, _ = make_service(max_ratio=0.5, references="first")
-    service.put(random_file(tmp_path / "a.bin", 50_000, seed=1), key("x/a.bin"))
+    put_file(service, random_file(tmp_path / "a.bin", 50_000, seed=1), key("x/a.bin"))
     unrelated = random_file(tmp_path / "b.bin", 50_000, seed=2)
 
-    result = service.put(unrelated, key("x/b.bin"))
+    result = put_file(service, unrelated, key("x/b.bin"))
 
     assert result.stored_as is StoredAs.DIRECT
     assert result.reason == "delta too large"
@@ -107,15 +108,15 @@ def test_text_and_small_files_are_stored_direct(tmp_path: Path) -> None:
     notes.write_text("release notes\n" * 500)
     tiny = random_file(tmp_path / "tiny.zip", 100)
 
-    assert service.put(notes, key("r/NOTES.txt")).stored_as is StoredAs.DIRECT
-    assert service.put(tiny, key("r/tiny.zip")).stored_as is StoredAs.DIRECT
+    assert put_file(service, notes, key("r/NOTES.txt")).stored_as is StoredAs.DIRECT
+    assert put_file(service, tiny, key("r/tiny.zip")).stored_as is StoredAs.DIRECT
     assert codec.encoded == 0
     assert stored_keys(storage) == ["r/NOTES.txt", "r/tiny.zip"]
 
 
 def test_no_delta_flag_stores_whole(tmp_path: Path) -> None:
     service, storage, _ = make_service()
-    result = service.put(release_zip(tmp_path / "a.zip", 1), key("a.zip"), no_delta=True)
+    result = put_file(service, release_zip(tmp_path / "a.zip", 1), key("a.zip"), no_delta=True)
     assert result.stored_as is StoredAs.DIRECT
     assert stored_keys(storage) == ["a.zip"]
 
@@ -123,36 +124,36 @@ def test_no_delta_flag_stores_whole(tmp_path: Path) -> None:
 def test_reupload_of_identical_content_leaves_no_garbage(tmp_path: Path) -> None:
     service, storage, _ = make_service()
     artifact = release_zip(tmp_path / "a.zip", 1)
-    service.put(artifact, key("p/a.zip"))
+    put_file(service, artifact, key("p/a.zip"))
     before = stored_keys(storage)
-    service.put(artifact, key("p/a.zip"))
-    service.put(artifact, key("p/a.zip"))
+    put_file(service, artifact, key("p/a.zip"))
+    put_file(service, artifact, key("p/a.zip"))
     assert stored_keys(storage) == before
 
 
 def test_replacing_a_delta_with_a_direct_object_removes_the_delta(tmp_path: Path) -> None:
     service, storage, _ = make_service(references="first")
-    service.put(release_zip(tmp_path / "a.zip", 1), key("p/a.zip"))
-    service.put(release_zip(tmp_path / "b.zip", 2), key("p/b.zip"))
+    put_file(service, release_zip(tmp_path / "a.zip", 1), key("p/a.zip"))
+    put_file(service, release_zip(tmp_path / "b.zip", 2), key("p/b.zip"))
 
-    service.put(random_file(tmp_path / "b2.zip", 60_000, seed=9), key("p/b.zip"))
+    put_file(service, random_file(tmp_path / "b2.zip", 60_000, seed=9), key("p/b.zip"))
 
     assert stored_keys(storage) == ["p/a.zip.delta", "p/b.zip", "p/reference.bin"]
 
 
 def test_replacing_a_direct_object_with_a_delta_removes_the_direct_one(tmp_path: Path) -> None:
     service, storage, _ = make_service()
-    service.put(release_zip(tmp_path / "a.zip", 1), key("p/a.zip"), no_delta=True)
-    service.put(release_zip(tmp_path / "a.zip", 2), key("p/a.zip"))
+    put_file(service, release_zip(tmp_path / "a.zip", 1), key("p/a.zip"), no_delta=True)
+    put_file(service, release_zip(tmp_path / "a.zip", 2), key("p/a.zip"))
     assert stored_keys(storage) == ["p/a.zip.delta", "p/reference.bin"]
 
 
 def test_reserved_names_are_always_deltas(tmp_path: Path) -> None:
     service, storage, _ = make_service(max_ratio=0.0)
     first = release_zip(tmp_path / "reference.bin", 1)
-    service.put(release_zip(tmp_path / "seed.zip", 3), key("p/seed.zip"))
+    put_file(service, release_zip(tmp_path / "seed.zip", 3), key("p/seed.zip"))
 
-    result = service.put(first, key("p/reference.bin"), no_delta=True)
+    result = put_file(service, first, key("p/reference.bin"), no_delta=True)
 
     assert result.stored_key == "p/reference.bin.delta"
     # The DeltaSpace's own reference is untouched, and both read back exactly.
@@ -166,8 +167,8 @@ def test_reserved_names_are_always_deltas(tmp_path: Path) -> None:
 
 def test_corrupt_delta_fails_and_leaves_no_file(tmp_path: Path) -> None:
     service, storage, _ = make_service()
-    service.put(release_zip(tmp_path / "a.zip", 1), key("a.zip"))
-    service.put(release_zip(tmp_path / "b.zip", 2), key("b.zip"))
+    put_file(service, release_zip(tmp_path / "a.zip", 1), key("a.zip"))
+    put_file(service, release_zip(tmp_path / "b.zip", 2), key("b.zip"))
     stored = storage.buckets["bucket"]["b.zip.delta"]
     stored.data = stored.data[:-8] + bytes(8)
     out = tmp_path / "out" / "b.zip"
@@ -182,8 +183,8 @@ def test_corrupt_delta_fails_and_leaves_no_file(tmp_path: Path) -> None:
 
 def test_reference_that_changed_is_never_used(tmp_path: Path) -> None:
     service, storage, _ = make_service()
-    service.put(release_zip(tmp_path / "a.zip", 1), key("a.zip"))
-    service.put(release_zip(tmp_path / "b.zip", 2), key("b.zip"))
+    put_file(service, release_zip(tmp_path / "a.zip", 1), key("a.zip"))
+    put_file(service, release_zip(tmp_path / "b.zip", 2), key("b.zip"))
     storage.buckets["bucket"]["reference.bin"].data += b"tampered"
     fresh, _, _ = make_service(storage)  # a new process: nothing cached
 
@@ -194,7 +195,7 @@ def test_reference_that_changed_is_never_used(tmp_path: Path) -> None:
 
 def test_existing_destination_survives_a_failed_download(tmp_path: Path) -> None:
     service, storage, _ = make_service()
-    service.put(random_file(tmp_path / "doc.txt", 5000), key("doc.txt"))
+    put_file(service, random_file(tmp_path / "doc.txt", 5000), key("doc.txt"))
     storage.buckets["bucket"]["doc.txt"].data = b"wrong bytes"
     out = tmp_path / "doc.out"
     out.write_bytes(b"previous content")
@@ -206,7 +207,7 @@ def test_existing_destination_survives_a_failed_download(tmp_path: Path) -> None
 
 def test_delta_without_metadata_is_an_error_not_raw_bytes(tmp_path: Path) -> None:
     service, storage, _ = make_service()
-    service.put(release_zip(tmp_path / "a.zip", 1), key("a.zip"))
+    put_file(service, release_zip(tmp_path / "a.zip", 1), key("a.zip"))
     storage.buckets["bucket"]["a.zip.delta"].metadata = {}
 
     with pytest.raises(FormatError):
@@ -228,7 +229,7 @@ def test_plain_objects_are_served_as_they_are(tmp_path: Path) -> None:
 
 def test_verify_reports_mismatch_without_raising(tmp_path: Path) -> None:
     service, storage, _ = make_service()
-    service.put(random_file(tmp_path / "doc.txt", 5000), key("doc.txt"))
+    put_file(service, random_file(tmp_path / "doc.txt", 5000), key("doc.txt"))
     assert service.verify(key("doc.txt")).ok
     storage.buckets["bucket"]["doc.txt"].data = b"x" * 5000
     assert not service.verify(key("doc.txt")).ok
@@ -244,8 +245,8 @@ def test_delete_of_a_missing_key_succeeds_like_s3(tmp_path: Path) -> None:
 def test_delete_keeps_references_for_gc_to_remove(tmp_path: Path) -> None:
     service, storage, _ = make_service()
     for v in (1, 2):
-        service.put(release_zip(tmp_path / f"a{v}.zip", v), key(f"p/a{v}.zip"))
-    service.put(release_zip(tmp_path / "other.zip", 3), key("p/sub/other.zip"))
+        put_file(service, release_zip(tmp_path / f"a{v}.zip", v), key(f"p/a{v}.zip"))
+    put_file(service, release_zip(tmp_path / "other.zip", 3), key("p/sub/other.zip"))
 
     service.delete(key("p/a1.zip"))
     assert collect(service).removed == []  # a2 still needs the reference
@@ -265,7 +266,7 @@ def test_delete_keeps_references_for_gc_to_remove(tmp_path: Path) -> None:
 
 def test_gc_keeps_unused_references_for_the_grace_period(tmp_path: Path) -> None:
     service, storage, _ = make_service()
-    service.put(release_zip(tmp_path / "a.zip", 1), key("p/a.zip"))
+    put_file(service, release_zip(tmp_path / "a.zip", 1), key("p/a.zip"))
     service.delete(key("p/a.zip"))
 
     report = collect(service, grace=3600)
@@ -281,20 +282,22 @@ def test_missing_objects_and_buckets(tmp_path: Path) -> None:
     with pytest.raises(ObjectNotFound):  # as aws: a missing bucket reads as a missing key
         service.get(ObjectKey("no-such-bucket", "a.zip"), tmp_path / "x")
     with pytest.raises(BucketNotFound, match=r"NoSuchBucket.*PutObject"):
-        service.put(random_file(tmp_path / "a.zip", 5000), ObjectKey("no-such-bucket", "a.zip"))
+        put_file(
+            service, random_file(tmp_path / "a.zip", 5000), ObjectKey("no-such-bucket", "a.zip")
+        )
     with pytest.raises(LocalFileError):
-        service.put(tmp_path / "missing.zip", key("a.zip"))
+        publish(service, tmp_path / "missing.zip", key("a.zip"))
     assert not (tmp_path / "x").exists()
 
 
 def test_list_shows_the_logical_view(tmp_path: Path) -> None:
     service, _, _ = make_service()
     a = release_zip(tmp_path / "a.zip", 1)
-    service.put(a, key("r/a.zip"))
-    service.put(release_zip(tmp_path / "b.zip", 2), key("r/b.zip"))
+    put_file(service, a, key("r/a.zip"))
+    put_file(service, release_zip(tmp_path / "b.zip", 2), key("r/b.zip"))
     (tmp_path / "n.txt").write_text("notes")
-    service.put(tmp_path / "n.txt", key("r/n.txt"))
-    service.put(a, key("r/deeper/c.zip"))
+    put_file(service, tmp_path / "n.txt", key("r/n.txt"))
+    put_file(service, a, key("r/deeper/c.zip"))
 
     flat = list(service.list("bucket", "r/"))
     assert [e.prefix for e in flat if isinstance(e, CommonPrefix)] == ["r/deeper/"]
@@ -314,7 +317,7 @@ def test_stats_counts_logical_and_stored_bytes(tmp_path: Path) -> None:
     service, storage, _ = make_service()
     files = [release_zip(tmp_path / f"v{v}.zip", v) for v in range(3)]
     for path in files:
-        service.put(path, key(f"r/{path.name}"))
+        put_file(service, path, key(f"r/{path.name}"))
 
     [row] = service.stats("bucket")
 
@@ -333,7 +336,7 @@ def test_failed_first_upload_stores_nothing(tmp_path: Path) -> None:
 
     codec.encode = broken  # type: ignore[method-assign]
     with pytest.raises(DiffError):
-        service.put(release_zip(tmp_path / "a.zip", 1), key("p/a.zip"))
+        put_file(service, release_zip(tmp_path / "a.zip", 1), key("p/a.zip"))
     assert stored_keys(storage) == []
 
 
@@ -348,7 +351,7 @@ def test_listing_index_spares_a_head_per_delta(tmp_path: Path) -> None:
     service, storage, _ = make_service()
     with service.batch():
         for v in range(5):
-            service.put(release_zip(tmp_path / f"v{v}.zip", v), key(f"p/v{v}.zip"))
+            put_file(service, release_zip(tmp_path / f"v{v}.zip", v), key(f"p/v{v}.zip"))
     assert "p/.dg-index.json" in storage.buckets["bucket"]
     # The create-only probe (written twice), the reference, the deltas, the index once.
     assert storage.calls["upload"] == 2 + 1 + 5 + 1
@@ -364,12 +367,12 @@ def test_listing_index_spares_a_head_per_delta(tmp_path: Path) -> None:
 def test_listing_index_is_only_trusted_for_the_same_object(tmp_path: Path) -> None:
     service, storage, _ = make_service()
     for v in range(2):
-        service.put(release_zip(tmp_path / f"v{v}.zip", v), key(f"v{v}.zip"))
+        put_file(service, release_zip(tmp_path / f"v{v}.zip", v), key(f"v{v}.zip"))
     # Another writer replaces v1 without updating the index: the ETag no longer matches.
     other, _, _ = make_service(storage)
     bigger = release_zip(tmp_path / "big.zip", 1, files=9)
     index = storage.buckets["bucket"][".dg-index.json"].data
-    other.put(bigger, key("v1.zip"))
+    put_file(other, bigger, key("v1.zip"))
     storage.buckets["bucket"][".dg-index.json"].data = index  # the stale index is back
 
     sizes = {e.key: e.size for e in service.list("bucket") if isinstance(e, LogicalObject)}
@@ -383,7 +386,7 @@ def test_store_that_ignores_conditional_writes_gets_references_named_by_content(
     service, _, _ = make_service(storage)
     builds = [release_zip(tmp_path / f"v{v}.zip", v) for v in range(3)]
     for path in builds:
-        service.put(path, key(f"p/{path.name}"))
+        put_file(service, path, key(f"p/{path.name}"))
 
     assert "p/reference.bin" not in storage.buckets["bucket"]
     named = [k for k in stored_keys(storage) if k.startswith("p/reference-")]
@@ -407,7 +410,7 @@ def test_racing_threads_never_lose_a_reference(tmp_path: Path, honoured: bool) -
 
     def upload(service: DeltaService, path: Path, start: threading.Barrier, prefix: str) -> None:
         start.wait()
-        service.put(path, key(prefix + path.name))
+        put_file(service, path, key(prefix + path.name))
 
     for round_ in range(10):
         start = threading.Barrier(len(builds))

@@ -12,7 +12,7 @@ from deltaglider.core.models import LogicalObject, ObjectKey
 from deltaglider.core.service import DeltaService
 from deltaglider.ports import CommonPrefix, ObjectInfo
 from tests.artifacts import release_zip
-from tests.fakes import make_service
+from tests.fakes import make_service, put_file
 
 
 def key(name: str) -> ObjectKey:
@@ -32,8 +32,8 @@ def text(path: Path, body: str = "notes\n") -> Path:
 
 def test_a_delta_lists_before_the_keys_its_name_starts(tmp_path: Path) -> None:
     service, _, _ = make_service()
-    service.put(release_zip(tmp_path / "app.zip", 1), key("rel/app.zip"))
-    service.put(text(tmp_path / "notes.txt"), key("rel/app.zip-notes.txt"))
+    put_file(service, release_zip(tmp_path / "app.zip", 1), key("rel/app.zip"))
+    put_file(service, text(tmp_path / "notes.txt"), key("rel/app.zip-notes.txt"))
     expected = ["rel/app.zip", "rel/app.zip-notes.txt"]
     assert names(service.list("bucket", "rel/")) == expected
     assert names(service.list("bucket", "rel/", recursive=True)) == expected
@@ -45,7 +45,7 @@ def test_a_prefix_that_is_not_a_folder_reads_its_folders_index_not_a_head_per_de
     service, storage, _ = make_service()
     with service.batch():
         for minor in range(11):
-            service.put(release_zip(tmp_path / "a.zip", minor), key(f"rel/app-1.{minor}.zip"))
+            put_file(service, release_zip(tmp_path / "a.zip", minor), key(f"rel/app-1.{minor}.zip"))
     heads, downloads = storage.calls.get("head", 0), storage.calls.get("download", 0)
 
     listed = list(service.list("bucket", "rel/app-1"))
@@ -61,7 +61,7 @@ def test_a_prefix_that_is_not_a_folder_reads_its_folders_index_not_a_head_per_de
 def test_a_missing_index_costs_one_request_per_folder(tmp_path: Path) -> None:
     service, storage, _ = make_service()
     for minor in range(3):
-        service.put(release_zip(tmp_path / "a.zip", minor), key(f"rel/app-1.{minor}.zip"))
+        put_file(service, release_zip(tmp_path / "a.zip", minor), key(f"rel/app-1.{minor}.zip"))
     del storage.buckets["bucket"]["rel/.dg-index.json"]
     downloads = storage.calls.get("download", 0)
     assert len(list(service.list("bucket", "rel/"))) == 3  # sizes by HEAD, index tried once
@@ -78,10 +78,12 @@ def populated(tmp_path_factory: pytest.TempPathFactory) -> tuple[DeltaService, I
     with service.batch():
         for n in range(50):
             name = f"p/v-{n}.zip"
-            service.put(release_zip(tmp_path / "v.zip", n, files=2, file_size=1_500), key(name))
-            service.put(notes, key(f"{name}-notes.txt"))
-            service.put(notes, key(f"{name}.asc"))
-            service.put(notes, key(f"p/v-{n}/readme.txt"))
+            put_file(
+                service, release_zip(tmp_path / "v.zip", n, files=2, file_size=1_500), key(name)
+            )
+            put_file(service, notes, key(f"{name}-notes.txt"))
+            put_file(service, notes, key(f"{name}.asc"))
+            put_file(service, notes, key(f"p/v-{n}/readme.txt"))
     return service, storage
 
 
@@ -135,11 +137,11 @@ def test_one_page_reads_a_bounded_part_of_the_store(
 def test_a_full_recursive_listing_answers_is_it_stored_within_a_batch(tmp_path: Path) -> None:
     service, storage, _ = make_service()
     notes = text(tmp_path / "notes.txt")
-    service.put(notes, key("p/a.txt"))
+    put_file(service, notes, key("p/a.txt"))
     with service.batch():
         assert names(service.list("bucket", "p/", recursive=True)) == ["p/a.txt"]
         heads = storage.calls["head"]
-        service.put(notes, key("p/b.txt"))  # is p/b.txt.delta stored? The listing says no.
+        put_file(service, notes, key("p/b.txt"))  # is p/b.txt.delta stored? The listing says no.
         assert storage.calls["head"] == heads
 
 
@@ -147,11 +149,11 @@ def test_a_write_while_a_listing_is_read_does_not_make_it_stale(tmp_path: Path) 
     service, storage, _ = make_service()
     notes = text(tmp_path / "notes.txt")
     for name in ("p/a.txt", "p/c.txt"):
-        service.put(notes, key(name))
+        put_file(service, notes, key(name))
     with service.batch():
         listing = service.list("bucket", "p/", recursive=True)
         assert names([next(listing)]) == ["p/a.txt"]
-        service.put(release_zip(tmp_path / "b.zip", 1), key("p/b.zip"))  # after it was listed
+        put_file(service, release_zip(tmp_path / "b.zip", 1), key("p/b.zip"))  # after it was listed
         assert names(listing) == ["p/c.txt"]
-        service.put(notes, key("p/b.zip"))  # now whole: the delta must go
+        put_file(service, notes, key("p/b.zip"))  # now whole: the delta must go
     assert "p/b.zip.delta" not in storage.buckets["bucket"]

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 
 from deltaglider.adapters.memory import InMemoryStorage
+from deltaglider.app.cli.publish import publish
 from deltaglider.core.errors import AccessDenied, LocalFileError
 from deltaglider.core.models import ObjectKey
 from tests.artifacts import release_zip
-from tests.fakes import make_service
+from tests.fakes import make_service, put_file
 
 
 def key(name: str) -> ObjectKey:
@@ -52,7 +53,7 @@ def test_a_file_rewritten_during_uploads_is_never_stored_with_another_sha256(
     try:
         for _ in range(30):
             try:
-                service.put(path, key(f"p/{name}"))
+                publish(service, path, key(f"p/{name}"))
             except LocalFileError as exc:
                 refusals.append(str(exc))
                 continue
@@ -96,7 +97,7 @@ def test_uploads_write_only_inside_the_prefix_written_to(tmp_path: Path) -> None
     service, _, _ = make_service(storage)
     builds = [release_zip(tmp_path / f"app-{v}.zip", v) for v in range(2)]
     for path in builds:
-        service.put(path, key(f"releases/{path.name}"))
+        put_file(service, path, key(f"releases/{path.name}"))
     assert all(k.startswith("releases/") for k in storage.buckets["bucket"])
     reader, _, _ = make_service(storage)
     for path in builds:

@@ -213,7 +213,7 @@ class LocalFilesystemStorage:
         self,
         bucket: str,
         key: str,
-        source: Path,
+        source: Path | bytes,
         metadata: Mapping[str, str],
         *,
         create_only: bool = False,
@@ -240,7 +240,7 @@ class LocalFilesystemStorage:
             except FileExistsError:
                 raise AlreadyExists(bucket, key) from None
             except FileNotFoundError:
-                if last or not source.is_file():
+                if last or (isinstance(source, Path) and not source.is_file()):
                     raise
         raise AssertionError("unreachable")
 
@@ -250,7 +250,7 @@ class LocalFilesystemStorage:
         return any(parent.is_file() for parent in path.parents if parent.is_relative_to(bucket_dir))
 
     def _publish(
-        self, path: Path, source: Path, metadata: Mapping[str, str], create_only: bool
+        self, path: Path, source: Path | bytes, metadata: Mapping[str, str], create_only: bool
     ) -> str:
         """Both files are written and flushed under temporary names first; then the
         sidecar is renamed into place (or, create-only, hard-linked, which fails if the
@@ -264,7 +264,10 @@ class LocalFilesystemStorage:
         meta_path = self._meta_path(path)
         meta = self._temp(meta_path)
         try:
-            shutil.copyfile(source, data)
+            if isinstance(source, bytes):
+                data.write_bytes(source)
+            else:
+                shutil.copyfile(source, data)
             now = time.time_ns()
             os.utime(data, ns=(now, now))
             with data.open("rb+") as stream:

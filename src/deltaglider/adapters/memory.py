@@ -104,14 +104,14 @@ class InMemoryStorage:
         self,
         bucket: str,
         key: str,
-        source: Path,
+        source: Path | bytes,
         metadata: Mapping[str, str],
         *,
         create_only: bool = False,
     ) -> str:
         self._count("upload")
         check_put(bucket, key, metadata)
-        data = source.read_bytes()
+        data = source if isinstance(source, bytes) else source.read_bytes()
         with self._lock:
             objects = self._bucket(bucket, "PutObject")
             if create_only and self.honours_conditional_writes and key in objects:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
@@ -113,40 +114,41 @@ class S3Storage:
         self,
         bucket: str,
         key: str,
-        source: Path,
+        source: Path | bytes,
         metadata: Mapping[str, str],
         *,
         create_only: bool = False,
     ) -> str:
-        size = source.stat().st_size
-        with _mapped(bucket, key):
+        size = len(source) if isinstance(source, bytes) else source.stat().st_size
+        with _mapped(bucket, key), _reading(source) as body:
             if size < TRANSFER.multipart_threshold or (
                 create_only and size <= self.single_put_limit
             ):
-                with source.open("rb") as body:
-                    if create_only:
-                        done = self._client.put_object(
-                            Bucket=bucket,
-                            Key=key,
-                            Body=body,
-                            Metadata=dict(metadata),
-                            IfNoneMatch="*",
-                        )
-                    else:
-                        done = self._client.put_object(
-                            Bucket=bucket, Key=key, Body=body, Metadata=dict(metadata)
-                        )
+                if create_only:
+                    done = self._client.put_object(
+                        Bucket=bucket,
+                        Key=key,
+                        Body=body,
+                        Metadata=dict(metadata),
+                        IfNoneMatch="*",
+                    )
+                else:
+                    done = self._client.put_object(
+                        Bucket=bucket, Key=key, Body=body, Metadata=dict(metadata)
+                    )
                 return done["ETag"]
             if create_only:
-                return self._create_multipart(bucket, key, source, metadata, size)
-            self._client.upload_file(
-                str(source), bucket, key, ExtraArgs={"Metadata": dict(metadata)}, Config=TRANSFER
-            )
+                return self._create_multipart(bucket, key, body, metadata, size)
+            extra = {"Metadata": dict(metadata)}
+            if isinstance(source, bytes):
+                self._client.upload_fileobj(body, bucket, key, ExtraArgs=extra, Config=TRANSFER)
+            else:  # from the path: parts are read side by side
+                self._client.upload_file(str(source), bucket, key, ExtraArgs=extra, Config=TRANSFER)
             # Some stores (Ceph RGW) answer a completed multipart upload with no ETag.
             return self._client.head_object(Bucket=bucket, Key=key)["ETag"]
 
     def _create_multipart(
-        self, bucket: str, key: str, source: Path, metadata: Mapping[str, str], size: int
+        self, bucket: str, key: str, body: BinaryIO, metadata: Mapping[str, str], size: int
     ) -> str:
         """A create-only upload above the single-PUT limit: parts one by one, then a
         completion sent with If-None-Match: * (S3 refuses it when the key exists)."""
@@ -157,15 +159,14 @@ class S3Storage:
         upload_id = started["UploadId"]
         try:
             parts = []
-            with source.open("rb") as body:
-                for number in range(1, MAX_PARTS + 1):
-                    chunk = body.read(part_size)
-                    if not chunk and number > 1:
-                        break
-                    done = self._client.upload_part(
-                        Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=chunk
-                    )
-                    parts.append({"PartNumber": number, "ETag": done["ETag"]})
+            for number in range(1, MAX_PARTS + 1):
+                chunk = body.read(part_size)
+                if not chunk and number > 1:
+                    break
+                done = self._client.upload_part(
+                    Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=chunk
+                )
+                parts.append({"PartNumber": number, "ETag": done["ETag"]})
             finished = self._client.complete_multipart_upload(
                 Bucket=bucket,
                 Key=key,
@@ -236,6 +237,16 @@ class S3Storage:
     def delete_bucket(self, bucket: str) -> None:
         with _mapped(bucket):
             self._client.delete_bucket(Bucket=bucket)
+
+
+@contextmanager
+def _reading(source: Path | bytes) -> Iterator[BinaryIO]:
+    """The bytes to upload as a stream, whether a file or held in memory."""
+    if isinstance(source, bytes):
+        yield io.BytesIO(source)
+    else:
+        with source.open("rb") as stream:
+            yield stream
 
 
 def _sort_key(entry: ObjectInfo | CommonPrefix) -> bytes:

@@ -1,4 +1,4 @@
-"""HashPort over hashlib: SHA256 of a file, streamed (and of a copy, as it is written)."""
+"""HashPort over hashlib: SHA256 of a file, streamed."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ import hashlib
 from pathlib import Path
 
 from deltaglider.core.errors import LocalFileError
-
-CHUNK = 1024 * 1024
 
 
 class Sha256Hasher:
@@ -19,14 +17,3 @@ class Sha256Hasher:
                 return hashlib.file_digest(stream, "sha256").hexdigest()
         except OSError as exc:
             raise LocalFileError(f"cannot read {path}: {exc.strerror}") from None
-
-    def copy_sha256(self, source: Path, destination: Path) -> str:
-        digest = hashlib.sha256()
-        try:
-            with source.open("rb") as reader, destination.open("wb") as writer:
-                while chunk := reader.read(CHUNK):
-                    digest.update(chunk)
-                    writer.write(chunk)
-        except OSError as exc:
-            raise LocalFileError(f"cannot copy {source}: {exc.strerror}") from None
-        return digest.hexdigest()

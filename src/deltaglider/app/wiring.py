@@ -23,18 +23,20 @@ from deltaglider.app.settings import Settings
 from deltaglider.core.errors import ConfigError
 from deltaglider.core.policy import DeltaPolicy
 from deltaglider.core.service import DeltaService
-from deltaglider.ports import CachePort, ContainerPort, DiffPort, LoggerPort
+from deltaglider.ports import CachePort, ContainerPort, DiffPort, LoggerPort, StoragePort
 
 
-def build_service(settings: Settings) -> DeltaService:
-    """A DeltaService over the backend the settings name, with the standard adapters."""
-    storage = build_storage(settings)
+def build_service(settings: Settings, storage: StoragePort | None = None) -> DeltaService:
+    """A DeltaService over the backend the settings name (or over `storage`, a store
+    built elsewhere), with the standard adapters."""
+    backend = build_storage(settings)
+    storage = storage or backend
     logger = std_logger(settings.log_level)
     codecs: dict[str, DiffPort] = {"zstd": ZstdCodec(), "xdelta3": Xdelta3Codec()}
     containers: dict[str, ContainerPort] = {"gzip": GzipContainer()}
     return DeltaService(
         storage=storage,
-        buckets=storage,
+        buckets=backend,
         diff=codecs[settings.codec],
         codecs=codecs,
         containers=containers,

@@ -13,12 +13,14 @@
 
 from __future__ import annotations
 
+import functools
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
 
+from deltaglider.core.attributes import etag_for, is_plain_md5, quoted, read_attributes
 from deltaglider.core.bounded import RecentMap
 from deltaglider.core.errors import DeltaGliderError, FormatError, ObjectNotFound
 from deltaglider.core.index import FolderIndexes, IndexEntry, parse_index, render_index
@@ -120,7 +122,7 @@ class Catalog:
                 yield item.entry
                 continue
             info = item.entry
-            index = indexes.get(folder_of(info.key)) if info.key.endswith(DELTA_SUFFIX) else {}
+            index = indexes.get(folder_of(info.key)) if _needs_index(info) else {}
             # An entry found by a direct look-up (core/listing.py) carries its metadata.
             logical = self.logical(bucket, info, index, head=info if info.metadata else None)
             if logical is not None:
@@ -133,30 +135,70 @@ class Catalog:
         index: Mapping[str, IndexEntry] | None = None,
         head: ObjectInfo | None = None,
     ) -> LogicalObject | None:
-        """A stored object as users see it (None for an internal one). A delta's original
-        size comes from the index when it vouches for this very object (same ETag), else
-        from its metadata (`head`, or a HEAD)."""
+        """A stored object as users see it (None for an internal one), with the size and
+        ETag of the logical object. They come from the listing where it tells (a plain
+        object's MD5 ETag), else from the folder's index when it vouches for this very
+        object (same stored ETag), else from the object's metadata (`head`, or a HEAD);
+        Content-Type and user metadata come only with that metadata."""
         key = logical_key(entry.key)
         if key is None:
             return None
-        if not entry.key.endswith(DELTA_SUFFIX):
-            return LogicalObject(
-                key, entry.size, entry.last_modified, StoredAs.DIRECT, entry.key, entry.size
-            )
+        stored_as = StoredAs.DELTA if entry.key.endswith(DELTA_SUFFIX) else StoredAs.DIRECT
         known = (index or {}).get(entry.key.rsplit("/", 1)[-1])
-        if known is not None and entry.etag and known.etag == entry.etag:
-            size = known.size
-        else:
-            size = entry.size
-            info = head or self.storage.head(bucket, entry.key)
-            if info is not None and stored_kind(info.metadata) != "direct":
-                try:
-                    size = read_delta(info.metadata, entry.key).size
-                except FormatError as exc:
-                    self.logger.warning("s3://%s/%s: %s", bucket, entry.key, exc)
+        if known is not None and not (entry.etag and known.etag == entry.etag):
+            known = None  # written for another version of the object
         # Times are the stored object's, as S3 shows them: `ls` and `sync` then agree
         # with `aws s3` line for line (the file's own mtime stays in dg-file-mtime).
-        return LogicalObject(key, size, entry.last_modified, StoredAs.DELTA, entry.key, entry.size)
+        listed = functools.partial(
+            LogicalObject, key, last_modified=entry.last_modified, stored_key=entry.key
+        )
+        if head is None:
+            if stored_as is StoredAs.DIRECT and is_plain_md5(entry.etag):
+                return listed(entry.size, stored_as=stored_as, stored_size=entry.size,
+                              etag=entry.etag)  # fmt: skip
+            if known is not None and known.file_etag is not None:
+                whole = known.ref is None and known.delta_size is None
+                return listed(
+                    known.size,
+                    stored_as=StoredAs.DIRECT if whole else stored_as,
+                    stored_size=entry.size,
+                    etag=quoted(known.file_etag),
+                )
+            head = self.storage.head(bucket, entry.key)
+        return self._from_metadata(listed, entry, stored_as, head)
+
+    def _from_metadata(
+        self,
+        listed: Callable[..., LogicalObject],
+        entry: ObjectInfo,
+        stored_as: StoredAs,
+        head: ObjectInfo | None,
+    ) -> LogicalObject:
+        """The logical object as its stored object's metadata describes it."""
+        if head is None:  # gone since it was listed: what the listing said
+            return listed(entry.size, stored_as=stored_as, stored_size=entry.size,
+                          etag=entry.etag)  # fmt: skip
+        size, etag = entry.size, entry.etag
+        if stored_as is StoredAs.DELTA and stored_kind(head.metadata) == "direct":
+            stored_as = StoredAs.DIRECT  # a reserved name, stored whole
+        attributes = read_attributes(head.metadata)
+        if stored_as is StoredAs.DELTA:
+            try:
+                meta = read_delta(head.metadata, entry.key)
+            except FormatError as exc:
+                self.logger.warning("s3://%s: %s", entry.key, exc)
+            else:
+                size, etag = meta.size, quoted(attributes.etag or etag_for(meta.sha256))
+        elif attributes.etag is not None:
+            etag = quoted(attributes.etag)
+        return listed(
+            size,
+            stored_as=stored_as,
+            stored_size=entry.size,
+            etag=etag,
+            content_type=attributes.content_type,
+            user_metadata=attributes.user_metadata,
+        )
 
     def stats(self, bucket: str, prefix: str = "") -> Sequence[SpaceStats]:
         """Logical and stored bytes per "folder" under `prefix`, from listings, listing
@@ -168,8 +210,8 @@ class Catalog:
             folder = folder_of(entry.key)
             tally = tallies.setdefault(folder, _Tally())
             tally.stored_bytes += entry.size
-            is_delta = entry.key.endswith(DELTA_SUFFIX) and logical_key(entry.key) is not None
-            logical = self.logical(bucket, entry, indexes.get(folder) if is_delta else {})
+            needed = _needs_index(entry) and logical_key(entry.key) is not None
+            logical = self.logical(bucket, entry, indexes.get(folder) if needed else {})
             if logical is None:
                 tally.references += is_reference_key(entry.key)
             else:
@@ -306,6 +348,12 @@ class Catalog:
     def remembered_spaces(self) -> int:
         """How many DeltaSpaces' indexes are remembered (bounded)."""
         return len(self._space_indexes)
+
+
+def _needs_index(entry: ObjectInfo) -> bool:
+    """Whether a listed object's size or ETag may take its folder's index to tell: a delta,
+    or a direct object whose stored ETag is not its MD5 (multipart, or the filesystem's)."""
+    return entry.key.endswith(DELTA_SUFFIX) or not is_plain_md5(entry.etag)
 
 
 @dataclass

@@ -19,6 +19,10 @@
     ├── IntegrityError         bytes that do not match their recorded SHA256
     │   └── ReferenceMissing   a delta's reference is not in the store
     ├── FormatError            stored metadata that cannot be understood
+    ├── RequestError           a request that cannot be served as asked
+    │   ├── IncompleteBody     a body shorter or longer than its declared size
+    │   ├── BadDigest          a body whose MD5 is not the one sent with it
+    │   └── InvalidRange       a byte range outside the object
     └── DiffError              the delta codec failed
         └── DiffToolMissing    the codec's program is not installed
 
@@ -165,3 +169,35 @@ class DiffError(DeltaGliderError):
 
 class DiffToolMissing(DiffError):
     """The program behind the delta codec is missing or unusable."""
+
+
+class RequestError(DeltaGliderError):
+    """A request that cannot be served as it was asked."""
+
+
+class IncompleteBody(RequestError):
+    """The body that arrived is not the size it was declared to be."""
+
+    def __init__(self, declared: int, received: int) -> None:
+        super().__init__(
+            f"the body was declared as {declared} bytes and {received} arrived: nothing stored"
+        )
+        self.declared = declared
+        self.received = received
+
+
+class BadDigest(RequestError):
+    """The MD5 sent with a body (Content-MD5) is not the body's."""
+
+    def __init__(self, expected: str, actual: str) -> None:
+        super().__init__(
+            f"the body's MD5 is {actual}, not the {expected} sent with it: nothing stored"
+        )
+
+
+class InvalidRange(RequestError):
+    """A byte range that starts past the end of the object."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"the requested range is not satisfiable (the object has {size} bytes)")
+        self.size = size

@@ -27,6 +27,7 @@ class IndexEntry:
     mtime: datetime
     ref: str | None = None  # the reference's name within the DeltaSpace
     delta_size: int | None = None
+    file_etag: str | None = None  # the logical object's ETag (unquoted), as HEAD gives it
 
 
 class FolderIndexes:
@@ -68,6 +69,7 @@ def parse_index(data: bytes) -> dict[str, IndexEntry]:
                 datetime.fromisoformat(e["mtime"]),
                 str(e["ref"]) if "ref" in e else None,
                 int(e["delta_size"]) if "delta_size" in e else None,
+                str(e["file_etag"]) if "file_etag" in e else None,
             )
             for name, e in document["entries"].items()
         }
@@ -93,4 +95,6 @@ def _rendered(entry: IndexEntry) -> dict[str, str | int]:
         fields["ref"] = entry.ref
     if entry.delta_size is not None:
         fields["delta_size"] = entry.delta_size
+    if entry.file_etag is not None:
+        fields["file_etag"] = entry.file_etag
     return fields

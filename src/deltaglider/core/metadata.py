@@ -8,13 +8,14 @@ older bare keys (`file_sha256`, `file-sha256`, ...).
 
 from __future__ import annotations
 
+import dataclasses
 import re
-import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote, unquote
 
+from deltaglider.core.attributes import HEADER_SAFE, Attributes, read_attributes
 from deltaglider.core.errors import FormatError
 from deltaglider.core.limits import METADATA_LIMIT, metadata_size
 from deltaglider.core.models import folder_of
@@ -25,8 +26,7 @@ DEFAULT_CODEC = "xdelta3"  # the only codec before codecs were recorded
 NAME_KEY = "dg-original-name"
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-# Metadata travels in HTTP headers: keep values to printable ASCII, no '%' or spaces.
-_SAFE = "".join(c for c in string.printable if c not in "% \t\n\r\x0b\x0c")
+_SAFE = HEADER_SAFE
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,7 @@ class DeltaMeta:
     tool: str
     container: str | None = None  # e.g. "gzip": the delta is of the uncompressed content
     recipe: str | None = None  # how the container rebuilds the original bytes
+    attributes: Attributes = dataclasses.field(default_factory=Attributes)  # what clients get back
 
     def to_metadata(self, delta_key: str) -> dict[str, str]:
         """The reference is named relative to the delta's own folder, where it lives."""
@@ -83,7 +84,7 @@ class DeltaMeta:
         if self.container is not None and self.recipe is not None:
             meta["dg-container"] = self.container
             meta["dg-container-recipe"] = quote(self.recipe, safe=_SAFE)
-        return _without_name_if_too_large(meta)
+        return _without_name_if_too_large(meta | self.attributes.to_metadata())
 
 
 @dataclass(frozen=True)
@@ -96,13 +97,13 @@ class DirectMeta:
     mtime: datetime | None
     created_at: datetime | None
     tool: str
+    attributes: Attributes = dataclasses.field(default_factory=Attributes)  # what clients get back
 
     def to_metadata(self) -> dict[str, str]:
-        return _without_name_if_too_large(
-            _written(
-                "direct", self.tool, self.name, self.sha256, self.size, self.mtime, self.created_at
-            )
+        written = _written(
+            "direct", self.tool, self.name, self.sha256, self.size, self.mtime, self.created_at
         )
+        return _without_name_if_too_large(written | self.attributes.to_metadata())
 
 
 def stored_kind(meta: Mapping[str, str]) -> str | None:
@@ -140,6 +141,7 @@ def read_delta(meta: Mapping[str, str], delta_key: str) -> DeltaMeta:
         tool=fields.text("tool"),
         container=fields.get("container"),
         recipe=fields.container_recipe(),
+        attributes=read_attributes(meta),
     )
 
 
@@ -155,6 +157,7 @@ def read_direct(meta: Mapping[str, str]) -> DirectMeta | None:
         mtime=fields.optional_time("file-mtime"),
         created_at=fields.optional_time("created-at"),
         tool=fields.text("tool"),
+        attributes=read_attributes(meta),
     )
 
 

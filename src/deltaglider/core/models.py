@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from deltaglider.core.errors import InvalidRange
 from deltaglider.core.limits import KEY_LIMIT, fits_key, key_size
 
 REFERENCE_NAME = "reference.bin"
@@ -146,7 +147,9 @@ class StoredAs(StrEnum):
 
 @dataclass(frozen=True)
 class LogicalObject:
-    """An object as users see it: its own name, size and time, never the stored form."""
+    """An object as users see it: its own name, size, time and ETag, never the stored
+    form's. `content_type` and `user_metadata` come with a HEAD (a listing has neither:
+    None)."""
 
     key: str
     size: int
@@ -154,6 +157,9 @@ class LogicalObject:
     stored_as: StoredAs
     stored_key: str
     stored_size: int
+    etag: str  # quoted, as S3 sends it
+    content_type: str | None = None
+    user_metadata: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -168,11 +174,35 @@ class PutResult:
     stored_size: int
     created_reference: bool
     reason: str  # why it was stored this way, for logs and `put` output
+    etag: str  # the logical object's ETag, quoted, as S3 would answer the PUT
 
     @property
     def ratio(self) -> float:
         """Stored bytes per logical byte (0 for an empty file)."""
         return self.stored_size / self.file_size if self.file_size else 0.0
+
+
+@dataclass(frozen=True)
+class ByteRange:
+    """The bytes asked for, as an HTTP Range says them: `first`-`last` inclusive,
+    `first`- to the end, or the `suffix` last bytes."""
+
+    first: int | None = None
+    last: int | None = None
+    suffix: int | None = None
+
+    def resolve(self, size: int) -> tuple[int, int]:
+        """(start, stop) within an object of `size` bytes, stop exclusive; InvalidRange
+        when no byte of the range is in the object (S3's 416)."""
+        if self.suffix is not None:
+            if self.suffix == 0:
+                raise InvalidRange(size)
+            return max(size - self.suffix, 0), size
+        first = self.first or 0
+        if first >= size:
+            raise InvalidRange(size)
+        last = size - 1 if self.last is None else min(self.last, size - 1)
+        return first, last + 1
 
 
 @dataclass(frozen=True)

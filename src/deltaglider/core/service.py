@@ -1,34 +1,33 @@
-"""DeltaService: the use cases (put, get, verify, head, delete, copy, list, stats).
+"""DeltaService: the use cases over the ports, moving streams, for every way in.
 
-It drives the parts that each hold one concept: the references of each DeltaSpace
-(core/references.py), encoding and decoding (core/encoding.py), and the logical view
-with its listing index (core/catalog.py). Every rebuilt file is checked against its
-recorded SHA256 before it appears at its destination; every delta is decoded and
-checked before it is stored.
+put (a stream in, spooled once and hashed as it is read), open (a logical object out as
+a stream, whole or a byte range, checked first), get (into a local file), head, verify,
+delete, copy, the logical view and stats. Each concept has its module: the references of
+each DeltaSpace (core/references.py), encoding and decoding (core/encoding.py), reading
+and checking (core/reader.py), the logical view and its listing index
+(core/catalog.py). Every delta is decoded and checked before it is stored; every read is
+checked against the SHA256 recorded at upload before a byte of it is handed out.
 """
 
 from __future__ import annotations
 
-import os
-import secrets
-import shutil
-import stat
+import base64
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
+from deltaglider.core.attributes import Attributes, is_plain_md5, quoted
 from deltaglider.core.catalog import Catalog
 from deltaglider.core.encoding import Content, Encoded, Encoder
 from deltaglider.core.errors import (
+    BadDigest,
     BucketNotEmpty,
     BucketNotFound,
-    IntegrityError,
     InvalidKeyError,
-    LocalFileError,
-    ObjectChanged,
     ObjectNotFound,
     ReferenceMissing,
     StorageError,
@@ -36,16 +35,10 @@ from deltaglider.core.errors import (
 from deltaglider.core.index import IndexEntry
 from deltaglider.core.limits import KEY_LIMIT, fits_key
 from deltaglider.core.listing import ListPage
-from deltaglider.core.metadata import (
-    DeltaMeta,
-    DirectMeta,
-    read_delta,
-    read_direct,
-    read_reference,
-    stored_kind,
-)
+from deltaglider.core.metadata import DeltaMeta, DirectMeta, read_reference
 from deltaglider.core.models import (
     DELTA_SUFFIX,
+    ByteRange,
     DeleteResult,
     GetResult,
     LogicalObject,
@@ -57,8 +50,10 @@ from deltaglider.core.models import (
     is_internal_key,
 )
 from deltaglider.core.policy import DeltaPolicy, is_reserved_name
+from deltaglider.core.reader import ObjectStream, Reader
 from deltaglider.core.references import References
 from deltaglider.core.scratch import scratch_dir
+from deltaglider.core.spool import Spooled, spool
 from deltaglider.ports import (
     BucketInfo,
     BucketPort,
@@ -75,18 +70,33 @@ from deltaglider.ports import (
 )
 
 REFERENCE_ATTEMPTS = 5  # tries to settle a delta's reference while others change them
-READ_ATTEMPTS = 5  # reads of a key that keeps being overwritten while it is read
 
 
 @dataclass(frozen=True)
 class _Upload:
-    """A local file on its way into the store, with what was learnt of it up front."""
+    """A spooled body on its way into the store, and what the logical object will say."""
 
-    source: Path
+    body: Spooled
     dest: ObjectKey
-    sha256: str
-    size: int
     mtime: datetime
+    attributes: Attributes
+
+    @property
+    def source(self) -> Path:
+        return self.body.path()
+
+    @property
+    def sha256(self) -> str:
+        return self.body.sha256
+
+    @property
+    def size(self) -> int:
+        return self.body.size
+
+    @property
+    def etag(self) -> str:
+        """The logical object's ETag, unquoted."""
+        return self.attributes.etag or self.body.etag
 
 
 @dataclass(frozen=True)
@@ -103,26 +113,8 @@ class _Contended(Exception):
     """Another writer changed the DeltaSpace's references under this upload: try again."""
 
 
-@dataclass(frozen=True)
-class _Stored:
-    """Where a logical object lives in the store."""
-
-    stored_as: StoredAs
-    info: ObjectInfo
-
-
-@dataclass(frozen=True)
-class _Rebuilt:
-    """A logical object's bytes written to a local file, with the SHA256s to compare."""
-
-    expected_sha256: str | None  # None: a plain object with no recorded SHA256
-    actual_sha256: str
-    size: int
-    mtime: datetime  # the stored object's time, given to the file as aws does
-
-
 class DeltaService:
-    """Stores files as deltas against a per-DeltaSpace reference, and rebuilds them."""
+    """Stores objects as deltas against a per-DeltaSpace reference, and rebuilds them."""
 
     def __init__(
         self,
@@ -144,7 +136,6 @@ class DeltaService:
         made; `containers` (by kind) unwrap compressed files for their deltas."""
         self.storage = storage
         self.buckets = buckets
-        self.hasher = hasher
         self.clock = clock
         self.logger = logger
         self.metrics = metrics
@@ -170,11 +161,72 @@ class DeltaService:
             logger=logger,
             tool=tool,
         )
+        self.reader = Reader(
+            storage=storage,
+            catalog=self.catalog,
+            references=self.references,
+            encoder=self.encoder,
+            policy=policy,
+            hasher=hasher,
+            logger=logger,
+            metrics=metrics,
+        )
 
     # ----------------------------------------------------------------- put
 
-    def put(self, source: Path, dest: ObjectKey, *, no_delta: bool = False) -> PutResult:
-        """Store a local file under `dest`, as a delta when that pays, else as itself."""
+    def put(
+        self,
+        dest: ObjectKey,
+        body: BinaryIO | Iterable[bytes],
+        *,
+        size: int | None = None,
+        content_md5: str | None = None,
+        mtime: datetime | None = None,
+        content_type: str | None = None,
+        user_metadata: Mapping[str, str] | None = None,
+        no_delta: bool = False,
+    ) -> PutResult:
+        """Store a body (a stream of known or unknown length) under `dest`, as a delta
+        when that pays, else as itself. `size`, when given, must be what arrives
+        (IncompleteBody otherwise); `content_md5` (base64, as the Content-MD5 header
+        has it) must be the body's (BadDigest otherwise). Nothing is stored on failure."""
+        with self.spool(body, size=size) as spooled:
+            if content_md5 is not None:
+                actual = base64.b64encode(bytes.fromhex(spooled.md5)).decode()
+                if actual != content_md5.strip():
+                    raise BadDigest(content_md5, actual)
+            return self.store(
+                dest,
+                spooled,
+                mtime=mtime,
+                content_type=content_type,
+                user_metadata=user_metadata,
+                no_delta=no_delta,
+            )
+
+    def spool(
+        self, body: BinaryIO | Iterable[bytes], *, size: int | None = None
+    ) -> AbstractContextManager[Spooled]:
+        """Read a body once, hashing it (core/spool.py); `store` it, or drop it by leaving
+        the block. A way in that must check the body before storing it (a signature, a
+        file that must not have changed) does so in between."""
+        return spool(body, size=size)
+
+    def store(
+        self,
+        dest: ObjectKey,
+        body: Spooled,
+        *,
+        mtime: datetime | None = None,
+        content_type: str | None = None,
+        user_metadata: Mapping[str, str] | None = None,
+        etag: str | None = None,
+        part_sizes: tuple[int, ...] = (),
+        no_delta: bool = False,
+    ) -> PutResult:
+        """Store a spooled body under `dest`. The logical object's ETag is the body's
+        (`etag` overrides it, with the `part_sizes` it was made from, for a multipart
+        upload); `mtime` is the file's own time (`dg-file-mtime`), now by default."""
         started = time.monotonic()
         name = dest.name
         if is_reserved_name(name) and not fits_key(dest.delta_key):
@@ -182,50 +234,30 @@ class DeltaService:
                 f"key too long for DeltaGlider to store this name ({name} is kept as "
                 f"{name}{DELTA_SUFFIX}, within S3's {KEY_LIMIT:,}-byte keys)"
             )
-        with scratch_dir() as work:
-            upload = self._spool(source, dest, work)
-            wants_delta = (
-                not no_delta
-                and self.policy.should_use_delta(name, upload.size)
-                and dest.fits_delta  # else stored whole: as a delta it would not fit S3's keys
-            )
-            result = None
-            if wants_delta:
+        attributes = Attributes(
+            etag=etag or body.etag,
+            content_type=content_type,
+            user_metadata=dict(user_metadata or {}),
+            part_sizes=part_sizes,
+        )
+        upload = _Upload(body, dest, mtime or self.clock.now(), attributes)
+        wants_delta = (
+            not no_delta
+            and self.policy.should_use_delta(name, body.size)
+            and dest.fits_delta  # else stored whole: as a delta it would not fit S3's keys
+        )
+        result = None
+        if wants_delta:
+            with scratch_dir() as work:
                 try:
                     result = self._put_delta(upload, work)
                 except BucketNotFound:  # found looking for references: say it as S3 would
                     raise BucketNotFound(dest.bucket, "PutObject") from None
-            if result is None:
-                result = self._put_direct(upload, tried_delta=wants_delta)
+        if result is None:
+            result = self._put_direct(upload, tried_delta=wants_delta)
         self.metrics.increment(f"put.{result.stored_as.value}")
         self.metrics.timing("put", time.monotonic() - started)
         return result
-
-    def _spool(self, source: Path, dest: ObjectKey, work: Path) -> _Upload:
-        """Copy the file into the private work directory, hashing what is written: all
-        that follows reads that copy, so what is stored is exactly what was hashed."""
-        try:
-            before = source.stat()
-        except OSError as exc:
-            raise LocalFileError(f"cannot read {source}: {exc.strerror}") from None
-        if not stat.S_ISREG(before.st_mode):
-            raise LocalFileError(f"not a regular file: {source}")
-        spool = work / "upload"
-        sha256 = self.hasher.copy_sha256(source, spool)
-        size = spool.stat().st_size
-        try:
-            after = source.stat()
-        except OSError as exc:
-            raise LocalFileError(f"cannot read {source}: {exc.strerror}") from None
-        if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or (
-            size != before.st_size
-        ):
-            raise LocalFileError(
-                f"{source} changed while it was being read: nothing was stored "
-                "(upload it once it is complete)"
-            )
-        mtime = datetime.fromtimestamp(before.st_mtime, UTC)
-        return _Upload(spool, dest, sha256, size, mtime)
 
     def _put_delta(self, upload: _Upload, work: Path) -> PutResult | None:
         """Store a file as a delta; None when it is better stored whole.
@@ -321,6 +353,7 @@ class DeltaService:
             tool=self.tool,
             container=content.container.kind if content else None,
             recipe=content.recipe if content else None,
+            attributes=upload.attributes,
         )
         etag = self.storage.upload(
             dest.bucket, dest.delta_key, encoded.path, meta.to_metadata(dest.delta_key)
@@ -335,6 +368,7 @@ class DeltaService:
             stored_size=encoded.size,
             created_reference=reason != "delta",
             reason=reason,
+            etag=quoted(upload.etag),
         )
         return _StoredDelta(stored, etag, ref_key, ref_sha256)
 
@@ -343,7 +377,12 @@ class DeltaService:
         dest = upload.dest
         ref_name = stored.ref_key.rsplit("/", 1)[-1]
         entry = IndexEntry(
-            stored.etag, upload.size, upload.mtime, ref_name, stored.result.stored_size
+            stored.etag,
+            upload.size,
+            upload.mtime,
+            ref_name,
+            stored.result.stored_size,
+            file_etag=upload.etag,
         )
         self.catalog.record(dest.delta_space, dest.delta_key, entry)
         if not is_reserved_name(dest.name):  # a reserved name's own key is never the user's
@@ -354,15 +393,25 @@ class DeltaService:
         would read as an internal object there), under `{key}.delta` marked direct."""
         dest = upload.dest
         meta = DirectMeta(
-            dest.name, upload.sha256, upload.size, upload.mtime, self.clock.now(), self.tool
+            dest.name,
+            upload.sha256,
+            upload.size,
+            upload.mtime,
+            self.clock.now(),
+            self.tool,
+            upload.attributes,
         )
         reserved = is_reserved_name(dest.name)
         key = dest.delta_key if reserved else dest.key
-        etag = self.storage.upload(dest.bucket, key, upload.source, meta.to_metadata())
+        etag = self.storage.upload(dest.bucket, key, upload.body.source(), meta.to_metadata())
         self.catalog.note_stored(dest.bucket, key, present=True)
-        if reserved:  # indexed like a delta, so that listings need no HEAD for it
-            self.catalog.record(dest.delta_space, key, IndexEntry(etag, upload.size, upload.mtime))
-        elif self.catalog.exists(dest.bucket, dest.delta_key):  # an earlier version was a delta
+        if reserved or not is_plain_md5(etag):
+            # Indexed, so that listings need no HEAD for its size or ETag: a reserved name
+            # is listed as `.delta`, and this store's ETag is not the object's MD5.
+            entry = IndexEntry(etag, upload.size, upload.mtime, file_etag=upload.etag)
+            self.catalog.record(dest.delta_space, key, entry)
+        if not reserved and self.catalog.exists(dest.bucket, dest.delta_key):
+            # an earlier version was a delta
             self.storage.delete(dest.bucket, dest.delta_key)
             self.catalog.note_stored(dest.bucket, dest.delta_key, present=False)
             self.catalog.record(dest.delta_space, dest.delta_key, None)
@@ -375,152 +424,43 @@ class DeltaService:
             stored_size=upload.size,
             created_reference=False,
             reason="delta too large" if tried_delta else "not a delta candidate",
+            etag=quoted(upload.etag),
         )
 
-    # ----------------------------------------------------------------- get / verify
+    # ----------------------------------------------------------------- read
+
+    def open(
+        self, key: ObjectKey, *, byte_range: ByteRange | None = None
+    ) -> AbstractContextManager[ObjectStream]:
+        """A logical object as a stream (core/reader.py): rebuilt and checked first, then
+        read from that one checked version; `byte_range` for part of it."""
+        return self.reader.open(key, byte_range)
 
     def get(self, source: ObjectKey, dest: Path) -> GetResult:
-        """Rebuild a logical object into `dest`; nothing reaches `dest` unverified.
+        """Rebuild a logical object into a local file (see Reader.get)."""
+        return self.reader.get(source, dest)
 
-        A regular file (or a new path) gets the bytes in a temporary file beside it,
-        renamed into place after their SHA256 matched. A device, FIFO or socket at `dest`
-        is written in place, as `aws s3 cp` does (a rename would replace `/dev/null` with
-        a file): the bytes are rebuilt and checked in a private scratch directory, then
-        copied out. On any failure `dest` is left as it was and receives nothing.
-        """
-        started = time.monotonic()
-        stored = self._find(source)
-        if _is_device_or_pipe(dest):
-            with scratch_dir() as work:
-                stored, rebuilt = self._read(source, stored, work / "rebuilt")
-                _check(source, rebuilt)
-                _copy_into(work / "rebuilt", dest)
-        else:
-            stored, rebuilt = self._get_file(source, stored, dest)
-        self.metrics.increment(f"get.{stored.stored_as.value}")
-        self.metrics.timing("get", time.monotonic() - started)
-        return GetResult(source, stored.stored_as, rebuilt.size, rebuilt.expected_sha256)
-
-    def _get_file(self, source: ObjectKey, stored: _Stored, dest: Path) -> tuple[_Stored, _Rebuilt]:
-        """Rebuild into a temporary file beside `dest`; rename it into place once checked."""
-        try:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise LocalFileError(f"cannot create {dest.parent}: {exc.strerror}") from None
-        temp = dest.parent / f".{dest.name}.dg-tmp-{secrets.token_hex(4)}"
-        try:
-            stored, rebuilt = self._read(source, stored, temp)
-            _check(source, rebuilt)
-            stamp = rebuilt.mtime.timestamp()
-            os.utime(temp, (stamp, stamp))
-            os.replace(temp, dest)
-        except OSError as exc:
-            raise LocalFileError(f"cannot write {dest}: {exc.strerror}") from None
-        finally:
-            temp.unlink(missing_ok=True)
-        return stored, rebuilt
+    def head(self, key: ObjectKey) -> LogicalObject:
+        """A logical object's size, time, ETag, Content-Type and user metadata."""
+        return self.reader.head(key)
 
     def verify(self, source: ObjectKey) -> VerifyResult:
         """Rebuild an object in a scratch directory and compare SHA256s; keep nothing."""
-        stored = self._find(source)
-        with scratch_dir() as work:
-            _, rebuilt = self._read(source, stored, work / "rebuilt")
-        return VerifyResult(source, rebuilt.expected_sha256, rebuilt.actual_sha256)
-
-    def _read(self, source: ObjectKey, stored: _Stored, out: Path) -> tuple[_Stored, _Rebuilt]:
-        """Rebuild `source` into `out` from one version of its stored object.
-
-        The stored object is downloaded only while it is the version whose HEAD gave its
-        metadata (If-Match on that ETag). When a concurrent put overwrote or removed it
-        in between (perhaps moving the key between `K` and `K.delta`), the key is found
-        and read again: a read yields one version's bytes, never a false "corrupt".
-        """
-        for attempt in range(1, READ_ATTEMPTS + 1):
-            try:
-                return stored, self._rebuild(source, stored, out)
-            except (ObjectChanged, ObjectNotFound):
-                if attempt == READ_ATTEMPTS:
-                    raise
-                self.logger.debug("%s was overwritten while being read: reading it again", source)
-            stored = self._find(source)
-        raise AssertionError("unreachable")
-
-    def _rebuild(self, source: ObjectKey, stored: _Stored, out: Path) -> _Rebuilt:
-        """Write the object's bytes to `out`; the caller compares the SHA256s."""
-        info = stored.info
-        version = info.etag or None
-        if stored.stored_as is StoredAs.DIRECT:
-            self.storage.download(source.bucket, info.key, out, if_match=version)
-            direct = read_direct(info.metadata)
-            expected = direct.sha256 if direct else None
-        else:
-            meta = read_delta(info.metadata, info.key)
-            with scratch_dir() as work:
-                self._decode(source, meta, info.key, version, out, work)
-            expected = meta.sha256
-        actual = self.hasher.file_sha256(out)
-        return _Rebuilt(expected, actual, out.stat().st_size, info.last_modified)
-
-    def _decode(
-        self,
-        source: ObjectKey,
-        meta: DeltaMeta,
-        delta_key: str,
-        version: str | None,
-        out: Path,
-        work: Path,
-    ) -> None:
-        """Rebuild a delta's file into `out`. The delta is read only in `version` (the
-        ETag its metadata came with); the reference needs no such guard, as it is checked
-        against the SHA256 the delta records."""
-        self.encoder.check_decodable(meta, str(source))
-        delta = work / "object.delta"  # first: a changed delta needs no reference fetched
-        self.storage.download(source.bucket, delta_key, delta, if_match=version)
-        reference = self.references.fetch(
-            source.bucket, meta.ref_key, meta.ref_sha256, work / "reference.bin"
-        )
-        self.encoder.decode(meta, reference, delta, out, work)
-
-    def head(self, key: ObjectKey) -> LogicalObject:
-        """A logical object's name, size and time, without rebuilding it."""
-        stored = self._find(key)
-        logical = self.catalog.logical(key.bucket, stored.info, head=stored.info)
-        assert logical is not None  # _locate never returns a reference
-        return logical
-
-    def _locate(self, key: ObjectKey) -> _Stored:
-        """Find the stored form of a logical object: `{key}.delta` or `{key}` itself."""
-        if is_reserved_name(key.name):
-            candidates = [(StoredAs.DELTA, key.delta_key)]
-        elif self.policy.should_use_delta(key.name, self.policy.min_size):
-            candidates = [(StoredAs.DELTA, key.delta_key), (StoredAs.DIRECT, key.key)]
-        else:
-            candidates = [(StoredAs.DIRECT, key.key), (StoredAs.DELTA, key.delta_key)]
-        for stored_as, stored_key in candidates:
-            if not fits_key(stored_key):  # never stored; a HEAD of one is a 400 (Ceph)
-                continue
-            info = self.storage.head(key.bucket, stored_key)
-            if info is not None:
-                whole = stored_kind(info.metadata) == "direct"  # a reserved name, stored whole
-                return _Stored(StoredAs.DIRECT if whole else stored_as, info)
-        raise ObjectNotFound(key.bucket, key.key)  # aws says this for a missing bucket too
-
-    def _find(self, key: ObjectKey) -> _Stored:
-        """`_locate`, looking twice before calling a key absent. A put that moves a key
-        between `K` and `K.delta` stores the new form before removing the old, so a key
-        that exists throughout is missed by one look only when such a move came between
-        its two HEADs; missing it twice takes two moves within one read."""
-        try:
-            return self._locate(key)
-        except ObjectNotFound:
-            return self._locate(key)
+        return self.reader.verify(source)
 
     def copy(self, source: ObjectKey, dest: ObjectKey, *, no_delta: bool = False) -> PutResult:
-        """Copy a logical object to another key (any bucket): rebuild, then store anew."""
-        with scratch_dir() as work:
-            local = work / source.name
-            self.get(source, local)
-            return self.put(local, dest, no_delta=no_delta)
+        """Copy a logical object to another key (any bucket), with its Content-Type and
+        user metadata: read and checked, then stored anew."""
+        with self.open(source) as stream:
+            info = stream.info
+            return self.put(
+                dest,
+                stream,
+                size=info.size,
+                content_type=info.content_type,
+                user_metadata=info.user_metadata,
+                no_delta=no_delta,
+            )
 
     # ----------------------------------------------------------------- delete
 
@@ -532,15 +472,15 @@ class DeltaService:
         Like an S3 DELETE, deleting a key that is not there succeeds (and deletes nothing).
         """
         try:
-            stored = self._locate(key)
+            stored = self.reader.locate(key)
         except ObjectNotFound:
             if not self.buckets.bucket_exists(key.bucket):
                 raise BucketNotFound(key.bucket, "DeleteObject") from None
             return DeleteResult(key, None)
         self.storage.delete(key.bucket, stored.info.key)
         self.catalog.note_stored(key.bucket, stored.info.key, present=False)
-        if stored.info.key.endswith(DELTA_SUFFIX):
-            self.catalog.record(key.delta_space, stored.info.key, None)
+        if stored.info.key.endswith(DELTA_SUFFIX) or not is_plain_md5(stored.info.etag):
+            self.catalog.record(key.delta_space, stored.info.key, None)  # it had an entry
         self.metrics.increment("delete")
         return DeleteResult(key, stored.info.key)
 
@@ -600,31 +540,3 @@ class DeltaService:
 def _as_reference(upload: _Upload) -> tuple[Path, str, str, int]:
     """What a reference made from an upload records: its bytes, name, SHA256, size."""
     return upload.source, upload.dest.name, upload.sha256, upload.size
-
-
-def _check(source: ObjectKey, rebuilt: _Rebuilt) -> None:
-    if rebuilt.expected_sha256 not in (None, rebuilt.actual_sha256):
-        raise IntegrityError(
-            f"{source} rebuilt with SHA256 {rebuilt.actual_sha256}, "
-            f"expected {rebuilt.expected_sha256}: the stored object is corrupt"
-        )
-
-
-def _is_device_or_pipe(path: Path) -> bool:
-    """A character or block device, FIFO or socket: what s3transfer writes in place
-    rather than replacing. A symlink is not followed (a download replaces the link)."""
-    try:
-        mode = path.lstat().st_mode
-    except OSError:
-        return False
-    return stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
-
-
-def _copy_into(rebuilt: Path, dest: Path) -> None:
-    """Write checked bytes into an existing device or FIFO, opened as it is (no create,
-    no truncate)."""
-    try:
-        with rebuilt.open("rb") as source, open(os.open(dest, os.O_WRONLY), "wb") as out:
-            shutil.copyfileobj(source, out, 1024 * 1024)
-    except OSError as exc:
-        raise LocalFileError(f"cannot write {dest}: {exc.strerror}") from None

@@ -12,9 +12,3 @@ class HashPort(Protocol):
     def file_sha256(self, path: Path) -> str:
         """Lowercase hex SHA256 of the file's bytes."""
         ...
-
-    def copy_sha256(self, source: Path, destination: Path) -> str:
-        """Copy `source` to `destination` in one pass; the SHA256 of exactly the bytes
-        written (a file that changes meanwhile still yields a copy and a digest that
-        agree)."""
-        ...

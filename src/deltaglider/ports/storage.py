@@ -60,13 +60,13 @@ class StoragePort(Protocol):
         self,
         bucket: str,
         key: str,
-        source: Path,
+        source: Path | bytes,
         metadata: Mapping[str, str],
         *,
         create_only: bool = False,
     ) -> str:
-        """Store the file at `source` under `key` with `metadata`, replacing any old
-        object; return the new object's ETag (as listings will show it).
+        """Store the file at `source` (or these bytes) under `key` with `metadata`,
+        replacing any old object; return the new object's ETag (as listings show it).
 
         With `create_only`, the write happens only if no object has the key, decided
         atomically by the store (S3's If-None-Match: *); else AlreadyExists.

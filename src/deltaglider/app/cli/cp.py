@@ -31,6 +31,7 @@ from deltaglider.app.cli.plan import (
     s3_objects,
     upload_tasks,
 )
+from deltaglider.app.cli.publish import publish
 from deltaglider.app.cli.transfers import Reporter, Task
 from deltaglider.core.errors import DeltaGliderError
 from deltaglider.core.filters import Filters
@@ -77,7 +78,7 @@ def plan_file(service: DeltaService, source: str, destination: str, no_delta: bo
             "upload",
             f"{relative_path(path)} to {target}",
             path.stat().st_size,
-            partial(service.put, path, target.object_key(), no_delta=no_delta),
+            partial(publish, service, path, target.object_key(), no_delta=no_delta),
         )
     origin = parse_s3(source)
     facts = service.head(origin.object_key())  # as aws: a missing source is a fatal error
@@ -142,7 +143,7 @@ def put(
     if not path.is_file():
         raise Fatal(f"The user-provided path {file} does not exist.")
     target: S3Location = parse_s3(destination).joined(path.name)
-    result = service.put(path, target.object_key(), no_delta=no_delta)
+    result = publish(service, path, target.object_key(), no_delta=no_delta)
     kind = "delta" if result.stored_as is StoredAs.DELTA else "whole"
     say(
         f"upload: {relative_path(path)} to {target} ({kind}, {human_size(result.stored_size)} "

@@ -12,6 +12,7 @@ from functools import partial
 from pathlib import Path
 
 from deltaglider.app.cli.locations import S3Location, relative_path
+from deltaglider.app.cli.publish import publish
 from deltaglider.app.cli.transfers import Task
 from deltaglider.core.filters import Filters
 from deltaglider.core.models import DeltaSpace, LogicalObject, ObjectKey
@@ -96,7 +97,7 @@ def upload_tasks(
                 "upload",
                 f"{relative_path(path)} to {target}",
                 file.size,
-                partial(service.put, path, target, no_delta=no_delta),
+                partial(publish, service, path, target, no_delta=no_delta),
             )
         )
     return pioneers_first(tasks, targets, service.policy, files)

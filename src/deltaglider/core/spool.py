@@ -1,0 +1,141 @@
+"""Streams in: a body of known or unknown length, read once, hashed as it is kept.
+
+Everything an upload needs to know of its bytes (size, SHA256, MD5, and the MD5 of each
+part when it came in parts) is computed while the body is read, never by reading it
+again; and everything stored afterwards comes from this copy, so what is stored is
+exactly what was hashed, whatever the source does meanwhile. Small bodies stay in
+memory; larger ones go to a private scratch file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from deltaglider.core.errors import IncompleteBody
+from deltaglider.core.scratch import scratch_dir
+
+CHUNK = 1024 * 1024
+IN_MEMORY = 1024 * 1024  # bodies up to this size are never written to disk
+
+
+@dataclass(frozen=True)
+class Spooled:
+    """A body read and hashed: in memory (`data`), or in `work/body`."""
+
+    size: int
+    sha256: str
+    md5: str  # hex, of the whole body
+    part_md5s: tuple[str, ...]  # hex, of each part when spooled in parts, else empty
+    data: bytes | None
+    work: Path  # the private scratch directory the copy lives in
+
+    @property
+    def etag(self) -> str:
+        """The ETag S3 gives these bytes: their MD5 for a single PUT, the MD5 of the
+        parts' MD5s and their count when they came as a multipart upload."""
+        if len(self.part_md5s) < 2:
+            return self.md5
+        joined = hashlib.md5(b"".join(bytes.fromhex(part) for part in self.part_md5s))
+        return f"{joined.hexdigest()}-{len(self.part_md5s)}"
+
+    def source(self) -> Path | bytes:
+        """The bytes as a store's upload takes them."""
+        return self.data if self.data is not None else self.path()
+
+    def path(self) -> Path:
+        """A file holding the bytes (a body held in memory is written out on first use,
+        for the codecs, which read files)."""
+        file = self.work / "body"
+        if self.data is not None and not file.exists():
+            file.write_bytes(self.data)
+        return file
+
+    def open(self) -> BinaryIO:
+        return io.BytesIO(self.data) if self.data is not None else self.path().open("rb")
+
+
+@contextmanager
+def spool(
+    body: BinaryIO | Iterable[bytes],
+    *,
+    size: int | None = None,
+    part_size: int | None = None,
+    in_memory: int = IN_MEMORY,
+) -> Iterator[Spooled]:
+    """Read `body` to its end, hashing it; the copy is removed on the way out.
+
+    `size`, when the sender declared one, must be what arrives (else IncompleteBody, as
+    S3 answers a body cut short). `part_size` also hashes each part of that size, for
+    the ETag of a multipart upload. Bodies above `in_memory` bytes (or any body when it
+    is 0) are written to a private scratch file as they arrive.
+    """
+    with scratch_dir() as work:
+        sha256, md5 = hashlib.sha256(), hashlib.md5()
+        parts = _PartHasher(part_size)
+        buffer = io.BytesIO()
+        out: BinaryIO = buffer
+        file: Path | None = None
+        total = 0
+        for chunk in _chunks(body):
+            sha256.update(chunk)
+            md5.update(chunk)
+            parts.update(chunk)
+            total += len(chunk)
+            if file is None and total > in_memory:  # too large to keep: on to disk
+                file = work / "body"
+                out = file.open("wb")
+                out.write(buffer.getvalue())
+                buffer = io.BytesIO()
+            out.write(chunk)
+        if file is None and in_memory == 0:
+            file = work / "body"
+            file.write_bytes(buffer.getvalue())
+        if out is not buffer:
+            out.close()
+        if size is not None and total != size:
+            raise IncompleteBody(size, total)
+        data = buffer.getvalue() if file is None else None
+        yield Spooled(total, sha256.hexdigest(), md5.hexdigest(), parts.digests(), data, work)
+
+
+def _chunks(body: BinaryIO | Iterable[bytes]) -> Iterator[bytes]:
+    read = getattr(body, "read", None)
+    if read is None:
+        yield from (bytes(chunk) for chunk in body if chunk)
+        return
+    while chunk := read(CHUNK):
+        yield chunk
+
+
+class _PartHasher:
+    """The MD5 of each `part_size` bytes of a stream (nothing without a part size)."""
+
+    def __init__(self, part_size: int | None) -> None:
+        self.part_size = part_size
+        self._done: list[str] = []
+        self._current = hashlib.md5()
+        self._filled = 0
+
+    def update(self, chunk: bytes) -> None:
+        if self.part_size is None:
+            return
+        while chunk:
+            room = self.part_size - self._filled
+            self._current.update(chunk[:room])
+            self._filled += min(room, len(chunk))
+            chunk = chunk[room:]
+            if self._filled == self.part_size:
+                self._done.append(self._current.hexdigest())
+                self._current, self._filled = hashlib.md5(), 0
+
+    def digests(self) -> tuple[str, ...]:
+        if self.part_size is None:
+            return ()
+        last = [self._current.hexdigest()] if self._filled or not self._done else []
+        return (*self._done, *last)
