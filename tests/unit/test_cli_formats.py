@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from deltaglider.app.cli.aws_errors import error_line
 from deltaglider.app.cli.locations import (
     BadLocation,
     S3Location,
@@ -18,6 +19,16 @@ from deltaglider.app.cli.locations import (
     relative_path,
 )
 from deltaglider.app.cli.output import human_size, ls_object_line, ls_prefix_line
+from deltaglider.core.errors import (
+    AlreadyExists,
+    BucketNotEmpty,
+    BucketNotFound,
+    IntegrityError,
+    KeyTooLong,
+    LocalFileError,
+    ObjectNotFound,
+    StorageError,
+)
 
 
 @pytest.mark.parametrize(
@@ -95,3 +106,63 @@ def test_relative_paths_print_like_aws(tmp_path: Path, monkeypatch: pytest.Monke
     assert relative_path("a.zip") == "./a.zip"
     assert relative_path(tmp_path / "b.zip") == "../b.zip"
     assert relative_path(tmp_path / "sub" / "x" / "c.zip") == os.path.join("x", "c.zip")
+
+
+# ---------------------------------------------------------------- error lines
+
+
+@pytest.mark.parametrize(
+    ("error", "line"),
+    [
+        pytest.param(
+            BucketNotFound("b", "PutObject"),
+            "An error occurred (NoSuchBucket) when calling the PutObject operation: "
+            "The specified bucket does not exist",
+            id="no-such-bucket",
+        ),
+        pytest.param(
+            ObjectNotFound("b", "missing.zip"),
+            'An error occurred (404) when calling the HeadObject operation: Key "missing.zip" '
+            "does not exist",
+            id="looked-up-key",
+        ),
+        pytest.param(
+            ObjectNotFound("b", "gone.zip", "GetObject"),
+            "An error occurred (NoSuchKey) when calling the GetObject operation: "
+            "The specified key does not exist.",
+            id="read-key",
+        ),
+        pytest.param(
+            KeyTooLong("b", "k"),
+            "An error occurred (KeyTooLongError) when calling the PutObject operation: "
+            "Your key is too long",
+            id="key-too-long",
+        ),
+        pytest.param(
+            BucketNotEmpty("b"),
+            "An error occurred (BucketNotEmpty) when calling the DeleteBucket operation: "
+            "The bucket you tried to delete is not empty",
+            id="bucket-not-empty",
+        ),
+        pytest.param(
+            StorageError(operation="PutObject", code="InvalidObjectName", status=400),
+            "An error occurred (InvalidObjectName) when calling the PutObject operation: "
+            "Bad Request",
+            id="no-message-from-the-store",
+        ),
+        pytest.param(AlreadyExists("b", "k"), "s3://b/k already exists", id="own-account"),
+        pytest.param(
+            LocalFileError("cannot read a.zip: Permission denied"),
+            "cannot read a.zip: Permission denied",
+            id="local-file",
+        ),
+        pytest.param(
+            IntegrityError("the stored delta is damaged (zstd decode failed)"),
+            "the stored delta is damaged (zstd decode failed)",
+            id="integrity",
+        ),
+        pytest.param(OSError("disk full"), "disk full", id="not-deltagliders"),
+    ],
+)
+def test_errors_read_as_the_aws_cli_prints_them(error: Exception, line: str) -> None:
+    assert error_line(error) == line

@@ -238,8 +238,9 @@ def test_verify_reports_mismatch_without_raising(tmp_path: Path) -> None:
 def test_delete_of_a_missing_key_succeeds_like_s3(tmp_path: Path) -> None:
     service, _, _ = make_service()
     assert service.delete(key("never-there.zip")).stored_key is None
-    with pytest.raises(BucketNotFound, match="DeleteObject"):
+    with pytest.raises(BucketNotFound) as raised:
         service.delete(ObjectKey("no-such-bucket", "a.zip"))
+    assert (raised.value.code, raised.value.operation) == ("NoSuchBucket", "DeleteObject")
 
 
 def test_delete_keeps_references_for_gc_to_remove(tmp_path: Path) -> None:
@@ -277,14 +278,17 @@ def test_gc_keeps_unused_references_for_the_grace_period(tmp_path: Path) -> None
 
 def test_missing_objects_and_buckets(tmp_path: Path) -> None:
     service, _, _ = make_service()
-    with pytest.raises(ObjectNotFound):
+    with pytest.raises(ObjectNotFound) as missing:
         service.get(key("nothing.zip"), tmp_path / "x")
+    assert (missing.value.code, missing.value.status) == ("NoSuchKey", 404)
+    assert (missing.value.operation, missing.value.key) == ("HeadObject", "nothing.zip")
     with pytest.raises(ObjectNotFound):  # as aws: a missing bucket reads as a missing key
         service.get(ObjectKey("no-such-bucket", "a.zip"), tmp_path / "x")
-    with pytest.raises(BucketNotFound, match=r"NoSuchBucket.*PutObject"):
+    with pytest.raises(BucketNotFound) as no_bucket:
         put_file(
             service, random_file(tmp_path / "a.zip", 5000), ObjectKey("no-such-bucket", "a.zip")
         )
+    assert (no_bucket.value.code, no_bucket.value.operation) == ("NoSuchBucket", "PutObject")
     with pytest.raises(LocalFileError):
         publish(service, tmp_path / "missing.zip", key("a.zip"))
     assert not (tmp_path / "x").exists()

@@ -33,6 +33,7 @@ from deltaglider.core.errors import (
     AlreadyExists,
     BucketNotEmpty,
     BucketNotFound,
+    InvalidBucketName,
     InvalidKeyError,
     LocalFileError,
     ObjectChanged,
@@ -64,7 +65,7 @@ class LocalFilesystemStorage:
 
     def _bucket_dir(self, bucket: str) -> Path:
         if not _BUCKET.fullmatch(bucket) or ".." in bucket:
-            raise InvalidKeyError(f"invalid bucket name: {bucket!r}")
+            raise InvalidBucketName(bucket, f"invalid bucket name: {bucket!r}")
         return self.root / bucket
 
     def _existing_bucket(self, bucket: str, operation: str) -> Path:
@@ -77,7 +78,11 @@ class LocalFilesystemStorage:
         segments = key.split("/")
         for segment in segments:
             if segment in ("", ".", "..") or "\0" in segment or is_internal_name(segment):
-                raise InvalidKeyError(f"key cannot be stored on the filesystem backend: {key!r}")
+                raise InvalidKeyError(
+                    f"key cannot be stored on the filesystem backend: {key!r}",
+                    bucket=bucket,
+                    key=key,
+                )
         return self._bucket_dir(bucket).joinpath(*segments)
 
     @staticmethod
@@ -172,11 +177,11 @@ class LocalFilesystemStorage:
         try:
             source = path.open("rb")
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            raise ObjectNotFound(bucket, key) from None
+            raise ObjectNotFound(bucket, key, "GetObject") from None
         with source:
             found = os.fstat(source.fileno())
             if not stat.S_ISREG(found.st_mode):
-                raise ObjectNotFound(bucket, key)
+                raise ObjectNotFound(bucket, key, "GetObject")
             if if_match is not None and _etag(found) != if_match:
                 raise ObjectChanged(bucket, key)
             try:
@@ -222,7 +227,9 @@ class LocalFilesystemStorage:
         check_put(bucket, key, metadata)  # S3's limits, so what works here works there
         path = self._object_path(bucket, key)
         if path.is_dir():
-            raise InvalidKeyError(f"key {key!r} is a prefix of other keys on this backend")
+            raise InvalidKeyError(
+                f"key {key!r} is a prefix of other keys on this backend", bucket=bucket, key=key
+            )
         for attempt in range(PUBLISH_ATTEMPTS):
             # A concurrent delete may prune a folder of the path while it is being made,
             # or once made: both only mean "again".
@@ -232,7 +239,9 @@ class LocalFilesystemStorage:
             except (FileExistsError, NotADirectoryError):
                 if last or self._runs_through_an_object(bucket, path):
                     raise InvalidKeyError(
-                        f"key {key!r} runs through an existing object on this backend"
+                        f"key {key!r} runs through an existing object on this backend",
+                        bucket=bucket,
+                        key=key,
                     ) from None
                 continue
             try:

@@ -11,11 +11,11 @@ from pathlib import Path
 
 from deltaglider.core.errors import (
     AlreadyExists,
+    BucketExists,
     BucketNotEmpty,
     BucketNotFound,
     ObjectChanged,
     ObjectNotFound,
-    StorageError,
 )
 from deltaglider.core.limits import check_put
 from deltaglider.ports import BucketInfo, CommonPrefix, ObjectInfo
@@ -48,13 +48,13 @@ class InMemoryStorage:
     def create_bucket(self, bucket: str) -> None:
         self._count("create_bucket")
         if bucket in self.buckets:
-            raise StorageError(f"bucket {bucket} already exists")
+            raise BucketExists(bucket)
         self.buckets[bucket] = {}
         self.created[bucket] = datetime.now(UTC)
 
     def delete_bucket(self, bucket: str) -> None:
         self._count("delete_bucket")
-        if self._bucket(bucket):
+        if self._bucket(bucket, "DeleteBucket"):
             raise BucketNotEmpty(bucket)
         del self.buckets[bucket]
 
@@ -126,7 +126,7 @@ class InMemoryStorage:
         with self._lock:
             found = self._bucket(bucket, "GetObject").get(key)
             if found is None:
-                raise ObjectNotFound(bucket, key)
+                raise ObjectNotFound(bucket, key, "GetObject")
             if if_match is not None and found.etag != if_match:
                 raise ObjectChanged(bucket, key)
         with destination.open("wb") as stream:

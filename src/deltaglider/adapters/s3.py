@@ -24,11 +24,13 @@ from botocore.exceptions import (
 from deltaglider.core.errors import (
     AccessDenied,
     AlreadyExists,
+    BucketExists,
     BucketNotEmpty,
     BucketNotFound,
     CredentialsError,
     DeltaGliderError,
     EndpointError,
+    InvalidBucketName,
     KeyTooLong,
     MetadataTooLarge,
     ObjectChanged,
@@ -202,7 +204,10 @@ class S3Storage:
                 return
             if attempt == DOWNLOAD_ATTEMPTS:
                 raise StorageError(
-                    f"s3://{bucket}/{key}: the body ended early, {DOWNLOAD_ATTEMPTS} times"
+                    f"s3://{bucket}/{key}: the body ended early, {DOWNLOAD_ATTEMPTS} times",
+                    bucket=bucket,
+                    key=key,
+                    operation="GetObject",
                 )
 
     def delete(self, bucket: str, key: str) -> None:
@@ -279,29 +284,57 @@ def _mapped(bucket: str, key: str | None = None) -> Iterator[None]:
 
 
 def _from_client_error(exc: ClientError, bucket: str, key: str | None) -> DeltaGliderError:
+    """S3's answer as DeltaGlider's error, keeping S3's code, status and message. A HEAD's
+    answer has no body: botocore gives the status as the code ("404") and its phrase as
+    the message, so those take the class's own code and message."""
     error = exc.response.get("Error", {})
-    code = str(error.get("Code", ""))
-    message = str(error.get("Message", "")) or code
+    code = str(error.get("Code") or "")
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 500)
+    said = error.get("Message") or None
+    message = None if code.isdigit() else said
     operation = exc.operation_name
-    if code == "NoSuchBucket":
-        return BucketNotFound(bucket, operation)
+    if code == "NoSuchBucket" or (code in _NOT_FOUND and operation == "HeadBucket"):
+        return BucketNotFound(bucket, operation, message=message)
     if code == "BucketNotEmpty":
-        return BucketNotEmpty(bucket)
+        return BucketNotEmpty(bucket, message=message)
+    if code in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+        return BucketExists(bucket, code=code, message=message)
     if code in ("PreconditionFailed", "412"):
         # A read's If-Match found another version; a write's If-None-Match found the key.
         if operation == "GetObject":
-            return ObjectChanged(bucket, key or "")
-        return AlreadyExists(bucket, key or "")
+            return ObjectChanged(bucket, key or "", operation, message=message)
+        return AlreadyExists(bucket, key or "", operation, message=message)
     if code in _NOT_FOUND:
-        return ObjectNotFound(bucket, key or "")
+        return ObjectNotFound(bucket, key or "", operation, message=message)
     if code == "KeyTooLongError":
-        return KeyTooLong(bucket, key or "", operation)
+        return KeyTooLong(bucket, key or "", operation, message=message)
     if code == "MetadataTooLarge":
-        return MetadataTooLarge(bucket, key or "", operation)
+        return MetadataTooLarge(bucket, key or "", operation, message=message)
+    if code == "InvalidBucketName":
+        return InvalidBucketName(bucket, operation=operation, message=message)
     if code in _BAD_CREDENTIALS:
-        return CredentialsError(f"The store rejected the credentials ({code}): {message}")
+        return CredentialsError(
+            f"The store rejected the credentials ({code})" + (f": {said}" if said else ""),
+            bucket=bucket,
+            key=key,
+            operation=operation,
+            code=code,
+            status=status,
+            message=message,
+        )
     if code in ("403", "AccessDenied", "Forbidden"):
-        return AccessDenied(f"Access denied ({operation} on s3://{bucket}/{key or ''})")
+        return AccessDenied(
+            f"Access denied ({operation} on s3://{bucket}/{key or ''})",
+            bucket=bucket,
+            key=key,
+            operation=operation,
+            message=message,
+        )
     return StorageError(
-        f"An error occurred ({code}) when calling the {operation} operation: {message}"
+        bucket=bucket,
+        key=key,
+        operation=operation,
+        code=code or str(status),
+        status=status,
+        message=message,
     )

@@ -23,7 +23,8 @@ class BucketPort(Protocol):
 
     def create_bucket(self, bucket: str) -> None:
         """Create an empty bucket. Whether creating one that exists is an error is the
-        store's call (S3 in us-east-1 and Ceph say no); a refused name is StorageError."""
+        store's call (S3 in us-east-1 and Ceph say no: elsewhere BucketExists); a name
+        the store refuses is InvalidBucketName."""
         ...
 
     def delete_bucket(self, bucket: str) -> None:

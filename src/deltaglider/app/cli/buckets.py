@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from deltaglider.app.cli.aws_errors import error_line
 from deltaglider.app.cli.context import Fatal, make_service, storage_options
 from deltaglider.app.cli.locations import parse_s3
 from deltaglider.app.cli.output import complain, say
@@ -29,7 +30,7 @@ def mb(path: str, endpoint_url: str | None, region: str | None, profile: str | N
     try:
         make_service(endpoint_url, region, profile).make_bucket(bucket)
     except DeltaGliderError as exc:
-        complain(f"make_bucket failed: s3://{bucket} {exc}")
+        complain(f"make_bucket failed: s3://{bucket} {error_line(exc)}")
         return 1
     say(f"make_bucket: {bucket}")
     return 0
@@ -57,7 +58,7 @@ def rb(
                 return 1
         service.remove_bucket(bucket)
     except DeltaGliderError as exc:
-        complain(f"remove_bucket failed: s3://{bucket} {exc}")
+        complain(f"remove_bucket failed: s3://{bucket} {error_line(exc)}")
         return 1
     say(f"remove_bucket: {bucket}")
     return 0

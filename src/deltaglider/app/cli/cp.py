@@ -61,7 +61,7 @@ def cp(source: str, destination: str, recursive: bool, job: Job) -> int:
         else:
             stages = [[plan_file(service, source, destination, job.no_delta)]]
     except DeltaGliderError as exc:  # listing or looking up the source failed
-        reporter.fatal(str(exc))
+        reporter.fatal(exc)
         return reporter.exit_code
     with service.batch():
         return reporter.run(stages)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from deltaglider.app.cli.aws_errors import error_line
 from deltaglider.app.cli.context import make_service, storage_options
 from deltaglider.app.cli.locations import parse_s3
 from deltaglider.app.cli.output import (
@@ -54,7 +55,7 @@ def ls(
             else:
                 objects.append(entry)
     except DeltaGliderError as exc:  # aws prints listing errors after a blank line
-        complain(f"\n{exc}")
+        complain(f"\n{error_line(exc)}")
         return 255
     for name in prefixes:
         say(ls_prefix_line(name))

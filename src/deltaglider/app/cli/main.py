@@ -13,6 +13,7 @@ import click
 
 from deltaglider import __version__
 from deltaglider.adapters.stdlog import LOGGER_NAME
+from deltaglider.app.cli.aws_errors import error_line
 from deltaglider.app.cli.buckets import mb, rb
 from deltaglider.app.cli.context import Fatal, storage_options
 from deltaglider.app.cli.cp import cp, get, put
@@ -90,7 +91,7 @@ def run(argv: list[str] | None = None) -> int:
         _fail(f"\n{exc}")
         return EXIT_FATAL
     except DeltaGliderError as exc:
-        _fail(f"\nfatal error: {exc}")
+        _fail(f"\nfatal error: {error_line(exc)}")
         return EXIT_FATAL
     except Exception as exc:
         logging.getLogger(LOGGER_NAME).debug("%s", traceback.format_exc())

@@ -27,7 +27,7 @@ def migrate(source: str, destination: str, job: Job) -> int:
         sources = s3_objects(service, origin, filters)
         present = s3_objects(service, target, filters)
     except DeltaGliderError as exc:
-        reporter.fatal(str(exc))
+        reporter.fatal(exc)
         return reporter.exit_code
     strategy = SyncStrategy(Direction.COPY, size_only=True)
     todo = [a.source for a in plan_sync(sources, present, strategy) if a.source is not None]

@@ -10,6 +10,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from deltaglider.app.cli.aws_errors import error_line
 from deltaglider.app.cli.context import make_service, storage_options
 from deltaglider.app.cli.locations import parse_s3
 from deltaglider.app.cli.output import complain, human_size, percent, say
@@ -27,7 +28,7 @@ def verify(path: str, endpoint_url: str | None, region: str | None, profile: str
     try:
         result = service.verify(location.object_key())
     except DeltaGliderError as exc:
-        complain(f"verify failed: {location} {exc}")
+        complain(f"verify failed: {location} {error_line(exc)}")
         return 1
     if result.expected_sha256 is None:
         say(f"unverifiable: {location} carries no recorded SHA256 (not stored by DeltaGlider)")

@@ -37,7 +37,7 @@ def rm(path: str, recursive: bool, job: Job) -> int:
         try:
             keys = [file.key for file in s3_objects(service, root, job.filters)]
         except DeltaGliderError as exc:
-            reporter.fatal(str(exc))
+            reporter.fatal(exc)
             return reporter.exit_code
         with service.batch():
             code = reporter.run([delete_tasks(service, root, keys)])

@@ -66,7 +66,7 @@ def sync(
                 strategy_options,
             )  # fmt: skip
         except DeltaGliderError as exc:
-            reporter.fatal(str(exc))
+            reporter.fatal(exc)
             return reporter.exit_code
         code = reporter.run(stages)
     if not job.dryrun:

@@ -23,6 +23,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from deltaglider.app.cli.aws_errors import error_line
 from deltaglider.core.errors import DeltaGliderError
 
 WORKERS = 10  # as many as `aws s3` runs
@@ -69,7 +70,7 @@ class Reporter:
         with self._lock:
             self.failures += 1
         if not self.mode.quiet:
-            self._err(f"{task.verb} failed: {task.location} {error}")
+            self._err(f"{task.verb} failed: {task.location} {error_line(error)}")
 
     def warning(self, message: str) -> None:
         with self._lock:
@@ -77,10 +78,11 @@ class Reporter:
         if not self.mode.quiet:
             self._err(f"warning: {message}")
 
-    def fatal(self, message: str) -> None:
+    def fatal(self, error: Exception) -> None:
+        """A failure that stops the command before its operations run."""
         with self._lock:
             self.failures += 1
-        self._err(f"fatal error: {message}")
+        self._err(f"fatal error: {error_line(error)}")
 
     def _out(self, line: str) -> None:
         with self._lock:
