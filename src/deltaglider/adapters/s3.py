@@ -311,14 +311,16 @@ class S3Storage:
         if if_match is not None:
             arguments["CopySourceIfMatch"] = if_match
         done = self._client.copy_object(**arguments)  # type: ignore[arg-type]
-        return done["CopyObjectResult"]["ETag"]
+        etag = done["CopyObjectResult"]["ETag"]
+        # Ceph RGW leaves this one ETag unquoted; listings and HEADs quote it.
+        return etag if etag.startswith('"') else f'"{etag}"'
 
     def _copy_in_parts(
         self, source: _Source, dest_bucket: str, dest_key: str, metadata: Mapping[str, str]
     ) -> str:
         """UploadPartCopy of byte ranges, each bound to the source's ETag by If-Match;
         before completing, a HEAD with that If-Match makes sure no part came from a later
-        version (for stores that ignore the condition on parts). Any failure aborts the
+        version (moto and Ceph RGW 16 ignore the condition on parts). Any failure aborts the
         upload; an abort that fails in turn leaves the first error to be seen."""
         part_size = max(self.copy_part_size, -(-source.size // MAX_PARTS))
         started = self._client.create_multipart_upload(
