@@ -95,9 +95,9 @@ class StoragePort(Protocol):
         self, bucket: str, keys: Sequence[str]
     ) -> builtins.list[tuple[str, DeltaGliderError]]:
         """Remove every key of `keys` (S3's DeleteObjects, 1,000 keys a request); return the
-        keys the store refused, each with its error, in the order given: empty when all
-        went. A key that is not there is not an error; a missing bucket, or a store that
-        cannot be reached, raises instead, and then some keys may be gone and others not.
+        keys the store refused, each with its error: empty when all went. A key that is
+        not there is not an error; a missing bucket, or a store that cannot be reached,
+        raises instead, and then some keys may be gone and others not.
         """
         ...
 
@@ -111,8 +111,8 @@ class StoragePort(Protocol):
         metadata: Mapping[str, str] | None = None,
         if_match: str | None = None,
     ) -> str:
-        """Copy one stored object to `dest_key` of `dest_bucket` inside the store, its bytes
-        never passing through this process; return the new object's ETag (as listings
+        """Copy one stored object to `dest_key` of `dest_bucket` inside the store (on S3 the
+        bytes never pass through this process); return the new object's ETag (as listings
         will show it). The copy replaces any object at the destination.
 
         `metadata` None keeps the source's metadata (S3's MetadataDirective COPY); a
