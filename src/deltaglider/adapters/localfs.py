@@ -16,6 +16,7 @@ pair that is one version from one caught between a writer's two renames.
 
 from __future__ import annotations
 
+import builtins
 import errno
 import json
 import os
@@ -24,20 +25,24 @@ import secrets
 import shutil
 import stat
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from deltaglider.core.errors import (
+    AccessDenied,
     AlreadyExists,
     BucketNotEmpty,
     BucketNotFound,
+    DeltaGliderError,
     InvalidBucketName,
     InvalidKeyError,
     LocalFileError,
     ObjectChanged,
     ObjectNotFound,
+    StorageError,
 )
 from deltaglider.core.limits import check_put
 from deltaglider.ports import BucketInfo, CommonPrefix, ObjectInfo
@@ -48,6 +53,9 @@ TEMP_MARK = ".dg-tmp-"
 _BUCKET = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-_]{0,254}")
 PAIRING_WAIT = 0.5  # seconds a HEAD waits for a writer between its two renames
 CHUNK = 1024 * 1024
+_COPY_ONTO_ITSELF = (
+    "An object cannot be copied onto itself without changing its metadata (S3 refuses it)"
+)
 
 
 def is_internal_name(name: str) -> bool:
@@ -225,6 +233,72 @@ class LocalFilesystemStorage:
     ) -> str:
         self._existing_bucket(bucket, "PutObject")
         check_put(bucket, key, metadata)  # S3's limits, so what works here works there
+        if isinstance(source, bytes):
+            return self._store(bucket, key, metadata, _filled_with(source), None, create_only)
+        return self._store(
+            bucket, key, metadata, lambda data: shutil.copyfile(source, data), source, create_only
+        )
+
+    def copy(
+        self,
+        bucket: str,
+        key: str,
+        dest_bucket: str,
+        dest_key: str,
+        *,
+        metadata: Mapping[str, str] | None = None,
+        if_match: str | None = None,
+    ) -> str:
+        """The bytes come from the source's data file as opened, whose ETag is checked on
+        the open descriptor, and the metadata kept is that of the same version."""
+        self._existing_bucket(bucket, "CopyObject")
+        self._existing_bucket(dest_bucket, "CopyObject")
+        if (bucket, key) == (dest_bucket, dest_key) and metadata is None:
+            raise StorageError(_COPY_ONTO_ITSELF)
+        check_put(dest_bucket, dest_key, metadata or {})
+        stream, found = self._open_version(bucket, key, if_match)
+        with stream:
+
+            def fill(data: Path) -> None:
+                stream.seek(0)
+                with data.open("wb") as out:
+                    shutil.copyfileobj(stream, out, CHUNK)
+
+            kept = found.metadata if metadata is None else metadata
+            return self._store(dest_bucket, dest_key, kept, fill, None, create_only=False)
+
+    def _open_version(
+        self, bucket: str, key: str, if_match: str | None
+    ) -> tuple[BinaryIO, ObjectInfo]:
+        """The object's data file, open, with the HEAD of that same version. A HEAD and an
+        open that see two versions (an overwrite in between) are taken again."""
+        path = self._object_path(bucket, key)
+        for _ in range(PUBLISH_ATTEMPTS):
+            found = self.head(bucket, key)
+            if found is None:
+                raise ObjectNotFound(bucket, key)
+            if if_match is not None and found.etag != if_match:
+                raise ObjectChanged(bucket, key)
+            try:
+                stream = path.open("rb")
+            except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+                continue  # removed since the HEAD: the next one says so
+            if _etag(os.fstat(stream.fileno())) == found.etag:
+                return stream, found
+            stream.close()
+        raise ObjectChanged(bucket, key)
+
+    def _store(
+        self,
+        bucket: str,
+        key: str,
+        metadata: Mapping[str, str],
+        fill: Callable[[Path], object],
+        source: Path | None,
+        create_only: bool,
+    ) -> str:
+        """Publish under `key` the data that `fill` writes. `source`, the file it reads if
+        any, tells a FileNotFoundError of its own from a folder pruned under the write."""
         path = self._object_path(bucket, key)
         if path.is_dir():
             raise InvalidKeyError(
@@ -245,11 +319,11 @@ class LocalFilesystemStorage:
                     ) from None
                 continue
             try:
-                return self._publish(path, source, metadata, create_only)
+                return self._publish(path, fill, metadata, create_only)
             except FileExistsError:
                 raise AlreadyExists(bucket, key) from None
             except FileNotFoundError:
-                if last or (isinstance(source, Path) and not source.is_file()):
+                if last or (source is not None and not source.is_file()):
                     raise
         raise AssertionError("unreachable")
 
@@ -259,11 +333,16 @@ class LocalFilesystemStorage:
         return any(parent.is_file() for parent in path.parents if parent.is_relative_to(bucket_dir))
 
     def _publish(
-        self, path: Path, source: Path | bytes, metadata: Mapping[str, str], create_only: bool
+        self,
+        path: Path,
+        fill: Callable[[Path], object],
+        metadata: Mapping[str, str],
+        create_only: bool,
     ) -> str:
-        """Both files are written and flushed under temporary names first; then the
-        sidecar is renamed into place (or, create-only, hard-linked, which fails if the
-        name is taken: of two writers exactly one goes on), then the data.
+        """`fill` writes the data to its temporary file. Both files are written and flushed
+        under temporary names first; then the sidecar is renamed into place (or,
+        create-only, hard-linked, which fails if the name is taken: of two writers exactly
+        one goes on), then the data.
 
         The sidecar records the data file's ETag, taken from the temporary file (a rename
         keeps its size, mtime and inode). The mtime is set from the fine-grained clock:
@@ -273,10 +352,7 @@ class LocalFilesystemStorage:
         meta_path = self._meta_path(path)
         meta = self._temp(meta_path)
         try:
-            if isinstance(source, bytes):
-                data.write_bytes(source)
-            else:
-                shutil.copyfile(source, data)
+            fill(data)
             now = time.time_ns()
             os.utime(data, ns=(now, now))
             with data.open("rb+") as stream:
@@ -320,14 +396,37 @@ class LocalFilesystemStorage:
         return path.with_name(f".{path.name}{TEMP_MARK}{secrets.token_hex(4)}")
 
     def delete(self, bucket: str, key: str) -> None:
-        bucket_dir = self._existing_bucket(bucket, "DeleteObject")
+        try:
+            self._remove(self._existing_bucket(bucket, "DeleteObject"), bucket, key)
+        except OSError as exc:
+            raise _refused(bucket, key, exc) from None
+
+    def delete_many(
+        self, bucket: str, keys: Sequence[str]
+    ) -> builtins.list[tuple[str, DeltaGliderError]]:
+        """One key after another; a file the system will not remove is that key's error."""
+        bucket_dir = self._existing_bucket(bucket, "DeleteObjects")
+        failed: builtins.list[tuple[str, DeltaGliderError]] = []
+        for key in keys:
+            try:
+                self._remove(bucket_dir, bucket, key)
+            except OSError as exc:
+                failed.append((key, _refused(bucket, key, exc)))
+        return failed
+
+    def _remove(self, bucket_dir: Path, bucket: str, key: str) -> None:
         try:
             path = self._object_path(bucket, key)
         except InvalidKeyError:
             return
-        if path.is_dir():
-            return  # a "folder" is not an object
-        path.unlink(missing_ok=True)
+        try:
+            if path.is_dir():
+                return  # a "folder" is not an object
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            if exc.errno in (errno.ENOTDIR, errno.ENAMETOOLONG):
+                return  # through an object, or a name too long: no such object here
+            raise
         self._meta_path(path).unlink(missing_ok=True)
         for parent in path.parents:  # S3 has no folders: drop the ones left empty
             if parent == bucket_dir:
@@ -336,6 +435,11 @@ class LocalFilesystemStorage:
                 parent.rmdir()
             except OSError:
                 break
+
+
+def _filled_with(body: bytes) -> Callable[[Path], object]:
+    """What fills a new object's data file with bytes held in memory."""
+    return lambda data: data.write_bytes(body)
 
 
 def _walk(
@@ -377,6 +481,14 @@ class _Sidecar:
 
     metadata: dict[str, str]
     etag: str | None
+
+
+def _refused(bucket: str, key: str, exc: OSError) -> DeltaGliderError:
+    """The error of a key whose file the system would not remove."""
+    reason = exc.strerror or type(exc).__name__
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return AccessDenied(f"Access denied (DeleteObject on s3://{bucket}/{key}): {reason}")
+    return StorageError(f"cannot remove s3://{bucket}/{key}: {reason}")
 
 
 def _regular_stat(path: Path) -> os.stat_result | None:

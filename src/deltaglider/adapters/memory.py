@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,11 +15,17 @@ from deltaglider.core.errors import (
     BucketExists,
     BucketNotEmpty,
     BucketNotFound,
+    DeltaGliderError,
     ObjectChanged,
     ObjectNotFound,
+    StorageError,
 )
 from deltaglider.core.limits import check_put
 from deltaglider.ports import BucketInfo, CommonPrefix, ObjectInfo
+
+_COPY_ONTO_ITSELF = (
+    "An object cannot be copied onto itself without changing its metadata (S3 refuses it)"
+)
 
 
 @dataclass
@@ -135,6 +142,45 @@ class InMemoryStorage:
     def delete(self, bucket: str, key: str) -> None:
         self._count("delete")
         self._bucket(bucket, "DeleteObject").pop(key, None)
+
+    def delete_many(
+        self, bucket: str, keys: Sequence[str]
+    ) -> builtins.list[tuple[str, DeltaGliderError]]:
+        """One `delete` per key, so a subclass that refuses one key refuses it here too."""
+        self._count("delete_many")
+        self._bucket(bucket, "DeleteObjects")
+        failed: builtins.list[tuple[str, DeltaGliderError]] = []
+        for key in keys:
+            try:
+                self.delete(bucket, key)
+            except DeltaGliderError as exc:
+                failed.append((key, exc))
+        return failed
+
+    def copy(
+        self,
+        bucket: str,
+        key: str,
+        dest_bucket: str,
+        dest_key: str,
+        *,
+        metadata: Mapping[str, str] | None = None,
+        if_match: str | None = None,
+    ) -> str:
+        self._count("copy")
+        if (bucket, key) == (dest_bucket, dest_key) and metadata is None:
+            raise StorageError(_COPY_ONTO_ITSELF)
+        check_put(dest_bucket, dest_key, metadata or {})
+        with self._lock:
+            found = self._bucket(bucket, "CopyObject").get(key)
+            objects = self._bucket(dest_bucket, "CopyObject")
+            if found is None:
+                raise ObjectNotFound(bucket, key)
+            if if_match is not None and found.etag != if_match:
+                raise ObjectChanged(bucket, key)
+            kept = found.metadata if metadata is None else metadata
+            objects[dest_key] = StoredObject(found.data, dict(kept), datetime.now(UTC))
+            return objects[dest_key].etag
 
     def bucket_exists(self, bucket: str) -> bool:
         self._count("bucket_exists")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import builtins
 import io
 import shutil
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -37,16 +39,25 @@ from deltaglider.core.errors import (
     ObjectNotFound,
     StorageError,
 )
+from deltaglider.core.limits import check_put
 from deltaglider.ports import BucketInfo, CommonPrefix, ObjectInfo
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
+# Requests whose If-Match (a copy's: x-amz-copy-source-if-match) names one version to read.
+_READS_OF_A_VERSION = {"GetObject", "HeadObject", "CopyObject", "UploadPartCopy"}
 _BAD_CREDENTIALS = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken"}
 CHUNK = 1024 * 1024
 DOWNLOAD_ATTEMPTS = 3
 SINGLE_PUT_LIMIT = 5 * 1024**3  # S3's largest single PUT
+SINGLE_COPY_LIMIT = 5 * 1024**3  # S3's largest source for one CopyObject
+COPY_PART_SIZE = 256 * 1024**2  # parts copied inside the store: few and large
+DELETE_BATCH = 1000  # S3's most keys in one DeleteObjects
+_COPY_ONTO_ITSELF = (
+    "An object cannot be copied onto itself without changing its metadata (S3 refuses it)"
+)
 MAX_PARTS = 10_000  # S3's most parts in one multipart upload
 TRANSFER = TransferConfig(
     multipart_threshold=16 * 1024 * 1024, multipart_chunksize=16 * 1024 * 1024
@@ -62,11 +73,15 @@ class S3Storage:
         *,
         single_put_limit: int = SINGLE_PUT_LIMIT,
         part_size: int = TRANSFER.multipart_chunksize,
+        single_copy_limit: int = SINGLE_COPY_LIMIT,
+        copy_part_size: int = COPY_PART_SIZE,
     ) -> None:
         """The limits are S3's own; tests lower them to exercise large-object paths."""
         self._client = client
         self.single_put_limit = single_put_limit
         self.part_size = part_size
+        self.single_copy_limit = single_copy_limit
+        self.copy_part_size = copy_part_size
 
     @property
     def client(self) -> S3Client:
@@ -214,6 +229,142 @@ class S3Storage:
         with _mapped(bucket, key):
             self._client.delete_object(Bucket=bucket, Key=key)
 
+    def delete_many(
+        self, bucket: str, keys: Sequence[str]
+    ) -> builtins.list[tuple[str, DeltaGliderError]]:
+        """DeleteObjects in Quiet mode, so the answers list only the keys refused."""
+        failed: builtins.list[tuple[str, DeltaGliderError]] = []
+        for start in range(0, len(keys), DELETE_BATCH):
+            batch = keys[start : start + DELETE_BATCH]
+            with _mapped(bucket):
+                done = self._client.delete_objects(
+                    Bucket=bucket,
+                    Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True},
+                )
+            for refused in done.get("Errors", []):
+                key = refused.get("Key", "")
+                code = refused.get("Code", "")
+                error = _from_code(
+                    code,
+                    refused.get("Message") or None,
+                    403 if code == "AccessDenied" else 500,
+                    "DeleteObjects",
+                    bucket,
+                    key,
+                )
+                if not isinstance(error, ObjectNotFound):  # gone already, as asked
+                    failed.append((key, error))
+        return failed
+
+    def copy(
+        self,
+        bucket: str,
+        key: str,
+        dest_bucket: str,
+        dest_key: str,
+        *,
+        metadata: Mapping[str, str] | None = None,
+        if_match: str | None = None,
+    ) -> str:
+        """A HEAD of the source (with the If-Match) gives its size, which decides between
+        one CopyObject and a copy in parts; the copy itself carries the If-Match again, so
+        the version copied is the one checked even if the key is overwritten in between."""
+        if (bucket, key) == (dest_bucket, dest_key) and metadata is None:
+            raise StorageError(_COPY_ONTO_ITSELF)  # S3 says so of a CopyObject, not of parts
+        check_put(dest_bucket, dest_key, metadata or {})
+        try:
+            with _mapped(bucket, key):
+                if if_match is None:
+                    found = self._client.head_object(Bucket=bucket, Key=key)
+                else:
+                    found = self._client.head_object(Bucket=bucket, Key=key, IfMatch=if_match)
+        except (BucketNotFound, ObjectNotFound):
+            # A HEAD's 404 has no body to tell a missing key from a missing bucket.
+            if not self.bucket_exists(bucket):
+                raise BucketNotFound(bucket, "CopyObject") from None
+            raise ObjectNotFound(bucket, key) from None
+        try:
+            # Errors name the destination, but a missing key or a version gone is the source's.
+            with _mapped(dest_bucket, dest_key):
+                if found["ContentLength"] <= self.single_copy_limit:
+                    return self._copy_whole(bucket, key, dest_bucket, dest_key, metadata, if_match)
+                source = _Source(bucket, key, found["ContentLength"], found["ETag"])
+                kept = {k.lower(): v for k, v in found.get("Metadata", {}).items()}
+                return self._copy_in_parts(
+                    source, dest_bucket, dest_key, kept if metadata is None else metadata
+                )
+        except BucketNotFound as exc:
+            raise BucketNotFound(exc.bucket or dest_bucket, "CopyObject") from None
+        except ObjectNotFound:
+            raise ObjectNotFound(bucket, key) from None
+        except ObjectChanged:
+            raise ObjectChanged(bucket, key) from None
+
+    def _copy_whole(
+        self,
+        bucket: str,
+        key: str,
+        dest_bucket: str,
+        dest_key: str,
+        metadata: Mapping[str, str] | None,
+        if_match: str | None,
+    ) -> str:
+        arguments: dict[str, object] = {
+            "Bucket": dest_bucket,
+            "Key": dest_key,
+            "CopySource": {"Bucket": bucket, "Key": key},
+        }
+        if metadata is not None:
+            arguments |= {"Metadata": dict(metadata), "MetadataDirective": "REPLACE"}
+        if if_match is not None:
+            arguments["CopySourceIfMatch"] = if_match
+        done = self._client.copy_object(**arguments)  # type: ignore[arg-type]
+        etag = done["CopyObjectResult"]["ETag"]
+        # Ceph RGW leaves this one ETag unquoted; listings and HEADs quote it.
+        return etag if etag.startswith('"') else f'"{etag}"'
+
+    def _copy_in_parts(
+        self, source: _Source, dest_bucket: str, dest_key: str, metadata: Mapping[str, str]
+    ) -> str:
+        """UploadPartCopy of byte ranges, each bound to the source's ETag by If-Match;
+        before completing, a HEAD with that If-Match makes sure no part came from a later
+        version (moto and Ceph RGW 16 ignore the condition on parts). Any failure aborts the
+        upload; an abort that fails in turn leaves the first error to be seen."""
+        part_size = max(self.copy_part_size, -(-source.size // MAX_PARTS))
+        started = self._client.create_multipart_upload(
+            Bucket=dest_bucket, Key=dest_key, Metadata=dict(metadata)
+        )
+        upload_id = started["UploadId"]
+        try:
+            parts = []
+            for number, start in enumerate(range(0, source.size, part_size), 1):
+                end = min(start + part_size, source.size) - 1
+                done = self._client.upload_part_copy(
+                    Bucket=dest_bucket,
+                    Key=dest_key,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    CopySource={"Bucket": source.bucket, "Key": source.key},
+                    CopySourceRange=f"bytes={start}-{end}",
+                    CopySourceIfMatch=source.etag,
+                )
+                parts.append({"PartNumber": number, "ETag": done["CopyPartResult"]["ETag"]})
+            self._client.head_object(Bucket=source.bucket, Key=source.key, IfMatch=source.etag)
+            finished = self._client.complete_multipart_upload(
+                Bucket=dest_bucket,
+                Key=dest_key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},  # type: ignore[typeddict-item]
+            )
+        except BaseException:
+            with suppress(ClientError, BotoCoreError):
+                self._client.abort_multipart_upload(
+                    Bucket=dest_bucket, Key=dest_key, UploadId=upload_id
+                )
+            raise
+        etag = finished.get("ETag")
+        return etag or self._client.head_object(Bucket=dest_bucket, Key=dest_key)["ETag"]
+
     def bucket_exists(self, bucket: str) -> bool:
         try:
             with _mapped(bucket):
@@ -254,6 +405,16 @@ def _reading(source: Path | bytes) -> Iterator[BinaryIO]:
             yield stream
 
 
+@dataclass(frozen=True)
+class _Source:
+    """The version of an object being copied in parts."""
+
+    bucket: str
+    key: str
+    size: int
+    etag: str
+
+
 def _sort_key(entry: ObjectInfo | CommonPrefix) -> bytes:
     return (entry.key if isinstance(entry, ObjectInfo) else entry.prefix).encode()
 
@@ -284,15 +445,26 @@ def _mapped(bucket: str, key: str | None = None) -> Iterator[None]:
 
 
 def _from_client_error(exc: ClientError, bucket: str, key: str | None) -> DeltaGliderError:
-    """S3's answer as DeltaGlider's error, keeping S3's code, status and message. A HEAD's
-    answer has no body: botocore gives the status as the code ("404") and its phrase as
-    the message, so those take the class's own code and message."""
+    """S3's answer as DeltaGlider's error, keeping S3's code, status and message."""
     error = exc.response.get("Error", {})
-    code = str(error.get("Code") or "")
     status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 500)
-    said = error.get("Message") or None
+    return _from_code(
+        str(error.get("Code") or ""),
+        error.get("Message") or None,
+        status,
+        exc.operation_name,
+        bucket,
+        key,
+    )
+
+
+def _from_code(
+    code: str, said: str | None, status: int, operation: str, bucket: str, key: str | None
+) -> DeltaGliderError:
+    """The error for S3's code, of a whole request or of one key in DeleteObjects. A
+    HEAD's answer has no body: botocore gives the status as the code ("404") and its
+    phrase as the message, so those take the class's own code and message."""
     message = None if code.isdigit() else said
-    operation = exc.operation_name
     if code == "NoSuchBucket" or (code in _NOT_FOUND and operation == "HeadBucket"):
         return BucketNotFound(bucket, operation, message=message)
     if code == "BucketNotEmpty":
@@ -301,7 +473,7 @@ def _from_client_error(exc: ClientError, bucket: str, key: str | None) -> DeltaG
         return BucketExists(bucket, code=code, message=message)
     if code in ("PreconditionFailed", "412"):
         # A read's If-Match found another version; a write's If-None-Match found the key.
-        if operation == "GetObject":
+        if operation in _READS_OF_A_VERSION:
             return ObjectChanged(bucket, key or "", operation, message=message)
         return AlreadyExists(bucket, key or "", operation, message=message)
     if code in _NOT_FOUND:

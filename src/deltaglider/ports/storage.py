@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import builtins
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
+
+from deltaglider.core.errors import DeltaGliderError
 
 
 @dataclass(frozen=True)
@@ -86,4 +89,39 @@ class StoragePort(Protocol):
 
     def delete(self, bucket: str, key: str) -> None:
         """Remove `key`; removing a key that is not there is not an error."""
+        ...
+
+    def delete_many(
+        self, bucket: str, keys: Sequence[str]
+    ) -> builtins.list[tuple[str, DeltaGliderError]]:
+        """Remove every key of `keys` (S3's DeleteObjects, 1,000 keys a request); return the
+        keys the store refused, each with its error: empty when all went. A key that is
+        not there is not an error; a missing bucket, or a store that cannot be reached,
+        raises instead, and then some keys may be gone and others not.
+        """
+        ...
+
+    def copy(
+        self,
+        bucket: str,
+        key: str,
+        dest_bucket: str,
+        dest_key: str,
+        *,
+        metadata: Mapping[str, str] | None = None,
+        if_match: str | None = None,
+    ) -> str:
+        """Copy one stored object to `dest_key` of `dest_bucket` inside the store (on S3 the
+        bytes never pass through this process); return the new object's ETag (as listings
+        will show it). The copy replaces any object at the destination.
+
+        `metadata` None keeps the source's metadata (S3's MetadataDirective COPY); a
+        mapping replaces it (REPLACE), and is the only way to copy an object onto itself,
+        which S3 otherwise refuses. With `if_match`, only the version whose ETag it is
+        is copied, else ObjectChanged, as for `download`. Objects above S3's 5 GiB for one
+        CopyObject are copied in parts, all from the version found first: an overwrite
+        during the copy raises ObjectChanged and leaves the destination as it was.
+        A missing source is ObjectNotFound; the destination is held to S3's limits on keys
+        and metadata as uploads are.
+        """
         ...
