@@ -282,11 +282,14 @@ class Catalog:
         """Read, merge, write. A lost update (two writers at once) only costs HEADs later."""
         try:
             entries = self._read_index(space.bucket, space.index_key)
+            before = dict(entries)
             for name, entry in updates.items():
                 if entry is None:
                     entries.pop(name, None)
                 else:
                     entries[name] = entry
+            if entries == before:
+                return  # nothing the index does not say already
             if not entries:
                 self.storage.delete(space.bucket, space.index_key)
                 return

@@ -27,7 +27,9 @@ from deltaglider.core.errors import (
     BadDigest,
     BucketNotEmpty,
     BucketNotFound,
+    DeltaGliderError,
     InvalidKeyError,
+    ObjectChanged,
     ObjectNotFound,
     ReferenceMissing,
     StorageError,
@@ -35,7 +37,7 @@ from deltaglider.core.errors import (
 from deltaglider.core.index import IndexEntry
 from deltaglider.core.limits import KEY_LIMIT, fits_key
 from deltaglider.core.listing import ListPage
-from deltaglider.core.metadata import DeltaMeta, DirectMeta, read_reference
+from deltaglider.core.metadata import DeltaMeta, DirectMeta, read_direct, read_reference
 from deltaglider.core.models import (
     DELTA_SUFFIX,
     ByteRange,
@@ -50,7 +52,7 @@ from deltaglider.core.models import (
     is_internal_key,
 )
 from deltaglider.core.policy import DeltaPolicy, is_reserved_name
-from deltaglider.core.reader import ObjectStream, Reader
+from deltaglider.core.reader import READ_ATTEMPTS, ObjectStream, Reader
 from deltaglider.core.references import References
 from deltaglider.core.scratch import scratch_dir
 from deltaglider.core.spool import Spooled, spool
@@ -401,20 +403,9 @@ class DeltaService:
             self.tool,
             upload.attributes,
         )
-        reserved = is_reserved_name(dest.name)
-        key = dest.delta_key if reserved else dest.key
+        key = _whole_key(dest)
         etag = self.storage.upload(dest.bucket, key, upload.body.source(), meta.to_metadata())
-        self.catalog.note_stored(dest.bucket, key, present=True)
-        if reserved or not is_plain_md5(etag):
-            # Indexed, so that listings need no HEAD for its size or ETag: a reserved name
-            # is listed as `.delta`, and this store's ETag is not the object's MD5.
-            entry = IndexEntry(etag, upload.size, upload.mtime, file_etag=upload.etag)
-            self.catalog.record(dest.delta_space, key, entry)
-        if not reserved and self.catalog.exists(dest.bucket, dest.delta_key):
-            # an earlier version was a delta
-            self.storage.delete(dest.bucket, dest.delta_key)
-            self.catalog.note_stored(dest.bucket, dest.delta_key, present=False)
-            self.catalog.record(dest.delta_space, dest.delta_key, None)
+        self._settle_whole(dest, key, etag, meta)
         return PutResult(
             key=dest,
             stored_as=StoredAs.DIRECT,
@@ -426,6 +417,22 @@ class DeltaService:
             reason="delta too large" if tried_delta else "not a delta candidate",
             etag=quoted(upload.etag),
         )
+
+    def _settle_whole(self, dest: ObjectKey, key: str, etag: str, meta: DirectMeta) -> None:
+        """An object just stored whole goes into the listing index where listings need it,
+        and replaces the delta form of its key."""
+        self.catalog.note_stored(dest.bucket, key, present=True)
+        if key != dest.key or not is_plain_md5(etag):
+            # Indexed, so that listings need no HEAD for its size or ETag: a reserved name
+            # is listed as `.delta`, and this store's ETag is not the object's MD5.
+            entry = IndexEntry(etag, meta.size, meta.mtime or self.clock.now(),
+                               file_etag=meta.attributes.etag)  # fmt: skip
+            self.catalog.record(dest.delta_space, key, entry)
+        if key == dest.key and self.catalog.exists(dest.bucket, dest.delta_key):
+            # an earlier version was a delta
+            self.storage.delete(dest.bucket, dest.delta_key)
+            self.catalog.note_stored(dest.bucket, dest.delta_key, present=False)
+            self.catalog.record(dest.delta_space, dest.delta_key, None)
 
     # ----------------------------------------------------------------- read
 
@@ -448,19 +455,81 @@ class DeltaService:
         """Rebuild an object in a scratch directory and compare SHA256s; keep nothing."""
         return self.reader.verify(source)
 
-    def copy(self, source: ObjectKey, dest: ObjectKey, *, no_delta: bool = False) -> PutResult:
+    def copy(
+        self,
+        source: ObjectKey,
+        dest: ObjectKey,
+        *,
+        no_delta: bool = False,
+        replace: Attributes | None = None,
+    ) -> PutResult:
         """Copy a logical object to another key (any bucket), with its Content-Type and
-        user metadata: read and checked, then stored anew."""
+        user metadata, or those of `replace` (S3's MetadataDirective REPLACE).
+
+        An object stored whole that the destination would store whole too is copied
+        inside the store, its bytes never leaving it, bound to the version found (a
+        version overwritten meanwhile means looking again); anything else is read,
+        checked and stored anew."""
+        for _ in range(READ_ATTEMPTS):
+            stored = self.reader.find(source)
+            whole = (
+                read_direct(stored.info.metadata) if stored.stored_as is StoredAs.DIRECT else None
+            )
+            stays_whole = no_delta or not self.policy.should_use_delta(dest.name, stored.info.size)
+            if whole is None or not stays_whole:
+                break
+            try:
+                return self._copy_whole(source.bucket, stored.info, whole, dest, replace)
+            except ObjectChanged:
+                continue
         with self.open(source) as stream:
-            info = stream.info
+            kept = replace or Attributes(
+                content_type=stream.info.content_type,
+                user_metadata=stream.info.user_metadata or {},
+            )
             return self.put(
                 dest,
                 stream,
-                size=info.size,
-                content_type=info.content_type,
-                user_metadata=info.user_metadata,
+                size=stream.info.size,
+                content_type=kept.content_type,
+                user_metadata=kept.user_metadata,
                 no_delta=no_delta,
             )
+
+    def _copy_whole(
+        self, bucket: str, info: ObjectInfo, whole: DirectMeta, dest: ObjectKey,
+        replace: Attributes | None,
+    ) -> PutResult:  # fmt: skip
+        """A server-side copy of an object stored whole, under its new name; ObjectChanged
+        when the version found is no longer there."""
+        kept = whole.attributes
+        attributes = Attributes(
+            etag=kept.etag or info.etag.strip('"'),
+            content_type=(replace or kept).content_type,
+            user_metadata=(replace or kept).user_metadata,
+            part_sizes=kept.part_sizes,
+        )
+        meta = DirectMeta(
+            dest.name, whole.sha256, whole.size, whole.mtime, self.clock.now(), self.tool,
+            attributes,
+        )  # fmt: skip
+        key = _whole_key(dest)
+        etag = self.storage.copy(
+            bucket, info.key, dest.bucket, key, metadata=meta.to_metadata(), if_match=info.etag
+        )
+        self._settle_whole(dest, key, etag, meta)
+        self.metrics.increment("copy.whole")
+        return PutResult(
+            key=dest,
+            stored_as=StoredAs.DIRECT,
+            stored_key=key,
+            file_size=whole.size,
+            file_sha256=whole.sha256,
+            stored_size=whole.size,
+            created_reference=False,
+            reason="copied inside the store",
+            etag=quoted(attributes.etag or etag),
+        )
 
     # ----------------------------------------------------------------- delete
 
@@ -483,6 +552,28 @@ class DeltaService:
             self.catalog.record(key.delta_space, stored.info.key, None)  # it had an entry
         self.metrics.increment("delete")
         return DeleteResult(key, stored.info.key)
+
+    def delete_many(
+        self, bucket: str, keys: Sequence[str]
+    ) -> list[tuple[str, DeltaGliderError | None]]:
+        """Delete many logical objects of one bucket, as S3's DeleteObjects does: each
+        key with its error, or None when it is gone (a key that was not there included).
+        Both stored forms of every key go in batched requests, with no HEAD per key (a
+        reserved name has only its `.delta` form); references stay, as for `delete`."""
+        forms = {key: _stored_forms(ObjectKey(bucket, key)) for key in keys}
+        refused = dict(self.storage.delete_many(bucket, [f for fs in forms.values() for f in fs]))
+        results: list[tuple[str, DeltaGliderError | None]] = []
+        with self.catalog.batch():
+            for key, stored_keys in forms.items():
+                space = ObjectKey(bucket, key).delta_space
+                for stored_key in stored_keys:
+                    if stored_key not in refused:
+                        self.catalog.note_stored(bucket, stored_key, present=False)
+                        self.catalog.record(space, stored_key, None)
+                errors = [refused[k] for k in stored_keys if k in refused]
+                results.append((key, errors[0] if errors else None))
+        self.metrics.increment("delete", len(keys))
+        return results
 
     def _delete_if_present(self, bucket: str, key: str) -> None:
         if self.catalog.exists(bucket, key):
@@ -535,6 +626,18 @@ class DeltaService:
     def batch(self) -> AbstractContextManager[None]:
         """One command's worth of operations (see Catalog.batch)."""
         return self.catalog.batch()
+
+
+def _stored_forms(key: ObjectKey) -> list[str]:
+    """The stored keys a logical key may be kept under (those S3 can hold)."""
+    forms = [key.delta_key] if is_reserved_name(key.name) else [key.key, key.delta_key]
+    return [form for form in forms if fits_key(form)]
+
+
+def _whole_key(dest: ObjectKey) -> str:
+    """Where an object stored whole lives: its own key, or `{key}.delta` for a reserved
+    name (its own key would read as an internal object)."""
+    return dest.delta_key if is_reserved_name(dest.name) else dest.key
 
 
 def _as_reference(upload: _Upload) -> tuple[Path, str, str, int]:
