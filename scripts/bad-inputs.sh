@@ -14,7 +14,7 @@ export AWS_ENDPOINT_URL="file://$work/store"
 "$dg" cp builds/myapp-1.0.1.zip s3://releases/ >/dev/null
 DG_CODEC=xdelta3 "$dg" cp builds/myapp-1.0.2.zip s3://releases/ >/dev/null  # needs xdelta3 to read
 deep=$(printf 'd%.0s' {1..200}); deep="$deep/$deep/$deep/$deep/$deep"  # a 1,004-byte prefix
-cp builds/myapp-1.0.0.zip reference.bin
+cp builds/myapp-1.0.0.zip .dg-index.json  # a name of our own objects, kept at NAME.delta
 
 try() {  # DESCRIPTION COMMAND...: one table row (stderr without empty lines, exit status)
   local what=$1 said status
@@ -33,7 +33,7 @@ try "missing local file" "$dg" cp nothere.zip s3://releases/
 try "unknown bucket" "$dg" cp builds/myapp-1.0.0.zip s3://no-such-bucket/
 try "missing key" "$dg" cp s3://releases/missing.zip .
 try "key over 1,024 bytes" "$dg" cp builds/myapp-1.0.0.zip "s3://releases/$deep/$(printf 'k%.0s' {1..20})"
-try "reserved name under a long prefix" "$dg" cp reference.bin "s3://releases/$deep/"
+try "reserved name whose .delta form is over 1,024 bytes" "$dg" cp .dg-index.json "s3://releases/$deep/"
 try "bad S3 URI" "$dg" cp builds/myapp-1.0.0.zip s3:///x
 try "unknown option" "$dg" ls --no-such-flag s3://releases/
 try "invalid DG_MAX_RATIO" env DG_MAX_RATIO=abc "$dg" ls s3://releases/

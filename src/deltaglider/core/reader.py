@@ -231,10 +231,11 @@ class Reader:
         self.encoder.decode(meta, reference, delta, out, work)
 
     def head(self, key: ObjectKey) -> LogicalObject:
-        """A logical object's name, size and time, without rebuilding it."""
+        """A logical object's size, time, ETag, Content-Type and user metadata, from its
+        stored object's metadata, without rebuilding it."""
         stored = self.find(key)
         logical = self.catalog.logical(key.bucket, stored.info, head=stored.info)
-        assert logical is not None  # _locate never returns a reference
+        assert logical is not None  # find never returns an internal object
         return logical
 
     def locate(self, key: ObjectKey) -> Stored:
@@ -255,7 +256,7 @@ class Reader:
         raise ObjectNotFound(key.bucket, key.key)  # aws says this for a missing bucket too
 
     def find(self, key: ObjectKey) -> Stored:
-        """`_locate`, looking twice before calling a key absent. A put that moves a key
+        """`locate`, looking twice before calling a key absent. A put that moves a key
         between `K` and `K.delta` stores the new form before removing the old, so a key
         that exists throughout is missed by one look only when such a move came between
         its two HEADs; missing it twice takes two moves within one read."""
