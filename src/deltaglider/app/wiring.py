@@ -7,6 +7,7 @@ import botocore.config
 from botocore.exceptions import BotoCoreError, ProfileNotFound
 
 from deltaglider import __version__
+from deltaglider.adapters.archive_container import ArchiveContainer
 from deltaglider.adapters.cache_encrypted import EncryptedCache
 from deltaglider.adapters.cache_fs import FilesystemCache
 from deltaglider.adapters.cache_memory import MemoryCache
@@ -40,6 +41,7 @@ def build_service(settings: Settings, storage: StoragePort | None = None) -> Del
         diff=codecs[settings.codec],
         codecs=codecs,
         containers=containers,
+        archive=ArchiveContainer(),
         hasher=Sha256Hasher(),
         cache=build_cache(settings, logger),
         clock=UtcClock(),

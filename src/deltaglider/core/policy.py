@@ -9,13 +9,14 @@ from deltaglider.core.models import DELTA_SUFFIX, is_internal_name
 
 # Archives and binaries: versions of these differ little, and compress poorly otherwise.
 DELTA_EXTENSIONS: tuple[str, ...] = (
-    ".zip", ".jar", ".war", ".ear", ".whl", ".egg", ".nupkg",
+    ".zip", ".jar", ".war", ".ear", ".whl", ".egg", ".nupkg", ".xpi", ".aar",
     ".tar", ".tgz", ".tar.gz", ".gz", ".bz2", ".xz", ".zst", ".7z", ".rar",
     ".deb", ".rpm", ".apk", ".aab", ".ipa", ".dmg", ".iso", ".img", ".bin",
     ".exe", ".dll", ".so", ".msi", ".pkg", ".appimage", ".vsix", ".crx", ".gem",
 )  # fmt: skip
 
-# Compressed wrappers whose content deltas can see through (see ContainerPort).
+# Gzip files too large for the archive container (ArchivePort), whose content deltas can
+# still see through by streaming (ContainerPort).
 CONTAINER_EXTENSIONS: dict[str, str] = {".gz": "gzip", ".tgz": "gzip"}
 
 DEFAULT_MAX_RATIO = 0.5
@@ -49,7 +50,7 @@ class DeltaPolicy:
     max_ratio: float = DEFAULT_MAX_RATIO
     min_size: int = DEFAULT_MIN_SIZE
     references: str = "adaptive"
-    unwrap_containers: bool = True  # delta a gzip file's content (reading is unaffected)
+    unwrap_containers: bool = True  # delta a container's content (reading is unaffected)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.max_ratio <= 1.0:
@@ -80,7 +81,8 @@ class DeltaPolicy:
         return usual is not None and ratio >= DRIFT_FLOOR and ratio > DRIFT_FACTOR * usual
 
     def container_for(self, name: str) -> str | None:
-        """The kind of compressed container whose content new deltas of `name` are of."""
+        """The kind of streamed container whose content new deltas of `name` are of, when
+        the archive container does not look into it."""
         if not self.unwrap_containers:
             return None
         lowered = name.lower()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from deltaglider.core.attributes import Attributes, is_plain_md5, quoted
 from deltaglider.core.catalog import Catalog
-from deltaglider.core.encoding import Content, Encoded, Encoder
+from deltaglider.core.encoding import Encoded, Encoder, Target
 from deltaglider.core.errors import (
     BucketNotFound,
     InvalidKeyError,
@@ -161,13 +161,13 @@ class Writer:
         another attempt, against what the DeltaSpace holds now.
         """
         space = upload.dest.delta_space
-        content = self.encoder.unwrap(upload.source, upload.dest.name, work)
+        target = self.encoder.target(upload.source, upload.sha256, upload.dest.name, work)
         for attempt in range(REFERENCE_ATTEMPTS):
             if attempt:
                 self.references.forget(space)
                 time.sleep(0.05 * attempt)  # a racing writer's object may still land
             try:
-                stored = self._attempt_delta(upload, content, work)
+                stored = self._attempt_delta(upload, target, work)
             except _Contended:
                 continue
             if stored is None:
@@ -181,9 +181,7 @@ class Writer:
         self.storage.delete(upload.dest.bucket, upload.dest.delta_key)  # it names no reference
         raise StorageError(f"{space}: its references kept changing while uploading {upload.dest}")
 
-    def _attempt_delta(
-        self, upload: _Upload, content: Content | None, work: Path
-    ) -> _StoredDelta | None:
+    def _attempt_delta(self, upload: _Upload, target: Target, work: Path) -> _StoredDelta | None:
         """One try at storing the file as a delta against the DeltaSpace's current
         reference: the delta stored, or None when the file is better stored whole;
         _Contended when another writer got in the way.
@@ -198,7 +196,7 @@ class Writer:
         if ref_info is None:  # this file becomes the DeltaSpace's first reference
             # The reference is written only once its delta exists (nothing is stored on
             # a failure), and only if nobody else wrote one meanwhile.
-            own = self.encoder.self_delta(upload.source, upload.sha256, content, work)
+            own = self.encoder.self_delta(target)
             key = self.references.first_key(space, upload.sha256)
             if not self.references.create(space, key, *_as_reference(upload)):
                 raise _Contended
@@ -210,7 +208,7 @@ class Writer:
             )
         except ReferenceMissing:  # removed since this process listed it
             raise _Contended from None
-        encoded = self.encoder.encode(ref_path, upload.source, upload.sha256, content, work)
+        encoded = self.encoder.encode(ref_path, reference.sha256, target)
         ratio = encoded.size / upload.size if upload.size else 0.0
         usual = self.references.usual_ratio(space, ref_info.key, reference.name)
         if self.policy.starts_new_reference(ratio, usual):
@@ -218,7 +216,7 @@ class Writer:
                 "delta of %s is %.1f%% of it (usual %s): it becomes a new reference",
                 upload.dest, 100 * ratio, "-" if usual is None else f"{100 * usual:.1f}%",
             )  # fmt: skip
-            own = self.encoder.self_delta(upload.source, upload.sha256, content, work)
+            own = self.encoder.self_delta(target)
             key = space.named_reference_key(upload.sha256)
             if self.references.create(space, key, *_as_reference(upload)):
                 return self._store_delta(upload, own, key, upload.sha256, "new reference")
@@ -233,7 +231,7 @@ class Writer:
     def _store_delta(
         self, upload: _Upload, encoded: Encoded, ref_key: str, ref_sha256: str, reason: str
     ) -> _StoredDelta:
-        dest, content = upload.dest, encoded.content
+        dest = upload.dest
         meta = DeltaMeta(
             name=dest.name,
             sha256=upload.sha256,
@@ -245,8 +243,8 @@ class Writer:
             delta_size=encoded.size,
             codec=self.encoder.codec,
             tool=self.tool,
-            container=content.container.kind if content else None,
-            recipe=content.recipe if content else None,
+            container=encoded.container,
+            recipe=encoded.recipe,
             attributes=upload.attributes,
         )
         etag = self.storage.upload(

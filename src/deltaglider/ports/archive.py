@@ -1,0 +1,53 @@
+"""ArchivePort: containers (zip-family archives, gzip streams, tars) looked into, nested."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Unpacked:
+    """What a version's content form holds: its streams (nested ones included), how many
+    are copied from the reference, re-deflated on download, stored (their content as
+    it is), or kept as they are (no recipe rebuilds them)."""
+
+    copied: int
+    deflated: int
+    stored: int
+    kept: int
+
+    @property
+    def streams(self) -> int:
+        return self.copied + self.deflated + self.stored + self.kept
+
+
+class ArchivePort(Protocol):
+    """Looks inside containers so that deltas see their content, lined up with the
+    reference's, and rebuilds them byte for byte.
+
+    One changed file inside an archive rewrites its whole compressed stream, so a delta
+    of the archive's bytes carries every changed entry in full. A delta of the content
+    carries only what changed. The reference's *base form* is a pure function of its
+    bytes (every later version makes the same); a version's *content form* is made
+    against the reference and holds everything needed to rebuild the version from
+    itself and the reference's bytes, every recipe in it proven by comparison.
+    """
+
+    kind: str  # recorded in metadata: "archive"
+    version: int  # of the content form written, recorded in the recipe
+
+    def base(self, reference: Path, out: Path) -> None:
+        """Write the reference's base form to `out`."""
+        ...
+
+    def unpack(self, source: Path, reference: Path, out: Path) -> Unpacked | None:
+        """Write to `out` the content form of `source` made against `reference`; None
+        when `source` is not a container looked into."""
+        ...
+
+    def rebuild(self, unpacked: Path, reference: Path, out: Path) -> None:
+        """Write to `out` the file a content form stands for, copies taken from
+        `reference`. A malformed form raises FormatError."""
+        ...

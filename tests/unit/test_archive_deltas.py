@@ -1,0 +1,193 @@
+"""Content deltas of containers through the service: in-memory store, real zstd codec and
+archive container. Exact round trips, smaller deltas, clean failures on damage, and the
+objects earlier versions wrote still read."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import logging
+import zlib
+from pathlib import Path
+
+import pytest
+
+from deltaglider.adapters.archive_container import ArchiveContainer
+from deltaglider.adapters.gzip_container import GzipContainer
+from deltaglider.adapters.memory import InMemoryStorage
+from deltaglider.adapters.zstd_codec import ZstdCodec
+from deltaglider.core.errors import FormatError, IntegrityError
+from deltaglider.core.metadata import read_delta
+from deltaglider.core.models import ObjectKey, PutResult
+from deltaglider.core.service import DeltaService
+from tests.artifacts import jar, sdist, source_text, wheel, zip_of_streams
+from tests.fakes import make_service, put_file
+from tests.unit.test_archive_container import odd_deflate
+
+
+def service(storage: InMemoryStorage | None = None, *, archive: bool = True) -> DeltaService:
+    made, _, _ = make_service(
+        storage,
+        diff=ZstdCodec(),
+        archive=ArchiveContainer() if archive else None,
+        containers={"gzip": GzipContainer()},
+    )
+    return made
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def key(name: str) -> ObjectKey:
+    return ObjectKey("bucket", name)
+
+
+def upload(svc: DeltaService, paths: list[Path], prefix: str = "r/") -> list[PutResult]:
+    return [put_file(svc, path, key(prefix + path.name)) for path in paths]
+
+
+def check_reads(svc: DeltaService, paths: list[Path], out: Path, prefix: str = "r/") -> None:
+    for path in paths:
+        svc.get(key(prefix + path.name), out / path.name)
+        assert (out / path.name).read_bytes() == path.read_bytes(), path.name
+
+
+def test_wheel_series_stores_content_deltas_far_smaller_than_raw(tmp_path: Path) -> None:
+    paths = [wheel(tmp_path / f"pkg-1.{v}-py3-none-any.whl", v, modules=60) for v in range(5)]
+    storage = InMemoryStorage()
+    storage.create_bucket("bucket")
+    content = upload(service(storage), paths, "content/")
+    raw = upload(service(storage, archive=False), paths, "raw/")
+    check_reads(service(storage), paths, tmp_path / "c", "content/")
+    check_reads(service(storage), paths, tmp_path / "r", "raw/")
+    for result in content[1:]:
+        meta = read_delta(storage.buckets["bucket"][result.stored_key].metadata, "x.delta")
+        assert meta.container == "archive"
+        assert meta.recipe is not None
+        assert meta.recipe.startswith("v1;base=")
+    content_deltas = sum(r.stored_size for r in content[1:])
+    raw_deltas = sum(r.stored_size for r in raw[1:])
+    assert content_deltas * 5 < raw_deltas
+
+
+def test_a_damaged_content_delta_fails_cleanly(tmp_path: Path) -> None:
+    paths = [jar(tmp_path / f"app-1.{v}.jar", v) for v in range(2)]
+    svc = service()
+    results = upload(svc, paths)
+    stored = svc.storage.buckets["bucket"][results[1].stored_key]  # type: ignore[attr-defined]
+    middle = len(stored.data) // 2
+    stored.data = (
+        stored.data[:middle] + bytes([stored.data[middle] ^ 0xFF]) + stored.data[middle + 1 :]
+    )
+    dest = tmp_path / "out.jar"
+    with pytest.raises(IntegrityError, match="damaged"):
+        service(svc.storage).get(key("r/app-1.1.jar"), dest)  # type: ignore[arg-type]
+    assert not dest.exists()
+
+
+def test_a_form_that_decodes_but_is_malformed_fails_cleanly(tmp_path: Path) -> None:
+    """A delta that decodes (the codec's checksum holds) into a malformed content form:
+    written by a faulty writer, say. It reads as damaged, never as other bytes."""
+    paths = [wheel(tmp_path / f"w-{v}.whl", v) for v in range(2)]
+    storage = InMemoryStorage()
+    storage.create_bucket("bucket")
+    results = upload(service(storage), paths)
+    stored = storage.buckets["bucket"][results[1].stored_key]
+    meta = read_delta(stored.metadata, results[1].stored_key)
+    base = tmp_path / "base"
+    ArchiveContainer().base(paths[0], base)
+    (tmp_path / "delta").write_bytes(stored.data)
+    ZstdCodec().decode(base, tmp_path / "delta", tmp_path / "form")
+    form = (tmp_path / "form").read_bytes()
+    (tmp_path / "form").write_bytes(form[:5] + b"Cz\x01c\x7f\x7f" + form[5:])  # a bad copy
+    ZstdCodec().encode(base, tmp_path / "form", tmp_path / "delta")
+    stored.data = (tmp_path / "delta").read_bytes()
+    assert meta.container == "archive"
+    with pytest.raises(IntegrityError, match="damaged"):
+        service(storage).get(key("r/w-1.whl"), tmp_path / "out")
+
+
+def test_a_cached_base_form_that_fails_verification_is_made_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    paths = [wheel(tmp_path / f"w-{v}.whl", v) for v in range(3)]
+    svc = service()
+    upload(svc, paths)
+    reader = service(svc.storage)  # type: ignore[arg-type]
+    check_reads(reader, paths[:2], tmp_path / "first")
+    ArchiveContainer().base(paths[0], tmp_path / "base")
+    (tmp_path / "bad").write_bytes(b"not the base form")
+    reader.references.cache.store(sha256(tmp_path / "base"), tmp_path / "bad")
+    with caplog.at_level(logging.WARNING):
+        check_reads(reader, paths[2:], tmp_path / "second")
+    assert "failed verification" in caplog.text
+
+
+def test_an_unknown_content_form_version_is_refused_before_fetching(tmp_path: Path) -> None:
+    paths = [wheel(tmp_path / f"w-{v}.whl", v) for v in range(2)]
+    storage = InMemoryStorage()
+    storage.create_bucket("bucket")
+    results = upload(service(storage), paths)
+    stored = storage.buckets["bucket"][results[1].stored_key]
+    recipe = stored.metadata["dg-container-recipe"]
+    stored.metadata["dg-container-recipe"] = "v2" + recipe[2:]
+    calls = dict(storage.calls)
+    with pytest.raises(FormatError, match=r"content form version 2.*upgrade"):
+        service(storage).get(key("r/w-1.whl"), tmp_path / "out")
+    assert storage.calls.get("download", 0) == calls.get("download", 0)
+
+
+def test_gzip_deltas_written_before_still_read(tmp_path: Path) -> None:
+    """A writer without the archive container (as before it) stores sdists as deltas of
+    their tar (`dg-container: gzip`); this version reads them, and writes new ones as
+    content forms."""
+    paths = [sdist(tmp_path / f"pkg-1.{v}.tar.gz", v) for v in range(3)]
+    storage = InMemoryStorage()
+    storage.create_bucket("bucket")
+    old = upload(service(storage, archive=False), paths, "old/")
+    for result in old[1:]:  # the first is the reference's own delta, of its raw bytes
+        container = storage.buckets["bucket"][result.stored_key].metadata["dg-container"]
+        assert container == "gzip"
+    check_reads(service(storage), paths, tmp_path / "old", "old/")
+    new = upload(service(storage), paths, "new/")
+    assert [storage.buckets["bucket"][r.stored_key].metadata.get("dg-container") for r in new] == [
+        None,
+        "archive",
+        "archive",
+    ]
+
+
+def test_a_gzip_stream_no_recipe_rebuilds_gets_a_raw_delta(tmp_path: Path) -> None:
+    paths = []
+    for version in range(2):
+        path = tmp_path / f"pkg-{version}.tgz"
+        body = source_text(5, 200_000) + bytes([version])
+        header = gzip.compress(b"", mtime=0)[:10]
+        trailer = zlib.crc32(body).to_bytes(4, "little") + len(body).to_bytes(4, "little")
+        path.write_bytes(header + odd_deflate(body) + trailer)
+        assert gzip.decompress(path.read_bytes()) == body
+        paths.append(path)
+    svc = service()
+    results = upload(svc, paths)
+    assert all(
+        "dg-container" not in svc.storage.buckets["bucket"][r.stored_key].metadata  # type: ignore[attr-defined]
+        for r in results
+    )
+    check_reads(service(svc.storage), paths, tmp_path / "out")  # type: ignore[arg-type]
+
+
+def test_a_zip_whose_entries_no_recipe_rebuilds_still_copies_unchanged_ones(
+    tmp_path: Path,
+) -> None:
+    """Entries no recipe rebuilds cost their bytes; unchanged ones still cost nothing."""
+    bodies = [source_text(seed, 30_000) for seed in range(10)]
+    paths = []
+    for version in range(2):
+        changed = [body + (b"v1" if version and i == 0 else b"") for i, body in enumerate(bodies)]
+        entries = [(f"f{i}", 8, odd_deflate(body), body) for i, body in enumerate(changed)]
+        paths.append(zip_of_streams(tmp_path / f"v{version}.zip", entries))
+    svc = service()
+    results = upload(svc, paths)
+    assert results[1].stored_size < paths[1].stat().st_size / 5
+    check_reads(service(svc.storage), paths, tmp_path / "out")  # type: ignore[arg-type]
