@@ -41,10 +41,13 @@ BUILDERS: dict[str, Callable[[Path, int], Path]] = {
 
 
 def round_trip(tmp_path: Path, source: Path, reference: Path) -> Unpacked:
-    """unpack against the reference, rebuild from the form: exactly the source."""
+    """unpack against the reference, rebuild from the form: exactly the source; and the
+    base a reader makes from the needs is the one the writer made."""
     container = ArchiveContainer()
-    unpacked = container.unpack(source, reference, tmp_path / "form")
+    unpacked = container.unpack(source, reference, tmp_path / "form", tmp_path / "base")
     assert unpacked is not None
+    container.base(reference, unpacked.needs, tmp_path / "read-base")
+    assert (tmp_path / "read-base").read_bytes() == (tmp_path / "base").read_bytes()
     container.rebuild(tmp_path / "form", reference, tmp_path / "rebuilt")
     assert (tmp_path / "rebuilt").read_bytes() == source.read_bytes()
     return unpacked
@@ -66,6 +69,7 @@ def test_a_version_against_itself_is_all_copies(tmp_path: Path, kind: str) -> No
     unpacked = round_trip(tmp_path, path, path)
     assert unpacked.copied == unpacked.streams > 0
     assert (tmp_path / "form").stat().st_size < path.stat().st_size / 20
+    assert content_form.decode_needs(unpacked.needs) == {}  # none of the reference inflated
 
 
 def test_only_changed_entries_are_re_deflated(tmp_path: Path) -> None:
@@ -168,7 +172,7 @@ def test_what_is_not_a_container_is_not_unpacked(tmp_path: Path) -> None:
     truncated = tmp_path / "cut.zip"
     truncated.write_bytes(wheel(tmp_path / "w.zip", 0).read_bytes()[:-30])
     for path in (blob, truncated):
-        assert ArchiveContainer().unpack(path, blob, tmp_path / "form") is None
+        assert ArchiveContainer().unpack(path, blob, tmp_path / "form", tmp_path / "base") is None
 
 
 def test_a_stream_over_the_limit_stays_as_it_is(
@@ -238,7 +242,9 @@ def test_tar_layout_names_long_paths(tmp_path: Path) -> None:
 
 def test_a_malformed_form_is_a_format_error(tmp_path: Path) -> None:
     reference = wheel(tmp_path / "a", 0)
-    ArchiveContainer().unpack(wheel(tmp_path / "b", 1), reference, tmp_path / "form")
+    ArchiveContainer().unpack(
+        wheel(tmp_path / "b", 1), reference, tmp_path / "form", tmp_path / "base"
+    )
     good = (tmp_path / "form").read_bytes()
     damaged = {
         "magic": b"XXXX" + good[4:],
@@ -263,12 +269,45 @@ def test_a_copy_outside_the_reference_is_a_format_error(tmp_path: Path) -> None:
         ArchiveContainer().rebuild(tmp_path / "form", tmp_path / "ref", tmp_path / "out")
 
 
-def test_a_base_form_is_a_function_of_the_reference_alone(tmp_path: Path) -> None:
+def test_the_whole_base_inflates_every_stream_and_is_never_rebuilt(tmp_path: Path) -> None:
     reference = jar(tmp_path / "a", 0)
-    ArchiveContainer().base(reference, tmp_path / "one")
-    ArchiveContainer().base(reference, tmp_path / "two")
-    assert (tmp_path / "one").read_bytes() == (tmp_path / "two").read_bytes()
+    ArchiveContainer().base(
+        reference, content_form.encode_needs(content_form.WHOLE), tmp_path / "one"
+    )
     node = content_form.read_form(memoryview((tmp_path / "one").read_bytes()))
     assert content_form.count(node, content_form.Inflated) >= 16
     with pytest.raises(FormatError, match="cannot be rebuilt"):
         ArchiveContainer().rebuild(tmp_path / "one", reference, tmp_path / "out")
+
+
+def test_a_version_needs_only_what_its_changed_streams_met(tmp_path: Path) -> None:
+    """jar(): changed classes, and inside the stored library jar only its changed
+    classes; the deflated tarball whole (nothing in it can be copied)."""
+    reference = jar(tmp_path / "a", 0)
+    unpacked = round_trip(tmp_path, jar(tmp_path / "b", 1), reference)
+    needs = content_form.decode_needs(unpacked.needs)
+    assert isinstance(needs, dict)
+    layout = parse_zip(memoryview(reference.read_bytes()))
+    assert layout is not None
+    names = {layout.streams[i].name: need for i, need in needs.items()}
+    changed_classes = {f"app/Main{i}.class".encode() for i in range(16) if i % 4 in (0, 1)}
+    assert set(names) == changed_classes | {
+        b"lib/util.jar",
+        b"res/resources.tar.gz",
+        b"META-INF/MANIFEST.MF",
+    }
+    assert isinstance(names[b"lib/util.jar"], dict)  # only its changed classes
+    assert names[b"res/resources.tar.gz"] is content_form.WHOLE
+
+
+@pytest.mark.parametrize(
+    "needs",
+    [b"", b"\x03", b"\x02\x01\x7f\x01", b"\x02\x01\x00\x02\x00", b"\x01\x01"],
+    ids=["empty", "unknown tag", "no such stream", "inside a deflated stream", "trailing"],
+)
+def test_malformed_needs_are_a_format_error(tmp_path: Path, needs: bytes) -> None:
+    path = tmp_path / "r.zip"
+    body = source_text(1, 5_000)
+    zip_of_streams(path, [("a", 8, deflate(body, 6), body)])
+    with pytest.raises(FormatError):
+        ArchiveContainer().base(path, needs, tmp_path / "base")

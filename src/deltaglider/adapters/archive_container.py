@@ -1,22 +1,27 @@
 """ArchivePort over zlib: zip-family archives, gzip streams and tars looked into, nested.
 
-A container's content form (content_form.py) is what the delta codec sees: for the
-reference, every stream inflated (its *base* form, a pure function of its bytes, made
-the same way by every reader); for a new version, lined up with the reference, each
-stream either copied from the reference (its compressed bytes are the same), rebuilt by
-zlib from its content (parameters found and proven by comparison), or kept as it is.
-Containers inside streams are looked into too, to MAX_DEPTH levels.
+A container's content form (content_form.py) is what the delta codec sees. For a new
+version it is made against the reference and lined up with it: each stream copied from
+the reference (its compressed bytes are the same), rebuilt by zlib from its content
+(parameters found and proven by comparison), or kept as it is; containers inside
+streams are looked into too, to MAX_DEPTH levels. The delta is made against the
+reference's *base*: its streams that the version's changed streams met, inflated (the
+rest of the reference is not needed, so neither making nor reading a delta inflates
+more than what changed). Which streams those are (the *needs*) travels with the delta,
+and the base is a pure function of the reference's bytes and the needs.
 
-The limits below decide what a reference's base form holds: they are part of the
-storage format (docs/FORMAT.md section 9), fixed for version 1.
+The limits below decide what a base holds: they are part of the storage format
+(docs/FORMAT.md section 9), fixed for version 1.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from difflib import SequenceMatcher
 from pathlib import Path
 
 from deltaglider.adapters import content_form as form
+from deltaglider.adapters.content_form import WHOLE, Needs
 from deltaglider.adapters.deflate import Deflate, find_params, inflate
 from deltaglider.adapters.layouts import (
     GZIP_MAGIC,
@@ -26,6 +31,7 @@ from deltaglider.adapters.layouts import (
     is_tar_header,
     parse,
 )
+from deltaglider.core.errors import FormatError
 from deltaglider.ports.archive import Unpacked
 
 MAX_DEPTH = 4  # containers looked into: the file, and three levels of nesting inside it
@@ -34,6 +40,7 @@ TOTAL_LIMIT = 1024 * 1024 * 1024  # inflated bytes in one form; streams after th
 # Files larger than this are not looked into: their forms would not fit in memory.
 FILE_LIMIT = 2 * 1024 * 1024 * 1024
 TAIL = 22 + 0xFFFF  # where a zip's end of central directory record must be
+MIN_ALIKE = 8  # characters two names in one folder share to be taken for one file renamed
 
 
 class ArchiveContainer:
@@ -42,23 +49,29 @@ class ArchiveContainer:
     kind = "archive"
     version = form.VERSION
 
-    def base(self, reference: Path, out: Path) -> None:
-        data = memoryview(reference.read_bytes())
-        with out.open("wb") as dst:
-            form.write_form(_base(data, 0, _Budget()), dst)
-
-    def unpack(self, source: Path, reference: Path, out: Path) -> Unpacked | None:
+    def unpack(self, source: Path, reference: Path, out: Path, base: Path) -> Unpacked | None:
         if not _looks_like_container(source):
             return None
         data = memoryview(source.read_bytes())
-        ref = _Ref(memoryview(reference.read_bytes()), 0, 0, _Budget())
+        ref_data = memoryview(reference.read_bytes())
+        ref = _Ref(ref_data, 0, 0, _Budget())
         tally = _Tally()
         node = _unpack(data, ref, 0, _Budget(), tally)
-        if isinstance(node, form.Blob):
+        if not isinstance(node, form.Container):
             return None
+        needs = ref.needs() if ref.kind == node.kind else WHOLE
         with out.open("wb") as dst:
             form.write_form(node, dst)
-        return Unpacked(tally.copied, tally.deflated, tally.stored, tally.kept)
+        with base.open("wb") as dst:
+            form.write_form(_base(ref_data, 0, _Budget(), needs), dst)
+        return Unpacked(
+            tally.copied, tally.deflated, tally.stored, tally.kept, form.encode_needs(needs)
+        )
+
+    def base(self, reference: Path, needs: bytes, out: Path) -> None:
+        wanted = form.decode_needs(needs)
+        with out.open("wb") as dst:
+            form.write_form(_base(memoryview(reference.read_bytes()), 0, _Budget(), wanted), dst)
 
     def rebuild(self, unpacked: Path, reference: Path, out: Path) -> None:
         node = form.read_form(memoryview(unpacked.read_bytes()))
@@ -116,29 +129,42 @@ def _content(data: memoryview, stream: Stream, budget: _Budget) -> bytes | None:
     return content if content is not None and budget.take(len(content)) else None
 
 
-# ----------------------------------------------------------------------------- base form
+# ----------------------------------------------------------------------------- base
 
 
-def _base(data: memoryview, depth: int, budget: _Budget) -> form.Node:
-    """A reference's base form: every stream inflated, in the file's order."""
+def _base(data: memoryview, depth: int, budget: _Budget, needs: Needs) -> form.Node:
+    """The part of the reference a delta is made against: with WHOLE, every stream
+    inflated (`i`), stored streams as their content (`s`), nested alike; with a map of
+    stream indices, the container's gaps and only those streams, in the file's order."""
     layout = _layout(data, depth, budget)
     if layout is None:
+        if not isinstance(needs, form.Whole):
+            raise FormatError("malformed delta: it needs streams of a reference that has none")
         return form.Blob(data)
+    if isinstance(needs, dict) and needs and max(needs) >= len(layout.streams):
+        raise FormatError("malformed delta: it needs a stream the reference does not have")
     parts: list[form.Part] = []
-    at = 0
-    for slot, stream in enumerate(layout.streams):
+    at = slot = 0
+    for index, stream in enumerate(layout.streams):
         if stream.start > at:
             parts.append(form.Gap(data[at : stream.start]))
+        at = stream.stop
+        need = WHOLE if isinstance(needs, form.Whole) else needs.get(index)
+        if need is None:
+            continue
+        slot += 1
         raw = data[stream.start : stream.stop]
         if stream.method == "stored":
-            parts.append(form.Stored(slot, _base(raw, depth + 1, budget)))
+            parts.append(form.Stored(slot - 1, _base(raw, depth + 1, budget, need)))
+        elif not isinstance(need, form.Whole):
+            raise FormatError("malformed delta: it needs streams inside a deflated stream")
         else:
             content = _content(data, stream, budget)
             if content is None:
-                parts.append(form.Kept(slot, raw))
+                parts.append(form.Kept(slot - 1, raw))
             else:
-                parts.append(form.Inflated(slot, _base(memoryview(content), depth + 1, budget)))
-        at = stream.stop
+                child = _base(memoryview(content), depth + 1, budget, WHOLE)
+                parts.append(form.Inflated(slot - 1, child))
     if at < len(data):
         parts.append(form.Gap(data[at:]))
     return form.Container(layout.kind, parts)
@@ -149,7 +175,8 @@ def _base(data: memoryview, depth: int, budget: _Budget) -> form.Node:
 
 class _Ref:
     """The reference's streams at one level, by name, with their place in the reference
-    file when they lie there as they are (`offset`), their contents parsed on demand."""
+    file when they lie there as they are (`offset`), their contents parsed on demand;
+    and which of them a version's changed streams met (what its delta needs)."""
 
     def __init__(self, data: memoryview, offset: int | None, depth: int, budget: _Budget):
         self.data = data
@@ -161,24 +188,45 @@ class _Ref:
         self.kind = layout.kind if layout else None
         self._names: dict[bytes, int] = {}
         self._stripped: dict[bytes, int] = {}
+        self._basenames: dict[bytes, int] = {}
+        self._folders: dict[bytes, list[int]] = {}
         for index, stream in enumerate(self.streams):
             self._names.setdefault(stream.name, index)
             self._stripped.setdefault(_strip(stream.name), index)
+            folder, _, base = stream.name.rpartition(b"/")
+            self._basenames.setdefault(base, index)
+            self._folders.setdefault(folder, []).append(index)
         self._children: dict[int, _Ref | None] = {}
+        self._used: dict[int, _Ref | None] = {}  # None: all of it
 
     def match(self, name: bytes) -> int | None:
-        """The reference's stream of this name (or, failing that, of this name without
-        its first path component: `pkg-1.0/setup.py` lines up with `pkg-1.1/setup.py`)."""
-        found = self._names.get(name)
-        return found if found is not None else self._stripped.get(_strip(name))
+        """The reference's stream of this name; failing that, of this name without its
+        first path component (`pkg-1.0/setup.py` for `pkg-1.1/setup.py`); of the same
+        last path component (a file moved to another folder); or, in the same folder,
+        of the most alike name with the same extension (`libz-3f2a.so` for `libz-9c1b.so`,
+        `function_base.py` for `_function_base_impl.py`): the part of the reference the
+        delta is made against holds the streams matched."""
+        for names, key in (
+            (self._names, name),
+            (self._stripped, _strip(name)),
+            (self._basenames, name.rpartition(b"/")[2]),
+        ):
+            found = names.get(key)
+            if found is not None:
+                return found
+        folder, _, base = name.rpartition(b"/")
+        scored = (
+            (_alike(base, self.streams[i].name.rpartition(b"/")[2]), -i)
+            for i in self._folders.get(folder, ())
+        )
+        score, index = max(scored, default=(0, 0))
+        return -index if score >= MIN_ALIKE else None
 
     def raw(self, index: int) -> memoryview:
         stream = self.streams[index]
         return self.data[stream.start : stream.stop]
 
-    def child(self, index: int | None) -> _Ref | None:
-        if index is None:
-            return None
+    def child(self, index: int) -> _Ref | None:
         if index not in self._children:
             stream = self.streams[index]
             if stream.method == "stored":
@@ -193,6 +241,25 @@ class _Ref:
                 )
         return self._children[index]
 
+    def use(self, index: int, inner: _Ref | None) -> None:
+        """A changed stream met stream `index`: the delta needs it (only `inner`'s used
+        streams, when it is a stored container looked into alike)."""
+        if index in self._used and self._used[index] is not inner:
+            self._used[index] = None
+        else:
+            self._used[index] = inner
+
+    def needs(self) -> Needs:
+        return {i: WHOLE if inner is None else inner.needs() for i, inner in self._used.items()}
+
+
+def _alike(one: bytes, other: bytes) -> int:
+    """How alike two file names are: 0 unless they end in the same extension, else the
+    length of the longest run of characters they share."""
+    if one.rpartition(b".")[2] != other.rpartition(b".")[2]:
+        return 0
+    return SequenceMatcher(None, one, other, autojunk=False).find_longest_match().size
+
 
 def _strip(name: bytes) -> bytes:
     return name.split(b"/", 1)[1] if b"/" in name else name
@@ -205,13 +272,14 @@ def _unpack(
     layout = _layout(data, depth, budget)
     if layout is None:
         return form.Blob(data)
-    same_kind = ref is not None and ref.kind == layout.kind
-    matches = [ref.match(s.name) if ref and same_kind else None for s in layout.streams]
+    if ref is not None and ref.kind != layout.kind:
+        ref = None
+    matches = [ref.match(s.name) if ref else None for s in layout.streams]
     made = [
-        _stream(data, stream, ref if same_kind else None, match, depth, budget, tally)
+        _stream(data, stream, ref, match, depth, budget, tally)
         for stream, match in zip(layout.streams, matches, strict=True)
     ]
-    # Payloads go in the order of the reference's streams of the same names; new ones last.
+    # Payloads go in the order of the reference's streams they met; new ones last.
     with_payload = [i for i, part in enumerate(made) if not isinstance(part, form.Copy)]
     with_payload.sort(key=lambda i: (matches[i] is None, matches[i] or 0, i))
     slots = {index: slot for slot, index in enumerate(with_payload)}
@@ -239,10 +307,37 @@ def _stream(
     """How one stream of a version is made (its slot set later): copied from the
     reference, stored (its content nested), deflated by a proven recipe, or kept."""
     raw = data[stream.start : stream.stop]
-    if ref is not None and match is not None and ref.offset is not None and ref.raw(match) == raw:
+    if ref is None or match is None:
+        return _changed(data, stream, None, depth, budget, tally)
+    if ref.offset is not None and ref.raw(match) == raw:
         tally.copied += 1
         return form.Copy(ref.offset + ref.streams[match].start, len(raw))
-    child_ref = ref.child(match) if ref is not None else None
+    child_ref = ref.child(match)
+    part = _changed(data, stream, child_ref, depth, budget, tally)
+    inner = (
+        child_ref
+        if isinstance(part, form.Stored)
+        and ref.streams[match].method == "stored"
+        and child_ref is not None
+        and isinstance(part.child, form.Container)
+        and part.child.kind == child_ref.kind
+        else None
+    )
+    ref.use(match, inner)
+    return part
+
+
+def _changed(
+    data: memoryview,
+    stream: Stream,
+    child_ref: _Ref | None,
+    depth: int,
+    budget: _Budget,
+    tally: _Tally,
+) -> form.Kept | form.Stored | form.Deflated:
+    """A stream not copied: stored (its content a node), deflated (its content a node,
+    its parameters proven), or kept as it is."""
+    raw = data[stream.start : stream.stop]
     if stream.method == "stored":
         tally.stored += 1
         return form.Stored(0, _unpack(raw, child_ref, depth + 1, budget, tally))

@@ -257,6 +257,57 @@ def _whole_node(payload: memoryview) -> Node:
     return node
 
 
+# ----------------------------------------------------------------------------- needs
+
+
+class Whole:
+    """All of a stream (or of the reference): every stream in it inflated."""
+
+    def __repr__(self) -> str:
+        return "WHOLE"
+
+
+WHOLE = Whole()
+# What of the reference a delta is made against: all of it, or at each level some of
+# the container's streams (by index), each whole or (a stored container) some of its own.
+Needs = Whole | dict[int, "Needs"]
+
+
+def encode_needs(needs: Needs) -> bytes:
+    """needs = u8(1) | u8(2) varint(n) (varint(index - previous index - 1) needs)*n"""
+    if isinstance(needs, Whole):
+        return b"\x01"
+    out = bytearray(b"\x02" + _varint(len(needs)))
+    previous = -1
+    for index in sorted(needs):
+        out += _varint(index - previous - 1) + encode_needs(needs[index])
+        previous = index
+    return bytes(out)
+
+
+def decode_needs(data: bytes) -> Needs:
+    """The needs `encode_needs` wrote; FormatError when `data` is not exactly that."""
+    reader = _Reader(memoryview(data), 0)
+    needs = _needs(reader, 0)
+    if reader.at != len(data):
+        raise FormatError("malformed delta: bytes after its needs")
+    return needs
+
+
+def _needs(reader: _Reader, depth: int) -> Needs:
+    tag = reader.byte()
+    if tag == 1:
+        return WHOLE
+    if tag != 2 or depth > 16:
+        raise FormatError("malformed delta: unknown needs")
+    found: dict[int, Needs] = {}
+    index = -1
+    for _ in range(reader.varint()):
+        index += reader.varint() + 1
+        found[index] = _needs(reader, depth + 1)
+    return found
+
+
 # ----------------------------------------------------------------------------- rebuilding
 
 

@@ -3,7 +3,7 @@
 A delta is made with the codec that writes new deltas and decoded with the one its
 metadata names. A container (a zip, wheel or jar, a `.tar.gz`, nested ones too) is
 delta'd by its content: the delta is of its content form, made against the reference
-and lined up with it, against the reference's base form (ArchivePort;
+and lined up with it, against the part of the reference it needs (ArchivePort;
 docs/FORMAT.md, 8-9). A gzip file too large for that has the delta of its uncompressed
 content, rewrapped by a recipe in its metadata, as before. Nothing is stored that has
 not been decoded, rebuilt and checked first.
@@ -12,17 +12,17 @@ not been decoded, rebuilt and checked first.
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
-from deltaglider.core.bounded import RecentMap
 from deltaglider.core.errors import DiffError, DiffToolMissing, FormatError, IntegrityError
 from deltaglider.core.metadata import DeltaMeta, recipe_fits
 from deltaglider.core.policy import DeltaPolicy
 from deltaglider.ports import (
     ArchivePort,
-    CachePort,
     ContainerPort,
     DiffPort,
     HashPort,
@@ -30,8 +30,9 @@ from deltaglider.ports import (
     Unpacked,
 )
 
-ARCHIVE_RECIPE = re.compile(r"v(?P<version>[0-9]{1,4});base=(?P<base>[0-9a-f]{64})")
-BASES_REMEMBERED = 64  # references whose base form's SHA256 a process remembers
+ARCHIVE_RECIPE = re.compile(r"v(?P<version>[0-9]{1,4})")
+ARCHIVE_MAGIC = b"DGCD\x01"  # an archive delta's header, version 1
+CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,6 @@ class Encoder:
         codecs: Mapping[str, DiffPort],
         containers: Mapping[str, ContainerPort],
         archive: ArchivePort | None,
-        cache: CachePort,
         hasher: HashPort,
         policy: DeltaPolicy,
         logger: LoggerPort,
@@ -89,12 +89,10 @@ class Encoder:
         self.codecs = {diff.codec: diff, **codecs}
         self.containers = dict(containers)
         self.archive = archive
-        self.cache = cache
         self.hasher = hasher
         self.policy = policy
         self.logger = logger
         self.tool = tool
-        self._bases = RecentMap[str, str](BASES_REMEMBERED)  # reference SHA256 -> base's
 
     @property
     def codec(self) -> str:
@@ -127,31 +125,36 @@ class Encoder:
 
     def self_delta(self, target: Target) -> Encoded:
         """The (tiny) delta of a file that becomes a reference, against itself: of its
-        raw bytes, so reading it back needs no base form."""
+        raw bytes, so reading it back needs nothing inflated."""
         delta = _fresh(target.work / "own.delta")
         self.diff.encode(target.path, target.path, delta)
         self._check_round_trip(target.path, delta, target.sha256, target.work)
         return Encoded(delta, delta.stat().st_size)
 
     def _encode_archive(self, reference: Path, ref_sha256: str, target: Target) -> Encoded | None:
-        """The delta of a container's content form against the reference's base form,
-        decoded and rebuilt before it is trusted; None when the file is not a container
-        this looks into (or nothing in it could be opened)."""
+        """The delta of a container's content form against the part of the reference
+        it needs, decoded and rebuilt before it is trusted; None when the file is not a
+        container this looks into (or nothing in it could be opened)."""
         if self.archive is None or not self.policy.unwrap_containers:
             return None
         work = target.work
-        unpacked = self.archive.unpack(target.path, reference, _fresh(work / "target.form"))
+        form, base = _fresh(work / "target.form"), _fresh(work / "reference.base")
+        unpacked = self.archive.unpack(target.path, reference, form, base)
         if unpacked is None or unpacked.copied + unpacked.deflated + unpacked.stored == 0:
             return None  # nothing in it opened: its raw bytes delta as well
-        base, base_sha = self._base(reference, ref_sha256, work, None)
+        coded = _fresh(work / "target.coded")
+        self.diff.encode(base, form, coded)
         delta = _fresh(work / "target.delta")
-        self.diff.encode(base, work / "target.form", delta)
+        header = archive_header(unpacked.needs, self.hasher.file_sha256(base))
+        with delta.open("wb") as out, coded.open("rb") as body:
+            out.write(header)
+            shutil.copyfileobj(body, out, CHUNK)
         check = _fresh(work / "check")
-        self._rebuild_archive(base, reference, self.diff, delta, check, work)
+        self._rebuild_archive(reference, self.diff, delta, check, work)
         if self.hasher.file_sha256(check) != target.sha256:
             raise IntegrityError(f"{target.name}: its content form does not rebuild the file")
         check.unlink()
-        recipe = f"v{self.archive.version};base={base_sha}"
+        recipe = f"v{self.archive.version}"
         return Encoded(delta, delta.stat().st_size, self.archive.kind, recipe, unpacked)
 
     def _gzip_content(self, target: Target) -> Content | None:
@@ -193,33 +196,6 @@ class Encoder:
             raise IntegrityError(f"{self.codec} produced a delta that does not round-trip")
         out.unlink()
 
-    # ----------------------------------------------------------------- base forms
-
-    def _base(
-        self, reference: Path, ref_sha256: str, work: Path, expected: str | None
-    ) -> tuple[Path, str]:
-        """The reference's base form, from the cache when it holds it, and its SHA256;
-        FormatError when it is not the `expected` one (another reader's base form)."""
-        path = _fresh(work / "reference.base")
-        known = expected or self._bases.get(ref_sha256)
-        if known is not None and self.cache.fetch(known, path):
-            if self.hasher.file_sha256(path) == known:
-                return path, known
-            self.logger.warning("cached base form %s failed verification: making it again", known)
-            self.cache.discard(known)
-            _fresh(path)
-        assert self.archive is not None
-        self.archive.base(reference, path)
-        sha256 = self.hasher.file_sha256(path)
-        if expected is not None and sha256 != expected:
-            raise FormatError(
-                "this DeltaGlider makes another content form of the reference than the "
-                "delta's writer did: it cannot rebuild this object"
-            )
-        self.cache.store(sha256, path)
-        self._bases.put(ref_sha256, sha256)
-        return path, sha256
-
     # ----------------------------------------------------------------- decoding
 
     def check_decodable(self, meta: DeltaMeta, label: str) -> None:
@@ -247,10 +223,7 @@ class Encoder:
         rebuild the container. A delta that does not decode is damaged: IntegrityError."""
         codec = self.codecs[meta.codec]
         if self.archive is not None and meta.container == self.archive.kind:
-            match = ARCHIVE_RECIPE.fullmatch(meta.recipe or "")
-            assert match is not None  # check_decodable came first
-            base, _ = self._base(reference, meta.ref_sha256, work, match["base"])
-            self._rebuild_archive(base, reference, codec, delta, out, work)
+            self._rebuild_archive(reference, codec, delta, out, work)
             return
         try:
             if meta.container is None or meta.recipe is None:
@@ -267,20 +240,69 @@ class Encoder:
             raise IntegrityError(f"the stored delta is damaged ({exc})") from None
 
     def _rebuild_archive(
-        self, base: Path, reference: Path, codec: DiffPort, delta: Path, out: Path, work: Path
+        self, reference: Path, codec: DiffPort, delta: Path, out: Path, work: Path
     ) -> None:
-        """Decode a content form against the base form, and rebuild the file from it."""
+        """Make the part of the reference the delta needs, decode the content form
+        against it, and rebuild the file from the form."""
         assert self.archive is not None
-        unpacked = _fresh(work / "object.form")
+        coded, base = _fresh(work / "object.coded"), _fresh(work / "object.base")
+        form = _fresh(work / "object.form")
         try:
-            codec.decode(base, delta, unpacked)
-            self.archive.rebuild(unpacked, reference, out)
+            with delta.open("rb") as source:
+                needs, base_sha256 = read_archive_header(source)
+                with coded.open("wb") as body:
+                    shutil.copyfileobj(source, body, CHUNK)
+            self.archive.base(reference, needs, base)
+            if self.hasher.file_sha256(base) != base_sha256:
+                raise FormatError(
+                    "the part of the reference it needs is not what its writer made (a "
+                    "DeltaGlider whose content forms differ from this one's, or damage)"
+                )
+            codec.decode(base, coded, form)
+            self.archive.rebuild(form, reference, out)
         except DiffToolMissing:
             raise
         except (DiffError, FormatError) as exc:
             raise IntegrityError(f"the stored delta is damaged ({exc})") from None
         finally:
-            unpacked.unlink(missing_ok=True)
+            for path in (coded, base, form):
+                path.unlink(missing_ok=True)
+
+
+def archive_header(needs: bytes, base_sha256: str) -> bytes:
+    """What an archive delta starts with: which part of the reference it was made
+    against, and that part's SHA256 (docs/FORMAT.md 9.1)."""
+    return ARCHIVE_MAGIC + _varint(len(needs)) + needs + bytes.fromhex(base_sha256)
+
+
+def read_archive_header(source: BinaryIO) -> tuple[bytes, str]:
+    """The needs and base SHA256 an archive delta starts with; FormatError when it does
+    not start with such a header."""
+    if source.read(len(ARCHIVE_MAGIC)) != ARCHIVE_MAGIC:
+        raise FormatError("no archive delta header")
+    length = shift = 0
+    while True:
+        byte = source.read(1)
+        if not byte or shift > 28:
+            raise FormatError("malformed archive delta header")
+        length |= (byte[0] & 0x7F) << shift
+        shift += 7
+        if not byte[0] & 0x80:
+            break
+    needs = source.read(length)
+    digest = source.read(32)
+    if len(needs) != length or len(digest) != 32:
+        raise FormatError("truncated archive delta header")
+    return needs, digest.hex()
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
 
 
 def _fresh(path: Path) -> Path:

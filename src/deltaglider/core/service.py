@@ -114,7 +114,6 @@ class DeltaService:
             codecs=codecs or {},
             containers=containers or {},
             archive=archive,
-            cache=cache,
             hasher=hasher,
             policy=policy,
             logger=logger,

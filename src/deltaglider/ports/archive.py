@@ -11,12 +11,14 @@ from typing import Protocol
 class Unpacked:
     """What a version's content form holds: its streams (nested ones included), how many
     are copied from the reference, re-deflated on download, stored (their content as
-    it is), or kept as they are (no recipe rebuilds them)."""
+    it is), or kept as they are (no recipe rebuilds them); and which part of the
+    reference its delta is made against (`needs`, kept with the delta)."""
 
     copied: int
     deflated: int
     stored: int
     kept: int
+    needs: bytes
 
     @property
     def streams(self) -> int:
@@ -29,22 +31,26 @@ class ArchivePort(Protocol):
 
     One changed file inside an archive rewrites its whole compressed stream, so a delta
     of the archive's bytes carries every changed entry in full. A delta of the content
-    carries only what changed. The reference's *base form* is a pure function of its
-    bytes (every later version makes the same); a version's *content form* is made
-    against the reference and holds everything needed to rebuild the version from
-    itself and the reference's bytes, every recipe in it proven by comparison.
+    carries only what changed. A version's *content form* is made against the reference
+    and holds everything needed to rebuild the version from itself and the reference's
+    bytes, every recipe in it proven by comparison. Its delta is made against the
+    reference's *base*: only the reference's streams that the version's changed ones
+    met, inflated, a pure function of the reference's bytes and the version's `needs`;
+    so making and reading a delta costs what changed, not what the whole archive holds.
     """
 
     kind: str  # recorded in metadata: "archive"
     version: int  # of the content form written, recorded in the recipe
 
-    def base(self, reference: Path, out: Path) -> None:
-        """Write the reference's base form to `out`."""
+    def unpack(self, source: Path, reference: Path, out: Path, base: Path) -> Unpacked | None:
+        """Write to `out` the content form of `source` made against `reference`, and to
+        `base` the part of the reference its delta is to be made against; None when
+        `source` is not a container looked into."""
         ...
 
-    def unpack(self, source: Path, reference: Path, out: Path) -> Unpacked | None:
-        """Write to `out` the content form of `source` made against `reference`; None
-        when `source` is not a container looked into."""
+    def base(self, reference: Path, needs: bytes, out: Path) -> None:
+        """Write to `out` the part of `reference` that `needs` (Unpacked.needs) names,
+        as `unpack` wrote it. Malformed needs raise FormatError."""
         ...
 
     def rebuild(self, unpacked: Path, reference: Path, out: Path) -> None:
