@@ -311,3 +311,42 @@ def test_malformed_needs_are_a_format_error(tmp_path: Path, needs: bytes) -> Non
     zip_of_streams(path, [("a", 8, deflate(body, 6), body)])
     with pytest.raises(FormatError):
         ArchiveContainer().base(path, needs, tmp_path / "base")
+
+
+def late_flush_deflate(body: bytes) -> bytes:
+    """zlib level 6 but for one full flush late in the stream: the start of the stream is
+    what level 6 gives, the rest is not."""
+    packer = zlib.compressobj(6, zlib.DEFLATED, -15)
+    cut = len(body) - 50_000
+    return (
+        packer.compress(body[:cut])
+        + packer.flush(zlib.Z_FULL_FLUSH)
+        + packer.compress(body[cut:])
+        + packer.flush()
+    )
+
+
+def test_a_quick_look_can_be_wrong_and_a_thorough_one_is_not(tmp_path: Path) -> None:
+    """A recipe checked on the start of its stream only (the caller proving the rest by
+    rebuilding the file) can fail further on; made thorough, the stream is kept."""
+    paths = []
+    for version in range(2):
+        body = source_text(9, 600_000) + bytes([version])
+        paths.append(
+            zip_of_streams(
+                tmp_path / f"v{version}.zip", [("big", 8, late_flush_deflate(body), body)]
+            )
+        )
+    container = ArchiveContainer()
+    quick = container.unpack(paths[1], paths[0], tmp_path / "form", tmp_path / "base")
+    assert quick is not None
+    assert quick.deflated == 1
+    container.rebuild(tmp_path / "form", paths[0], tmp_path / "rebuilt")
+    assert (tmp_path / "rebuilt").read_bytes() != paths[1].read_bytes()
+    thorough = container.unpack(
+        paths[1], paths[0], tmp_path / "form", tmp_path / "base", thorough=True
+    )
+    assert thorough is not None
+    assert (thorough.deflated, thorough.kept) == (0, 1)
+    container.rebuild(tmp_path / "form", paths[0], tmp_path / "rebuilt")
+    assert (tmp_path / "rebuilt").read_bytes() == paths[1].read_bytes()

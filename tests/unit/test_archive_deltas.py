@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import random
 import zlib
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from deltaglider.core.models import ObjectKey, PutResult
 from deltaglider.core.service import DeltaService
 from tests.artifacts import jar, sdist, source_text, wheel, zip_of_streams
 from tests.fakes import make_service, put_file
-from tests.unit.test_archive_container import odd_deflate
+from tests.unit.test_archive_container import deflate, late_flush_deflate, odd_deflate
 
 
 def service(storage: InMemoryStorage | None = None, *, archive: bool = True) -> DeltaService:
@@ -183,4 +184,27 @@ def test_a_zip_whose_entries_no_recipe_rebuilds_still_copies_unchanged_ones(
     svc = service()
     results = upload(svc, paths)
     assert results[1].stored_size < paths[1].stat().st_size / 5
+    check_reads(service(svc.storage), paths, tmp_path / "out")  # type: ignore[arg-type]
+
+
+def test_a_recipe_that_fails_late_is_caught_and_the_stream_kept(tmp_path: Path) -> None:
+    """The writer's rebuild of the whole file catches a recipe that held on the start of
+    its stream only; the form is made again, that stream kept, and the file exact."""
+    paths = []
+    for version in range(2):
+        good, late = (
+            source_text(7, 40_000) + bytes([version]),
+            source_text(9, 600_000) + bytes([version]),
+        )
+        blob = random.Random(3).randbytes(1_000_000)  # the same in both: copied
+        entries = [
+            ("good", 8, deflate(good, 6), good),
+            ("late", 8, late_flush_deflate(late), late),
+            ("blob", 0, blob, blob),
+        ]
+        paths.append(zip_of_streams(tmp_path / f"v{version}.zip", entries))
+    svc = service()
+    results = upload(svc, paths)
+    meta = svc.storage.buckets["bucket"][results[1].stored_key].metadata  # type: ignore[attr-defined]
+    assert meta["dg-container"] == "archive"
     check_reads(service(svc.storage), paths, tmp_path / "out")  # type: ignore[arg-type]

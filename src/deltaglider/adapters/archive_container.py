@@ -49,13 +49,15 @@ class ArchiveContainer:
     kind = "archive"
     version = form.VERSION
 
-    def unpack(self, source: Path, reference: Path, out: Path, base: Path) -> Unpacked | None:
+    def unpack(
+        self, source: Path, reference: Path, out: Path, base: Path, *, thorough: bool = False
+    ) -> Unpacked | None:
         if not _looks_like_container(source):
             return None
         data = memoryview(source.read_bytes())
         ref_data = memoryview(reference.read_bytes())
         ref = _Ref(ref_data, 0, 0, _Budget())
-        tally = _Tally()
+        tally = _Tally(thorough=thorough)
         node = _unpack(data, ref, 0, _Budget(), tally)
         if not isinstance(node, form.Container):
             return None
@@ -110,6 +112,7 @@ class _Budget:
 
 @dataclass
 class _Tally:
+    thorough: bool = False  # every recipe proven here, not only by the caller's rebuild
     copied: int = 0
     deflated: int = 0
     kept: int = 0
@@ -344,7 +347,8 @@ def _changed(
     content = _content(data, stream, budget)
     params = None
     if content is not None:
-        params = find_params(content, raw, tally.last[0] if tally.last else None)
+        first = tally.last[0] if tally.last else None
+        params = find_params(content, raw, first, whole=tally.thorough)
     if content is None or params is None:
         tally.kept += 1
         return form.Kept(0, raw)

@@ -71,20 +71,32 @@ def deflate(content: bytes | memoryview, params: Deflate) -> bytes:
 
 
 def find_params(
-    content: bytes | memoryview, stream: bytes | memoryview, first: Deflate | None = None
+    content: bytes | memoryview,
+    stream: bytes | memoryview,
+    first: Deflate | None = None,
+    *,
+    whole: bool = True,
 ) -> Deflate | None:
     """Parameters with which zlib rebuilds `stream` byte for byte from `content` (tried
-    `first`, then CANDIDATES), proven by comparison; None when none does."""
+    `first`, then CANDIDATES), proven by comparison; None when none does. With `whole`
+    False, only the first QUICK bytes of content are compared: the caller proves the
+    rest by rebuilding the whole file (and calls again with `whole` if that fails)."""
     tried = (first, *(c for c in CANDIDATES if c != first)) if first else CANDIDATES
     for params in tried:
-        if params is not None and _rebuilds(content, stream, params):
+        if params is not None and _rebuilds(content, stream, params, whole):
             return params
     return None
 
 
-def _rebuilds(content: bytes | memoryview, stream: bytes | memoryview, params: Deflate) -> bool:
-    """Whether deflating `content` with `params` gives exactly `stream`; stops at the
-    first difference."""
+QUICK = 256 * 1024  # content compared by a quick look: wrong parameters differ long before
+
+
+def _rebuilds(
+    content: bytes | memoryview, stream: bytes | memoryview, params: Deflate, whole: bool
+) -> bool:
+    """Whether deflating `content` with `params` gives exactly `stream` (or, unless
+    `whole`, its start as far as QUICK bytes of content give); stops at the first
+    difference."""
     deflater = zlib.compressobj(
         params.level, zlib.DEFLATED, -zlib.MAX_WBITS, params.mem, params.strategy
     )
@@ -96,5 +108,7 @@ def _rebuilds(content: bytes | memoryview, stream: bytes | memoryview, params: D
         if expected[at : at + len(piece)] != piece:
             return False
         at += len(piece)
+        if not whole and start + FEED >= QUICK and start + FEED < len(source):
+            return True
     piece = deflater.flush()
     return len(expected) == at + len(piece) and expected[at:] == piece

@@ -104,42 +104,62 @@ class Encoder:
 
     # ----------------------------------------------------------------- encoding
 
-    def encode(self, reference: Path, ref_sha256: str, target: Target) -> Encoded:
+    def encode(self, reference: Path, target: Target) -> Encoded:
         """A delta of the file against `reference`: of its content where it is a
-        container that rebuilds exactly, else of its raw bytes; checked to rebuild."""
-        found = self._encode_archive(reference, ref_sha256, target)
+        container that rebuilds exactly, else of its raw bytes. Not yet proven: the
+        caller decides whether to keep it, then has it `checked` before storing it."""
+        found = self._try_archive(reference, target, thorough=False)
         if found is not None:
             return found
-        delta = target.work / "target.delta"
+        delta = _fresh(target.work / "target.delta")
         content = self._gzip_content(target)
         if content is not None:
-            ref_inner = target.work / "reference.inner"
+            ref_inner = _fresh(target.work / "reference.inner")
             if content.container.decompress(reference, ref_inner):
                 self.diff.encode(ref_inner, content.path, delta)
-                self._check_round_trip(ref_inner, delta, content.sha256, target.work)
                 size = delta.stat().st_size
                 return Encoded(delta, size, content.container.kind, content.recipe)
         self.diff.encode(reference, target.path, delta)
-        self._check_round_trip(reference, delta, target.sha256, target.work)
         return Encoded(delta, delta.stat().st_size)
+
+    def checked(self, encoded: Encoded, reference: Path, target: Target) -> Encoded:
+        """The delta, decoded (and its file rebuilt) as a reader would and its SHA256
+        compared: what is stored must rebuild exactly. An archive delta's recipes were
+        checked on their streams' starts only; if the rebuild fails, the form is made
+        again with every recipe proven on its whole stream."""
+        work = target.work
+        if self.archive is not None and encoded.container == self.archive.kind:
+            if self._rebuilds(reference, encoded.path, target):
+                return encoded
+            self.logger.debug("%s: a recipe did not rebuild its whole stream", target.name)
+            again = self._try_archive(reference, target, thorough=True)
+            if again is not None and self._rebuilds(reference, again.path, target):
+                return again
+            raise IntegrityError(f"{target.name}: its content form does not rebuild the file")
+        if encoded.container is not None and target.gzip is not None:
+            inner = work / "reference.inner"
+            self._check_round_trip(inner, encoded.path, target.gzip.sha256, work)
+        else:
+            self._check_round_trip(reference, encoded.path, target.sha256, work)
+        return encoded
 
     def self_delta(self, target: Target) -> Encoded:
         """The (tiny) delta of a file that becomes a reference, against itself: of its
-        raw bytes, so reading it back needs nothing inflated."""
+        raw bytes, so reading it back needs nothing inflated. Checked."""
         delta = _fresh(target.work / "own.delta")
         self.diff.encode(target.path, target.path, delta)
         self._check_round_trip(target.path, delta, target.sha256, target.work)
         return Encoded(delta, delta.stat().st_size)
 
-    def _encode_archive(self, reference: Path, ref_sha256: str, target: Target) -> Encoded | None:
+    def _try_archive(self, reference: Path, target: Target, thorough: bool) -> Encoded | None:
         """The delta of a container's content form against the part of the reference
-        it needs, decoded and rebuilt before it is trusted; None when the file is not a
-        container this looks into (or nothing in it could be opened)."""
+        it needs; None when the file is not a container looked into (or nothing in it
+        could be opened)."""
         if self.archive is None or not self.policy.unwrap_containers:
             return None
         work = target.work
         form, base = _fresh(work / "target.form"), _fresh(work / "reference.base")
-        unpacked = self.archive.unpack(target.path, reference, form, base)
+        unpacked = self.archive.unpack(target.path, reference, form, base, thorough=thorough)
         if unpacked is None or unpacked.copied + unpacked.deflated + unpacked.stored == 0:
             return None  # nothing in it opened: its raw bytes delta as well
         coded = _fresh(work / "target.coded")
@@ -149,13 +169,17 @@ class Encoder:
         with delta.open("wb") as out, coded.open("rb") as body:
             out.write(header)
             shutil.copyfileobj(body, out, CHUNK)
-        check = _fresh(work / "check")
-        self._rebuild_archive(reference, self.diff, delta, check, work)
-        if self.hasher.file_sha256(check) != target.sha256:
-            raise IntegrityError(f"{target.name}: its content form does not rebuild the file")
-        check.unlink()
         recipe = f"v{self.archive.version}"
         return Encoded(delta, delta.stat().st_size, self.archive.kind, recipe, unpacked)
+
+    def _rebuilds(self, reference: Path, delta: Path, target: Target) -> bool:
+        """Whether an archive delta rebuilds the file exactly, read as a reader would."""
+        check = _fresh(target.work / "check")
+        try:
+            self._rebuild_archive(reference, self.diff, delta, check, target.work)
+            return self.hasher.file_sha256(check) == target.sha256
+        finally:
+            check.unlink(missing_ok=True)
 
     def _gzip_content(self, target: Target) -> Content | None:
         """A gzip file's uncompressed content, when a recipe rebuilds the file from it

@@ -208,7 +208,7 @@ class Writer:
             )
         except ReferenceMissing:  # removed since this process listed it
             raise _Contended from None
-        encoded = self.encoder.encode(ref_path, reference.sha256, target)
+        encoded = self.encoder.encode(ref_path, target)
         ratio = encoded.size / upload.size if upload.size else 0.0
         usual = self.references.usual_ratio(space, ref_info.key, reference.name)
         if self.policy.starts_new_reference(ratio, usual):
@@ -226,6 +226,7 @@ class Writer:
                 upload.dest, encoded.size, upload.size, self.policy.max_ratio,
             )  # fmt: skip
             return None
+        encoded = self.encoder.checked(encoded, ref_path, target)
         return self._store_delta(upload, encoded, ref_info.key, reference.sha256, "delta")
 
     def _store_delta(

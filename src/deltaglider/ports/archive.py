@@ -42,10 +42,14 @@ class ArchivePort(Protocol):
     kind: str  # recorded in metadata: "archive"
     version: int  # of the content form written, recorded in the recipe
 
-    def unpack(self, source: Path, reference: Path, out: Path, base: Path) -> Unpacked | None:
+    def unpack(
+        self, source: Path, reference: Path, out: Path, base: Path, *, thorough: bool = False
+    ) -> Unpacked | None:
         """Write to `out` the content form of `source` made against `reference`, and to
         `base` the part of the reference its delta is to be made against; None when
-        `source` is not a container looked into."""
+        `source` is not a container looked into. Each recipe is checked on the start of
+        its stream, the caller proving the whole by rebuilding the file; `thorough`
+        proves every recipe on its whole stream here (after such a rebuild failed)."""
         ...
 
     def base(self, reference: Path, needs: bytes, out: Path) -> None:
