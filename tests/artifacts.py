@@ -36,12 +36,15 @@ def random_file(path: Path, size: int, seed: int = 0) -> Path:
     return path
 
 
-def sdist(path: Path, version: int) -> Path:
-    """A .tar.gz as setuptools writes one (tarfile + gzip, level 9); versions differ a bit."""
-    rng = random.Random(5)
+def sdist(path: Path, version: int, *, crlf: bool = False, product: int = 5) -> Path:
+    """A .tar.gz as setuptools writes one (tarfile + gzip, level 9); versions differ a bit.
+    `crlf`: built by another hand, every line ending a CRLF; `product`: another
+    product's sources altogether."""
+    rng = random.Random(product)
     with tarfile.open(path, "w:gz") as archive:
         for index in range(40):
-            body = " ".join(f"word{rng.randrange(5000)}" for _ in range(2000)).encode()
+            words = (f"word{rng.randrange(5000)}" for _ in range(2000))
+            body = (" \r\n" if crlf else " ").join(words).encode()
             if index == version:
                 body += f"\nchanged in {version}\n".encode()
             info = tarfile.TarInfo(f"pkg-{version}/module_{index}.py")

@@ -208,3 +208,22 @@ def test_a_recipe_that_fails_late_is_caught_and_the_stream_kept(tmp_path: Path) 
     meta = svc.storage.buckets["bucket"][results[1].stored_key].metadata  # type: ignore[attr-defined]
     assert meta["dg-container"] == "archive"
     check_reads(service(svc.storage), paths, tmp_path / "out")  # type: ignore[arg-type]
+
+
+def test_a_gzip_whose_quick_recipe_fails_late_falls_back_to_raw_bytes(tmp_path: Path) -> None:
+    """As with npm tarballs: the stream's start is what zlib makes, the rest is not. Once
+    the writer's rebuild shows it, nothing in the file opens, and it is stored by its
+    raw bytes (as a delta or a reference), exact."""
+    paths = []
+    for version in range(3):
+        body = source_text(11, 900_000) + bytes([version])
+        header = gzip.compress(b"", mtime=0)[:10]
+        trailer = zlib.crc32(body).to_bytes(4, "little") + len(body).to_bytes(4, "little")
+        paths.append(tmp_path / f"pkg-{version}.tgz")
+        paths[-1].write_bytes(header + late_flush_deflate(body) + trailer)
+    storage = InMemoryStorage()
+    storage.create_bucket("bucket")
+    results = upload(service(storage), paths)
+    for result in results:
+        assert "dg-container" not in storage.buckets["bucket"][result.stored_key].metadata
+    check_reads(service(storage), paths, tmp_path / "out")

@@ -16,6 +16,8 @@ The limits below decide what a base holds: they are part of the storage format
 
 from __future__ import annotations
 
+import hashlib
+import zlib
 from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
 from pathlib import Path
@@ -30,6 +32,7 @@ from deltaglider.adapters.layouts import (
     Stream,
     is_tar_header,
     parse,
+    parse_tar,
 )
 from deltaglider.core.errors import FormatError
 from deltaglider.ports.archive import Unpacked
@@ -41,6 +44,8 @@ TOTAL_LIMIT = 1024 * 1024 * 1024  # inflated bytes in one form; streams after th
 FILE_LIMIT = 2 * 1024 * 1024 * 1024
 TAIL = 22 + 0xFFFF  # where a zip's end of central directory record must be
 MIN_ALIKE = 8  # characters two names in one folder share to be taken for one file renamed
+BLOCK = 16 * 1024  # content per feature: an entry weighs by its size
+MAX_FEATURES = 1024  # per entry
 
 
 class ArchiveContainer:
@@ -70,6 +75,29 @@ class ArchiveContainer:
             tally.copied, tally.deflated, tally.stored, tally.kept, form.encode_needs(needs)
         )
 
+    def features(self, path: Path) -> list[int]:
+        """Hashes of what the file holds: an archive's entries (by CRC32 and size, one
+        per BLOCK of entry), a gzip's or tar's members alike, else its blocks."""
+        if not _looks_like_container(path):
+            with path.open("rb") as file:
+                return [_hash(zlib.crc32(block)) for block in iter(lambda: file.read(BLOCK), b"")]
+        data = memoryview(path.read_bytes())
+        layout = parse(data, STREAM_LIMIT)
+        if layout is not None and layout.kind == "gzip" and len(layout.streams) == 1:
+            content = layout.streams[0].content
+            assert content is not None
+            data = memoryview(content)
+            layout = parse_tar(data)
+        if layout is None:
+            return [_hash(zlib.crc32(data[at : at + BLOCK])) for at in range(0, len(data), BLOCK)]
+        found: list[int] = []
+        for stream in layout.streams:
+            crc, size = stream.crc, stream.size
+            if crc is None or size is None:
+                crc, size = zlib.crc32(data[stream.start : stream.stop]), stream.stop - stream.start
+            found.extend(_hash(crc, size, i) for i in range(min(1 + size // BLOCK, MAX_FEATURES)))
+        return found
+
     def base(self, reference: Path, needs: bytes, out: Path) -> None:
         wanted = form.decode_needs(needs)
         with out.open("wb") as dst:
@@ -79,6 +107,12 @@ class ArchiveContainer:
         node = form.read_form(memoryview(unpacked.read_bytes()))
         with out.open("wb") as dst:
             form.rebuild(node, memoryview(reference.read_bytes()), dst)
+
+
+def _hash(*values: int) -> int:
+    """A 32-bit feature hash of a few numbers."""
+    packed = b"".join(v.to_bytes(8, "little") for v in values)
+    return int.from_bytes(hashlib.blake2b(packed, digest_size=4).digest(), "big")
 
 
 def _looks_like_container(path: Path) -> bool:

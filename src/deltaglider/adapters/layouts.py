@@ -44,6 +44,8 @@ class Stream:
     name: bytes  # lines versions up: a zip entry's or tar member's name, a gzip member's index
     method: Method
     content: bytes | None = None  # the inflated content, when finding the stream needed it
+    crc: int | None = None  # a zip entry's CRC32 of its content, as its directory records it
+    size: int | None = None  # and its content's size
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,8 @@ def _central_directory(
         (local,) = struct.unpack_from("<I", data, at + 42)
         name = bytes(data[at + 46 : at + 46 + name_len])
         extra = data[at + 46 + name_len : at + 46 + name_len + extra_len]
-        csize, local = _zip64_extra(extra, usize, csize, local)
+        (crc,) = struct.unpack_from("<I", data, at + 16)
+        csize, usize, local = _zip64_extra(extra, usize, csize, local)
         at += 46 + name_len + extra_len + comment_len
         if at > end:
             return None
@@ -148,13 +151,14 @@ def _central_directory(
         begin = header + 30 + local_name + local_extra
         if flags & 0x1 or method not in (0, 8):
             continue  # encrypted, or another compression: its bytes stay as they are
-        streams.append(Stream(begin, begin + csize, name, "deflate" if method == 8 else "stored"))
+        method_name: Method = "deflate" if method == 8 else "stored"
+        streams.append(Stream(begin, begin + csize, name, method_name, None, crc, usize))
     return streams
 
 
-def _zip64_extra(extra: memoryview, usize: int, csize: int, local: int) -> tuple[int, int]:
-    """Compressed size and local header offset, from the zip64 extra field where the
-    central directory says 0xFFFFFFFF (its values in the order usize, csize, offset)."""
+def _zip64_extra(extra: memoryview, usize: int, csize: int, local: int) -> tuple[int, int, int]:
+    """Compressed size, size and local header offset, from the zip64 extra field where
+    the central directory says 0xFFFFFFFF (its values in the order usize, csize, offset)."""
     at = 0
     while at + 4 <= len(extra):
         tag, length = struct.unpack_from("<HH", extra, at)
@@ -162,14 +166,14 @@ def _zip64_extra(extra: memoryview, usize: int, csize: int, local: int) -> tuple
             body = bytes(extra[at + 4 : at + 4 + length])
             values = iter(struct.unpack_from(f"<{len(body) // 8}Q", body))
             if usize == 0xFFFFFFFF:
-                next(values, None)
+                usize = next(values, usize)
             if csize == 0xFFFFFFFF:
                 csize = next(values, csize)
             if local == 0xFFFFFFFF:
                 local = next(values, local)
             break
         at += 4 + length
-    return csize, local
+    return csize, usize, local
 
 
 # ----------------------------------------------------------------------------- gzip

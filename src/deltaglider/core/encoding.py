@@ -14,13 +14,14 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
 from deltaglider.core.errors import DiffError, DiffToolMissing, FormatError, IntegrityError
 from deltaglider.core.metadata import DeltaMeta, recipe_fits
 from deltaglider.core.policy import DeltaPolicy
+from deltaglider.core.sketch import Sketch
 from deltaglider.ports import (
     ArchivePort,
     ContainerPort,
@@ -55,6 +56,9 @@ class Target:
     work: Path
     gzip: Content | None = None
     gzip_tried: bool = False
+    sketch: Sketch | None = None
+    sketched: bool = False
+    thorough: bool = False  # a quick recipe failed: every recipe proven on its whole stream
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,7 @@ class Encoded:
     container: str | None = None
     recipe: str | None = None
     unpacked: Unpacked | None = None
+    proven: bool = False  # decoded and its file rebuilt exactly (Encoder.checked)
 
 
 class Encoder:
@@ -102,13 +107,22 @@ class Encoder:
     def target(self, source: Path, sha256: str, name: str, work: Path) -> Target:
         return Target(source, sha256, name, work)
 
+    def sketch(self, target: Target) -> Sketch | None:
+        """The file's content sketch (made once per upload), None without an archive
+        port to see inside files."""
+        if not target.sketched:
+            target.sketched = True
+            if self.archive is not None:
+                target.sketch = Sketch.of(self.archive.features(target.path))
+        return target.sketch
+
     # ----------------------------------------------------------------- encoding
 
     def encode(self, reference: Path, target: Target) -> Encoded:
         """A delta of the file against `reference`: of its content where it is a
         container that rebuilds exactly, else of its raw bytes. Not yet proven: the
         caller decides whether to keep it, then has it `checked` before storing it."""
-        found = self._try_archive(reference, target, thorough=False)
+        found = self._try_archive(reference, target, thorough=target.thorough)
         if found is not None:
             return found
         delta = _fresh(target.work / "target.delta")
@@ -126,22 +140,27 @@ class Encoder:
         """The delta, decoded (and its file rebuilt) as a reader would and its SHA256
         compared: what is stored must rebuild exactly. An archive delta's recipes were
         checked on their streams' starts only; if the rebuild fails, the form is made
-        again with every recipe proven on its whole stream."""
+        again with every recipe proven on its whole stream (or, when nothing in the
+        file then opens, a delta of its raw bytes is made): the caller gets another
+        delta back, and decides again whether to keep it."""
+        if encoded.proven:
+            return encoded
         work = target.work
         if self.archive is not None and encoded.container == self.archive.kind:
             if self._rebuilds(reference, encoded.path, target):
-                return encoded
+                return replace(encoded, proven=True)
             self.logger.debug("%s: a recipe did not rebuild its whole stream", target.name)
-            again = self._try_archive(reference, target, thorough=True)
-            if again is not None and self._rebuilds(reference, again.path, target):
-                return again
-            raise IntegrityError(f"{target.name}: its content form does not rebuild the file")
+            target.thorough = True
+            again = self.encode(reference, target)
+            return self.checked(again, reference, target)
         if encoded.container is not None and target.gzip is not None:
-            inner = work / "reference.inner"
+            inner = _fresh(work / "reference.inner")
+            if not target.gzip.container.decompress(reference, inner):
+                raise IntegrityError(f"{target.name}: its reference no longer decompresses")
             self._check_round_trip(inner, encoded.path, target.gzip.sha256, work)
         else:
             self._check_round_trip(reference, encoded.path, target.sha256, work)
-        return encoded
+        return replace(encoded, proven=True)
 
     def self_delta(self, target: Target) -> Encoded:
         """The (tiny) delta of a file that becomes a reference, against itself: of its
@@ -149,7 +168,7 @@ class Encoder:
         delta = _fresh(target.work / "own.delta")
         self.diff.encode(target.path, target.path, delta)
         self._check_round_trip(target.path, delta, target.sha256, target.work)
-        return Encoded(delta, delta.stat().st_size)
+        return Encoded(delta, delta.stat().st_size, proven=True)
 
     def _try_archive(self, reference: Path, target: Target, thorough: bool) -> Encoded | None:
         """The delta of a container's content form against the part of the reference

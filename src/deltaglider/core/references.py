@@ -1,8 +1,9 @@
 """Choosing, creating, confirming and fetching a DeltaSpace's references.
 
-- Choosing: of the DeltaSpace's newest references, the one made from the file whose name
-  shares the longest start with the new file's (one product per prefix: the newest; `app-*`
-  and `lib-*` side by side: each its own), and what deltas against it usually weigh.
+- Choosing: of the DeltaSpace's newest references, those whose content sketch is most
+  like the new file's (core/sketch.py), and the one made from the file whose name shares
+  the longest start with the new file's (for references without a sketch); and what
+  deltas against a reference usually weigh.
 - Creating: create-only (`If-None-Match: *`), so racing uploaders agree on one; on stores
   that ignore conditional writes (found out once per bucket by a probe written twice),
   references are named by their content instead.
@@ -35,6 +36,7 @@ from deltaglider.core.metadata import ReferenceMeta, read_reference
 from deltaglider.core.models import DELTA_SUFFIX, PROBE_PREFIX, DeltaSpace, is_reference_key
 from deltaglider.core.policy import DRIFT_HISTORY
 from deltaglider.core.scratch import scratch_dir
+from deltaglider.core.sketch import Sketch
 from deltaglider.ports import (
     CachePort,
     ClockPort,
@@ -45,7 +47,8 @@ from deltaglider.ports import (
     StoragePort,
 )
 
-RECENT_REFERENCES = 8  # references of a DeltaSpace that new deltas may be made against
+RECENT_REFERENCES = 16  # references of a DeltaSpace that new deltas may be made against
+SKETCHED_CANDIDATES = 2  # most alike references offered, beside the one chosen by name
 SPACES_REMEMBERED = 256  # DeltaSpaces (and buckets) whose references are kept
 REMEMBERED_FOR = 60.0  # seconds before another process's new reference is seen
 
@@ -83,16 +86,28 @@ class References:
 
     # ----------------------------------------------------------------- choosing
 
-    def current(self, space: DeltaSpace, name: str) -> ObjectInfo | None:
-        """The reference a new delta of file `name` is made against, None if the
-        DeltaSpace has none. Listed once per DeltaSpace (a LIST, and a HEAD per
-        reference considered) until it expires."""
+    def candidates(self, space: DeltaSpace, name: str, sketch: Sketch | None) -> list[ObjectInfo]:
+        """The references a new delta of file `name` may be made against, best first
+        (empty when the DeltaSpace has none): those whose content sketch is most like
+        the file's, then the one made from the file whose name shares the longest start
+        with `name` (the newest on a tie), for references without a sketch. Listed once
+        per DeltaSpace (a LIST, and a HEAD per reference considered) until it expires."""
         known = self._known.get(space)
         if known is None:
             known = self._known.setdefault(space, self._list(space))
         if not known:
-            return None
-        return max(known, key=lambda info: _shared_start(_file_name(info), name))
+            return []
+        by_name = max(known, key=lambda info: _shared_start(_file_name(info), name))
+        if sketch is None:
+            return [by_name]
+        alike = []
+        for info in known:
+            theirs = _sketch(info)
+            if theirs is not None:
+                alike.append((theirs.similarity(sketch), info))
+        alike.sort(key=lambda pair: pair[0], reverse=True)  # stable: newest first on a tie
+        chosen = [info for _, info in alike[:SKETCHED_CANDIDATES]]
+        return chosen + ([by_name] if by_name not in chosen else [])
 
     def _list(self, space: DeltaSpace) -> list[ObjectInfo]:
         """The DeltaSpace's newest references (up to RECENT_REFERENCES), newest first."""
@@ -142,11 +157,20 @@ class References:
         return space.named_reference_key(sha256)
 
     def create(
-        self, space: DeltaSpace, key: str, source: Path, name: str, sha256: str, size: int
+        self,
+        space: DeltaSpace,
+        key: str,
+        source: Path,
+        name: str,
+        sha256: str,
+        size: int,
+        sketch: Sketch | None = None,
     ) -> bool:
         """Write the file as a reference unless one exists at `key`; True when the key
         now holds this file (a content-named key may already hold the same bytes)."""
-        reference = ReferenceMeta(name, sha256, size, self.clock.now(), self.tool)
+        reference = ReferenceMeta(
+            name, sha256, size, self.clock.now(), self.tool, sketch.to_text() if sketch else None
+        )
         try:
             etag = self.storage.upload(
                 space.bucket, key, source, reference.to_metadata(), create_only=True
@@ -251,6 +275,14 @@ def _file_name(info: ObjectInfo) -> str:
         return read_reference(info.metadata).name
     except FormatError:
         return ""
+
+
+def _sketch(info: ObjectInfo) -> Sketch | None:
+    """A reference's content sketch (None when it has none, or it is unreadable)."""
+    try:
+        return Sketch.from_text(read_reference(info.metadata).sketch)
+    except FormatError:
+        return None
 
 
 def _shared_start(one: str, other: str) -> int:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -28,7 +28,7 @@ from deltaglider.core.errors import (
 )
 from deltaglider.core.index import IndexEntry
 from deltaglider.core.limits import KEY_LIMIT, fits_key
-from deltaglider.core.metadata import DeltaMeta, DirectMeta, read_reference
+from deltaglider.core.metadata import DeltaMeta, DirectMeta, ReferenceMeta, read_reference
 from deltaglider.core.models import DELTA_SUFFIX, ObjectKey, PutResult, StoredAs
 from deltaglider.core.policy import DeltaPolicy, is_reserved_name
 from deltaglider.core.references import References
@@ -37,6 +37,9 @@ from deltaglider.core.spool import Spooled
 from deltaglider.ports import ClockPort, LoggerPort, MetricsPort, ObjectInfo, StoragePort
 
 REFERENCE_ATTEMPTS = 5  # tries to settle a delta's reference while others change them
+CANDIDATES_TRIED = 3  # references a file is delta'd against, at most, most alike first
+TRY_MORE_ABOVE = 0.1  # a delta this large (of its file) is worth trying another reference
+TRY_MORE_UP_TO = 512 * 1024 * 1024  # files larger are delta'd against one reference only
 
 
 @dataclass(frozen=True)
@@ -192,42 +195,71 @@ class Writer:
         ones starts a new reference (DeltaPolicy.starts_new_reference).
         """
         space = upload.dest.delta_space
-        ref_info = self.references.current(space, upload.dest.name)
-        if ref_info is None:  # this file becomes the DeltaSpace's first reference
+        sketch = self.encoder.sketch(target)
+        candidates = self.references.candidates(space, upload.dest.name, sketch)
+        if not candidates:  # this file becomes the DeltaSpace's first reference
             # The reference is written only once its delta exists (nothing is stored on
             # a failure), and only if nobody else wrote one meanwhile.
             own = self.encoder.self_delta(target)
             key = self.references.first_key(space, upload.sha256)
-            if not self.references.create(space, key, *_as_reference(upload)):
+            if not self.references.create(space, key, *_as_reference(upload), sketch):
                 raise _Contended
             return self._store_delta(upload, own, key, upload.sha256, "reference created")
-        reference = read_reference(ref_info.metadata)
-        try:
-            ref_path = self.references.fetch(
-                space.bucket, ref_info.key, reference.sha256, work / "reference.bin"
-            )
-        except ReferenceMissing:  # removed since this process listed it
-            raise _Contended from None
-        encoded = self.encoder.encode(ref_path, target)
-        ratio = encoded.size / upload.size if upload.size else 0.0
-        usual = self.references.usual_ratio(space, ref_info.key, reference.name)
-        if self.policy.starts_new_reference(ratio, usual):
-            self.logger.debug(
-                "delta of %s is %.1f%% of it (usual %s): it becomes a new reference",
-                upload.dest, 100 * ratio, "-" if usual is None else f"{100 * usual:.1f}%",
-            )  # fmt: skip
-            own = self.encoder.self_delta(target)
-            key = space.named_reference_key(upload.sha256)
-            if self.references.create(space, key, *_as_reference(upload)):
-                return self._store_delta(upload, own, key, upload.sha256, "new reference")
-        elif not self.policy.keeps_delta(encoded.size, upload.size):
-            self.logger.debug(
-                "delta of %s is %d of %d bytes, above the ratio %.2f: storing it whole",
-                upload.dest, encoded.size, upload.size, self.policy.max_ratio,
-            )  # fmt: skip
-            return None
-        encoded = self.encoder.checked(encoded, ref_path, target)
-        return self._store_delta(upload, encoded, ref_info.key, reference.sha256, "delta")
+        ref_info, reference, ref_path, encoded = self._best_delta(upload, target, candidates, work)
+        while True:
+            ratio = encoded.size / upload.size if upload.size else 0.0
+            usual = self.references.usual_ratio(space, ref_info.key, reference.name)
+            if self.policy.starts_new_reference(ratio, usual):
+                self.logger.debug(
+                    "delta of %s is %.1f%% of it (usual %s): it becomes a new reference",
+                    upload.dest, 100 * ratio, "-" if usual is None else f"{100 * usual:.1f}%",
+                )  # fmt: skip
+                own = self.encoder.self_delta(target)
+                key = space.named_reference_key(upload.sha256)
+                if self.references.create(space, key, *_as_reference(upload), sketch):
+                    return self._store_delta(upload, own, key, upload.sha256, "new reference")
+            elif not self.policy.keeps_delta(encoded.size, upload.size):
+                self.logger.debug(
+                    "delta of %s is %d of %d bytes, above the ratio %.2f: storing it whole",
+                    upload.dest, encoded.size, upload.size, self.policy.max_ratio,
+                )  # fmt: skip
+                return None
+            proven = self.encoder.checked(encoded, ref_path, target)
+            if proven.path == encoded.path and proven.size == encoded.size:
+                return self._store_delta(upload, proven, ref_info.key, reference.sha256, "delta")
+            encoded = proven  # made again to be proven: decide again on what it weighs
+
+    def _best_delta(
+        self, upload: _Upload, target: Target, candidates: list[ObjectInfo], work: Path
+    ) -> tuple[ObjectInfo, ReferenceMeta, Path, Encoded]:
+        """The smallest delta against the candidate references, most alike first: the
+        next one is tried only while the delta is above TRY_MORE_ABOVE of the file (and
+        the file small enough for another try to pay). _Contended when a candidate was
+        removed since this process listed it."""
+        space = upload.dest.delta_space
+        best: tuple[ObjectInfo, ReferenceMeta, Path, Encoded] | None = None
+        tries = CANDIDATES_TRIED if upload.size <= TRY_MORE_UP_TO else 1
+        for index, ref_info in enumerate(candidates[:tries]):
+            if best is not None and best[3].size <= TRY_MORE_ABOVE * upload.size:
+                break
+            reference = read_reference(ref_info.metadata)
+            try:
+                ref_path = self.references.fetch(
+                    space.bucket, ref_info.key, reference.sha256, work / f"reference-{index}.bin"
+                )
+            except ReferenceMissing:
+                raise _Contended from None
+            encoded = self.encoder.encode(ref_path, target)
+            if best is None or encoded.size < best[3].size:
+                kept = encoded.path.rename(work / f"try-{index}.delta")
+                best = ref_info, reference, ref_path, replace(encoded, path=kept)
+            if index:
+                self.logger.debug(
+                    "%s: %d bytes against %s (tried %d)", upload.dest, encoded.size, ref_info.key,
+                    index + 1,
+                )  # fmt: skip
+        assert best is not None
+        return best
 
     def _store_delta(
         self, upload: _Upload, encoded: Encoded, ref_key: str, ref_sha256: str, reason: str

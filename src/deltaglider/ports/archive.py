@@ -52,6 +52,11 @@ class ArchivePort(Protocol):
         proves every recipe on its whole stream here (after such a rebuild failed)."""
         ...
 
+    def features(self, path: Path) -> list[int]:
+        """32-bit hashes of what the file holds, for its similarity sketch: an archive's
+        entries by content (more for larger ones), else blocks of the file."""
+        ...
+
     def base(self, reference: Path, needs: bytes, out: Path) -> None:
         """Write to `out` the part of `reference` that `needs` (Unpacked.needs) names,
         as `unpack` wrote it. Malformed needs raise FormatError."""
