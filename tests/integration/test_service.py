@@ -58,7 +58,9 @@ def test_unrelated_content_becomes_a_new_reference(backend: Backend, tmp_path: P
     other = random_file(tmp_path / "b.bin", 100_000, seed=2)
     result = put_file(service, other, ObjectKey(backend.bucket, "b.bin"))
     assert (result.stored_as, result.reason) == (StoredAs.DELTA, "new reference")
-    assert result.stored_size < 1_000  # against itself
+    # its bytes, as a reference, and its delta against itself
+    assert result.reference_size == 100_000
+    assert result.stored_size - result.reference_size < 1_000
     storage = backend.storage()
     references = [k.key for k in storage.list(backend.bucket, "reference") if k.size == 100_000]
     assert len(references) == 2

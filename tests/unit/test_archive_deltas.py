@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import io
 import random
+import re
 import zlib
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from deltaglider.adapters.zstd_codec import ZstdCodec
 from deltaglider.core.encoding import archive_header, read_archive_header
 from deltaglider.core.errors import FormatError, IntegrityError
 from deltaglider.core.metadata import read_delta
-from deltaglider.core.models import ObjectKey, PutResult
+from deltaglider.core.models import DeltaForm, ObjectKey, PutResult, StoredAs
 from deltaglider.core.service import DeltaService
 from tests.artifacts import jar, sdist, source_text, wheel, zip_of_streams
 from tests.fakes import make_service, put_file
@@ -227,3 +228,23 @@ def test_a_gzip_whose_quick_recipe_fails_late_falls_back_to_raw_bytes(tmp_path: 
     for result in results:
         assert "dg-container" not in storage.buckets["bucket"][result.stored_key].metadata
     check_reads(service(storage), paths, tmp_path / "out")
+
+
+def test_put_results_and_stats_say_how_each_object_is_stored(tmp_path: Path) -> None:
+    paths = [wheel(tmp_path / f"w-{v}.whl", v) for v in range(3)]
+    svc = service()
+    results = upload(svc, paths)
+    blob = tmp_path / "notes.zip"
+    blob.write_bytes(source_text(3, 2_000))  # not a zip inside, stored whole as asked
+    whole = put_file(svc, blob, key("r/notes.zip"), no_delta=True)
+    first, *deltas = results
+    assert (first.created_reference, first.form, first.detail) == (True, DeltaForm.RAW, "")
+    assert first.reference_size == paths[0].stat().st_size
+    assert first.stored_size > first.reference_size  # the reference and its own tiny delta
+    for result in deltas:
+        assert (result.form, result.reference_size) == (DeltaForm.CONTENT, 0)
+        assert re.fullmatch(r"\d+ of \d+ entries re-deflated, \d+ copied", result.detail)
+    assert whole.stored_as is StoredAs.DIRECT
+    [row] = svc.stats("bucket", "r/")
+    assert (row.objects, row.deltas, row.content_deltas, row.references) == (4, 3, 2, 1)
+    assert row.reference_bytes == paths[0].stat().st_size

@@ -29,7 +29,7 @@ from deltaglider.core.errors import (
 from deltaglider.core.index import IndexEntry
 from deltaglider.core.limits import KEY_LIMIT, fits_key
 from deltaglider.core.metadata import DeltaMeta, DirectMeta, ReferenceMeta, read_reference
-from deltaglider.core.models import DELTA_SUFFIX, ObjectKey, PutResult, StoredAs
+from deltaglider.core.models import DELTA_SUFFIX, DeltaForm, ObjectKey, PutResult, StoredAs
 from deltaglider.core.policy import DeltaPolicy, is_reserved_name
 from deltaglider.core.references import References
 from deltaglider.core.scratch import scratch_dir
@@ -77,6 +77,7 @@ class _StoredDelta:
     etag: str
     ref_key: str
     ref_sha256: str
+    delta_size: int
 
 
 class _Contended(Exception):
@@ -284,18 +285,22 @@ class Writer:
             dest.bucket, dest.delta_key, encoded.path, meta.to_metadata(dest.delta_key)
         )
         self.catalog.note_stored(dest.bucket, dest.delta_key, present=True)
+        reference_size = upload.size if reason != "delta" else 0  # this upload made it
         stored = PutResult(
             key=dest,
             stored_as=StoredAs.DELTA,
             stored_key=dest.delta_key,
             file_size=upload.size,
             file_sha256=upload.sha256,
-            stored_size=encoded.size,
+            stored_size=encoded.size + reference_size,
             created_reference=reason != "delta",
             reason=reason,
             etag=quoted(upload.etag),
+            reference_size=reference_size,
+            form=DeltaForm.CONTENT if encoded.container else DeltaForm.RAW,
+            detail=_detail(encoded),
         )
-        return _StoredDelta(stored, etag, ref_key, ref_sha256)
+        return _StoredDelta(stored, etag, ref_key, ref_sha256, encoded.size)
 
     def _settle_delta(self, upload: _Upload, stored: _StoredDelta) -> None:
         """A confirmed delta goes into the listing index, and replaces the direct form."""
@@ -306,8 +311,9 @@ class Writer:
             upload.size,
             upload.mtime,
             ref_name,
-            stored.result.stored_size,
+            stored.delta_size,
             file_etag=upload.etag,
+            form=stored.result.form,
         )
         self.catalog.record(dest.delta_space, dest.delta_key, entry)
         if not is_reserved_name(dest.name):  # a reserved name's own key is never the user's
@@ -396,6 +402,19 @@ class Writer:
         if self.catalog.exists(bucket, key):
             self.storage.delete(bucket, key)
             self.catalog.note_stored(bucket, key, present=False)
+
+
+def _detail(encoded: Encoded) -> str:
+    """How a content delta rebuilds its file, for `put` and logs."""
+    found = encoded.unpacked
+    if found is None:
+        return ""
+    parts = [f"{found.deflated} of {found.streams} entries re-deflated"]
+    if found.copied:
+        parts.append(f"{found.copied} copied")
+    if found.kept:
+        parts.append(f"{found.kept} kept as they are")
+    return ", ".join(parts)
 
 
 def _whole_key(dest: ObjectKey) -> str:

@@ -55,7 +55,9 @@ def stats(
     as_json: bool,
 ) -> int:
     """Logical bytes, stored bytes and savings per prefix, for s3://bucket[/prefix] or
-    every bucket. Computed from listings and metadata; nothing is downloaded."""
+    every bucket: how many objects are deltas, how many of those are of a container's
+    content (CONTENT), and what the references take (REFS, counted in STORED).
+    Computed from listings and metadata; nothing is downloaded."""
     service = make_service(endpoint_url, region, profile)
     if path is None:
         scopes = [(bucket.name, "") for bucket in service.list_buckets()]
@@ -67,7 +69,8 @@ def stats(
         click.echo(json.dumps(_as_json(report), indent=2))
         return 0
     table = Table(box=box.SIMPLE_HEAD, show_edge=False)
-    for column in ("BUCKET", "PREFIX", "OBJECTS", "DELTAS", "LOGICAL", "STORED", "SAVED"):
+    columns = ("BUCKET", "PREFIX", "OBJECTS", "DELTAS", "CONTENT", "REFS", "LOGICAL", "STORED")
+    for column in (*columns, "SAVED"):
         table.add_column(column, justify="left" if column in ("BUCKET", "PREFIX") else "right")
     every = [row for rows in report.values() for row in rows]
     for bucket, rows in report.items():
@@ -82,6 +85,8 @@ def _cells(row: SpaceStats) -> list[str]:
     return [
         str(row.objects),
         str(row.deltas),
+        str(row.content_deltas),
+        human_size(row.reference_bytes),
         human_size(row.logical_bytes),
         human_size(row.stored_bytes),
         percent(row.saved_bytes, row.logical_bytes),
@@ -94,7 +99,9 @@ def _as_json(report: dict[str, Sequence[SpaceStats]]) -> dict[str, object]:
             "prefix": stats.prefix,
             "objects": stats.objects,
             "deltas": stats.deltas,
+            "content_deltas": stats.content_deltas,
             "references": stats.references,
+            "reference_bytes": stats.reference_bytes,
             "logical_bytes": stats.logical_bytes,
             "stored_bytes": stats.stored_bytes,
             "saved_bytes": stats.saved_bytes,
