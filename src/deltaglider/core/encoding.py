@@ -33,6 +33,9 @@ from deltaglider.ports import (
 
 ARCHIVE_RECIPE = re.compile(r"v(?P<version>[0-9]{1,4})")
 ARCHIVE_MAGIC = b"DGCD\x01"  # an archive delta's header, version 1
+PACKING_CODEC = "zstd"  # a reference that compresses well is stored as its frame
+PACKS = 0.9  # of the file's size: below this the frame is stored instead
+SAMPLE = 1024 * 1024  # bytes compressed first to judge whether the whole file would
 CHUNK = 1024 * 1024
 
 
@@ -161,6 +164,31 @@ class Encoder:
         else:
             self._check_round_trip(reference, encoded.path, target.sha256, work)
         return replace(encoded, proven=True)
+
+    def packed_reference(self, target: Target) -> tuple[Path, str] | None:
+        """A zstd frame of a file that becomes a reference, when that is at most PACKS
+        of its size (an uncompressed tar, an image, a binary): stored instead of the
+        file, checked to decode to it first. None when it would not pay (a zip, a gzip),
+        judged on the first SAMPLE bytes before the whole file is compressed."""
+        codec = self.codecs.get(PACKING_CODEC)
+        if codec is None:
+            return None
+        work = target.work
+        empty = work / "empty"
+        empty.write_bytes(b"")
+        with target.path.open("rb") as source:
+            (work / "sample").write_bytes(source.read(SAMPLE))
+        codec.encode(empty, work / "sample", _fresh(work / "sample.packed"))
+        if (work / "sample.packed").stat().st_size > PACKS * (work / "sample").stat().st_size:
+            return None
+        packed = _fresh(work / "reference.packed")
+        codec.encode(empty, target.path, packed)
+        if packed.stat().st_size > PACKS * target.path.stat().st_size:
+            return None
+        codec.decode(empty, packed, _fresh(work / "check"))
+        if self.hasher.file_sha256(work / "check") != target.sha256:
+            raise IntegrityError(f"{codec.codec} produced a frame that does not decode")
+        return packed, codec.codec
 
     def self_delta(self, target: Target) -> Encoded:
         """The (tiny) delta of a file that becomes a reference, against itself: of its

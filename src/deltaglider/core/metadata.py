@@ -40,6 +40,7 @@ class ReferenceMeta:
     created_at: datetime | None
     tool: str
     sketch: str | None = None  # the content's similarity sketch (core/sketch.py)
+    encoding: str | None = None  # the codec whose frame of the file is stored, if any
 
     def to_metadata(self) -> dict[str, str]:
         """The name, which the reference policy matches by its start, is shortened if
@@ -47,6 +48,8 @@ class ReferenceMeta:
         meta = _written(
             "reference", self.tool, self.name, self.sha256, self.size, None, self.created_at
         )
+        if self.encoding is not None:
+            meta["dg-encoding"] = self.encoding
         if self.sketch is not None:
             meta[SKETCH_KEY] = self.sketch
         excess = metadata_size(meta) - METADATA_LIMIT
@@ -126,6 +129,7 @@ def read_reference(meta: Mapping[str, str]) -> ReferenceMeta:
         created_at=fields.optional_time("created-at"),
         tool=fields.text("tool"),
         sketch=fields.get("sketch"),
+        encoding=fields.get("encoding"),
     )
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import secrets
 import statistics
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 
 from deltaglider.core import gc_lock
@@ -27,6 +28,7 @@ from deltaglider.core.bounded import KeyedLocks, RecentMap
 from deltaglider.core.catalog import Catalog
 from deltaglider.core.errors import (
     AlreadyExists,
+    DiffError,
     FormatError,
     IntegrityError,
     ObjectNotFound,
@@ -40,6 +42,7 @@ from deltaglider.core.sketch import Sketch
 from deltaglider.ports import (
     CachePort,
     ClockPort,
+    DiffPort,
     HashPort,
     LoggerPort,
     MetricsPort,
@@ -67,8 +70,11 @@ class References:
         logger: LoggerPort,
         metrics: MetricsPort,
         tool: str,
+        codecs: Mapping[str, DiffPort] | None = None,
     ) -> None:
+        """`codecs` (by name) decode references stored compressed (`dg-encoding`)."""
         self.storage = storage
+        self.codecs = dict(codecs or {})
         self.catalog = catalog
         self.cache = cache
         self.hasher = hasher
@@ -165,28 +171,34 @@ class References:
         sha256: str,
         size: int,
         sketch: Sketch | None = None,
-    ) -> bool:
-        """Write the file as a reference unless one exists at `key`; True when the key
-        now holds this file (a content-named key may already hold the same bytes)."""
+        packed: tuple[Path, str] | None = None,
+    ) -> int | None:
+        """Write the file as a reference unless one exists at `key` (`packed`: a frame
+        of it by the named codec, stored instead, `dg-encoding`); the bytes stored when
+        the key now holds this file (a content-named key may already hold the same
+        bytes: 0), None when it holds another. The cache keeps the file itself."""
+        stored, encoding = packed if packed is not None else (source, None)
         reference = ReferenceMeta(
-            name, sha256, size, self.clock.now(), self.tool, sketch.to_text() if sketch else None
-        )
+            name, sha256, size, self.clock.now(), self.tool,
+            sketch.to_text() if sketch else None, encoding,
+        )  # fmt: skip
         try:
             etag = self.storage.upload(
-                space.bucket, key, source, reference.to_metadata(), create_only=True
+                space.bucket, key, stored, reference.to_metadata(), create_only=True
             )
         except AlreadyExists:
             existing = self.storage.head(space.bucket, key)
             if existing is None or read_reference(existing.metadata).sha256 != sha256:
                 self.logger.debug("%s was created by another uploader first", key)
-                return False
-            info = existing
+                return None
+            info, written = existing, 0
         else:
-            info = ObjectInfo(key, size, self.clock.now(), etag, reference.to_metadata())
+            written = stored.stat().st_size
+            info = ObjectInfo(key, written, self.clock.now(), etag, reference.to_metadata())
         self._remember(space, info)
         self.cache.store(sha256, source)
         self.logger.debug("created reference s3://%s/%s from %s", space.bucket, key, name)
-        return True
+        return written
 
     def _creates_exclusively(self, space: DeltaSpace) -> bool:
         """Whether the store honours create-only writes (If-None-Match: *), found out
@@ -253,12 +265,39 @@ class References:
                 raise ReferenceMissing(bucket, key) from None
             actual = self.hasher.file_sha256(local)
             if actual != sha256:
+                actual = self._unpacked(bucket, key, local) or actual
+            if actual != sha256:
                 raise IntegrityError(
                     f"reference s3://{bucket}/{key} has SHA256 {actual}, expected {sha256}"
                 )
             self.metrics.increment("reference.fetch")
             self.cache.store(sha256, local)
             return local
+
+    def _unpacked(self, bucket: str, key: str, local: Path) -> str | None:
+        """When the reference is stored compressed (its metadata's `dg-encoding` names
+        the codec of its frame), decode it in place and return its SHA256."""
+        info = self.storage.head(bucket, key)
+        try:
+            encoding = read_reference(info.metadata).encoding if info else None
+        except FormatError:
+            return None
+        codec = self.codecs.get(encoding) if encoding else None
+        if codec is None:
+            if encoding:
+                raise FormatError(f"reference s3://{bucket}/{key} is stored in {encoding!r}")
+            return None
+        packed, empty = local.with_name(local.name + ".packed"), local.with_name(local.name + ".0")
+        local.rename(packed)
+        empty.write_bytes(b"")
+        try:
+            codec.decode(empty, packed, local)
+        except DiffError as exc:
+            raise IntegrityError(f"reference s3://{bucket}/{key} is damaged ({exc})") from None
+        finally:
+            packed.unlink(missing_ok=True)
+            empty.unlink(missing_ok=True)
+        return self.hasher.file_sha256(local)
 
     def __len__(self) -> int:
         """How many DeltaSpaces' references are remembered (bounded)."""

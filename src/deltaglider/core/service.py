@@ -108,6 +108,7 @@ class DeltaService:
             logger=logger,
             metrics=metrics,
             tool=tool,
+            codecs={diff.codec: diff, **(codecs or {})},
         )
         self.encoder = Encoder(
             diff=diff,

@@ -203,9 +203,11 @@ class Writer:
             # a failure), and only if nobody else wrote one meanwhile.
             own = self.encoder.self_delta(target)
             key = self.references.first_key(space, upload.sha256)
-            if not self.references.create(space, key, *_as_reference(upload), sketch):
+            packed = self.encoder.packed_reference(target)
+            written = self.references.create(space, key, *_as_reference(upload), sketch, packed)
+            if written is None:
                 raise _Contended
-            return self._store_delta(upload, own, key, upload.sha256, "reference created")
+            return self._store_delta(upload, own, key, upload.sha256, "reference created", written)
         ref_info, reference, ref_path, encoded = self._best_delta(upload, target, candidates, work)
         while True:
             ratio = encoded.size / upload.size if upload.size else 0.0
@@ -217,8 +219,12 @@ class Writer:
                 )  # fmt: skip
                 own = self.encoder.self_delta(target)
                 key = space.named_reference_key(upload.sha256)
-                if self.references.create(space, key, *_as_reference(upload), sketch):
-                    return self._store_delta(upload, own, key, upload.sha256, "new reference")
+                packed = self.encoder.packed_reference(target)
+                written = self.references.create(space, key, *_as_reference(upload), sketch, packed)
+                if written is not None:
+                    return self._store_delta(
+                        upload, own, key, upload.sha256, "new reference", written
+                    )
             elif not self.policy.keeps_delta(encoded.size, upload.size):
                 self.logger.debug(
                     "delta of %s is %d of %d bytes, above the ratio %.2f: storing it whole",
@@ -263,8 +269,16 @@ class Writer:
         return best
 
     def _store_delta(
-        self, upload: _Upload, encoded: Encoded, ref_key: str, ref_sha256: str, reason: str
+        self,
+        upload: _Upload,
+        encoded: Encoded,
+        ref_key: str,
+        ref_sha256: str,
+        reason: str,
+        reference_size: int = 0,
     ) -> _StoredDelta:
+        """Store a delta; `reference_size`: the bytes of the reference this upload made
+        for it (counted in what the upload stored)."""
         dest = upload.dest
         meta = DeltaMeta(
             name=dest.name,
@@ -285,7 +299,6 @@ class Writer:
             dest.bucket, dest.delta_key, encoded.path, meta.to_metadata(dest.delta_key)
         )
         self.catalog.note_stored(dest.bucket, dest.delta_key, present=True)
-        reference_size = upload.size if reason != "delta" else 0  # this upload made it
         stored = PutResult(
             key=dest,
             stored_as=StoredAs.DELTA,
