@@ -126,3 +126,24 @@ def test_references_without_a_sketch_are_still_chosen_by_name(tmp_path: Path, po
         result = put_file(service(storage, policy), path, ObjectKey("bucket", "s/" + path.name))
         assert reference_of(storage, result) == paths[0].name
         assert result.stored_size < 0.05 * result.file_size
+
+
+def test_a_reference_replaced_since_it_was_listed_means_another_try(tmp_path: Path) -> None:
+    """Between an uploader's listing and its fetch, garbage collection removed the
+    reference and another uploader wrote a new one under the same name: the fetched
+    bytes are not the listed SHA256's, so the upload lists again and goes on."""
+    paths = [sdist(tmp_path / f"pkg-1.{v}.tar.gz", v) for v in range(2)]
+    other = sdist(tmp_path / "other.tar.gz", 5)  # another build of the same product
+    storage = InMemoryStorage()
+    storage.create_bucket("bucket")
+    put_file(service(storage), paths[0], ObjectKey("bucket", "s/" + paths[0].name))
+    late = service(storage)
+    assert late.references.candidates(ObjectKey("bucket", "s/x").delta_space, "x", None)
+    replaced = InMemoryStorage()
+    replaced.create_bucket("bucket")
+    put_file(service(replaced), other, ObjectKey("bucket", "s/" + other.name))
+    storage.buckets["bucket"]["s/reference.bin"] = replaced.buckets["bucket"]["s/reference.bin"]
+    result = put_file(late, paths[1], ObjectKey("bucket", "s/" + paths[1].name))
+    assert reference_of(storage, result) == other.name
+    late.get(ObjectKey("bucket", "s/" + paths[1].name), tmp_path / "out")
+    assert (tmp_path / "out").read_bytes() == paths[1].read_bytes()

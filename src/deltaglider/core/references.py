@@ -32,6 +32,7 @@ from deltaglider.core.errors import (
     FormatError,
     IntegrityError,
     ObjectNotFound,
+    ReferenceChanged,
     ReferenceMissing,
 )
 from deltaglider.core.metadata import ReferenceMeta, read_reference
@@ -267,7 +268,7 @@ class References:
             if actual != sha256:
                 actual = self._unpacked(bucket, key, local) or actual
             if actual != sha256:
-                raise IntegrityError(
+                raise ReferenceChanged(
                     f"reference s3://{bucket}/{key} has SHA256 {actual}, expected {sha256}"
                 )
             self.metrics.increment("reference.fetch")

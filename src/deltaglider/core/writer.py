@@ -23,6 +23,7 @@ from deltaglider.core.encoding import Encoded, Encoder, Target
 from deltaglider.core.errors import (
     BucketNotFound,
     InvalidKeyError,
+    ReferenceChanged,
     ReferenceMissing,
     StorageError,
 )
@@ -254,7 +255,7 @@ class Writer:
                 ref_path = self.references.fetch(
                     space.bucket, ref_info.key, reference.sha256, work / f"reference-{index}.bin"
                 )
-            except ReferenceMissing:
+            except (ReferenceMissing, ReferenceChanged):  # gone, or replaced, since listed
                 raise _Contended from None
             encoded = self.encoder.encode(ref_path, target)
             if best is None or encoded.size < best[3].size:
