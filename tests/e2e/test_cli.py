@@ -249,7 +249,8 @@ def test_verify_and_stats_after_upload(backend: Backend, work: Path, releases: l
         1,
     )
     assert row["content_deltas"] == 3
-    assert row["reference_bytes"] == releases[0].stat().st_size
+    # the first release, stored compressed (half of each of its files is zeros)
+    assert 0 < row["reference_bytes"] < releases[0].stat().st_size
     assert row["logical_bytes"] == logical
     assert row["stored_bytes"] < logical / 2
     assert report["total"]["saved_bytes"] == logical - row["stored_bytes"]

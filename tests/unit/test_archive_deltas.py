@@ -248,3 +248,15 @@ def test_put_results_and_stats_say_how_each_object_is_stored(tmp_path: Path) -> 
     [row] = svc.stats("bucket", "r/")
     assert (row.objects, row.deltas, row.content_deltas, row.references) == (4, 3, 2, 1)
     assert row.reference_bytes == paths[0].stat().st_size
+
+
+def test_containers_are_found_by_content_whatever_their_name(tmp_path: Path) -> None:
+    """A zip named `.bin` and a gzip named `.img` are looked into as well."""
+    zips = [wheel(tmp_path / f"firmware-{v}.bin", v) for v in range(2)]
+    gzips = [sdist(tmp_path / f"disk-{v}.img", v) for v in range(2)]
+    storage = InMemoryStorage()
+    storage.create_bucket("bucket")
+    for paths, prefix in ((zips, "z/"), (gzips, "g/")):
+        results = upload(service(storage), paths, prefix)
+        assert results[1].form is DeltaForm.CONTENT
+        check_reads(service(storage), paths, tmp_path / prefix, prefix)
