@@ -25,12 +25,11 @@ DEFAULT_MIN_SIZE = 1024  # below this a delta's own overhead outweighs any savin
 # Reference policies: "adaptive" starts a new reference when a delta is poor; "first"
 # keeps the first file of a DeltaSpace as its only reference, as DeltaGlider 6.x did.
 REFERENCE_POLICIES = ("adaptive", "first")
-# A delta this much larger than the DeltaSpace's usual one means the releases drifted
-# away from the reference...
-DRIFT_FACTOR = 2.0
-# ...but below this fraction of the file a new reference (a whole copy) would take too
-# many versions to pay for itself.
-DRIFT_FLOOR = 0.2
+# A delta much larger than the DeltaSpace's usual one means the releases drifted away
+# from the reference; a new reference (a whole copy) is started when it would pay for
+# itself within this many more versions, were they to delta against it as the usual
+# ones do against the current reference.
+PAYBACK_VERSIONS = 3
 DRIFT_HISTORY = 3  # deltas against the current reference needed to know what is usual
 
 
@@ -78,7 +77,9 @@ class DeltaPolicy:
             return False
         if ratio > self.max_ratio:  # unusable: a new reference costs no more than storing it whole
             return True
-        return usual is not None and ratio >= DRIFT_FLOOR and ratio > DRIFT_FACTOR * usual
+        # Each later version would save (ratio - usual) of the file; the reference costs
+        # (1 - usual) of it more than this version's usual delta would.
+        return usual is not None and PAYBACK_VERSIONS * (ratio - usual) >= 1 - usual
 
     def container_for(self, name: str) -> str | None:
         """The kind of streamed container whose content new deltas of `name` are of, when
