@@ -128,6 +128,8 @@ class Run:
 
     line: str
     own_bucket_only: bool = False  # keep only the lines naming the tool's bucket
+    stdin: str | None = None  # a file of the working directory, given as standard input
+    pipe: str | None = None  # a shell command that reads the tool's stdout, `head -c 0`
 
     @property
     def args(self) -> list[str]:
@@ -219,6 +221,14 @@ SESSION: list[Step] = [
     Run("cp app-1.4.0.zip s3://NEW/"),
     Run("rb s3://NEW"),
     Run("rb --force s3://NEW"),
+    # 11. streams: `-` as standard input and output, and a reader that goes away
+    Run("cp - s3://BUCKET/streamed/app.zip", stdin="app-1.4.0.zip"),
+    Run("cp - s3://BUCKET/streamed/", stdin="data/docs/notes.txt"),
+    Run("cp s3://BUCKET/streamed/app.zip -", pipe="sha256sum"),
+    Run("cp s3://BUCKET/streamed/- -"),
+    Run("cp s3://BUCKET/missing.zip -"),
+    Run("ls --recursive s3://BUCKET/streamed/"),
+    Run("ls --recursive s3://BUCKET", pipe="head -c 0"),
 ]
 
 RUNS = [(index, step) for index, step in enumerate(SESSION, start=1) if isinstance(step, Run)]
@@ -256,19 +266,28 @@ class Sandbox:
     env: Mapping[str, str]
     started: float  # when the session started, for masking the times it produced
 
-    def run(self, args: list[str]) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, args: list[str], stdin: str | None = None, pipe: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the tool; with `pipe`, its stdout goes through that shell command and the
+        status is the tool's own."""
         names = {"BUCKET": self.bucket, "NEW": self.new_bucket, "WORK": str(self.work)}
         pattern = re.compile("|".join(names))
-        command = [pattern.sub(lambda m: names[m[0]], arg) for arg in args]
-        return subprocess.run(
-            [*TOOLS[self.tool], *command],
-            env=dict(self.env),
-            cwd=self.work,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        command = [*TOOLS[self.tool], *(pattern.sub(lambda m: names[m[0]], a) for a in args)]
+        if pipe is not None:
+            script = f'"$@" | {pipe}; exit "${{PIPESTATUS[0]}}"'
+            command = ["bash", "-c", script, "bash", *command]
+        with open(self.work / stdin if stdin else os.devnull, "rb") as given:
+            return subprocess.run(
+                command,
+                stdin=given,
+                env=dict(self.env),
+                cwd=self.work,
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
+            )
 
     def mask(self, moment: float) -> str:
         """A time the run produced is masked; a fixed one (a generated file's mtime,
@@ -288,7 +307,7 @@ class Sandbox:
         return sorted(line.rstrip() for line in lines)
 
     def outcome(self, step: Run) -> Outcome:
-        result = self.run(step.args)
+        result = self.run(step.args, step.stdin, step.pipe)
         stdout = self.normalise(result.stdout)
         if step.own_bucket_only:
             stdout = [line for line in stdout if re.search(r"\bBUCKET$", line)]

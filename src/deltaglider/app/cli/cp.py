@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from deltaglider.app.cli import streams
 from deltaglider.app.cli.context import (
     Fatal,
     Job,
@@ -45,8 +46,14 @@ USAGE = "<LocalPath> <S3Uri> or <S3Uri> <LocalPath> or <S3Uri> <S3Uri>"
 @click.argument("source")
 @click.argument("destination")
 @click.option("--recursive", is_flag=True, help="Copy every file below SOURCE.")
+@click.option(
+    "--expected-size",
+    type=int,
+    metavar="BYTES",
+    help="Size of a stream from `-` (accepted for aws compatibility; the stream is read whole).",
+)
 @job_options()
-def cp(source: str, destination: str, recursive: bool, job: Job) -> int:
+def cp(source: str, destination: str, recursive: bool, expected_size: int | None, job: Job) -> int:
     """Copy a local file or S3 object to another location locally or in S3.
 
     SOURCE and DESTINATION take the forms `aws s3 cp` takes: a trailing `/` on an S3
@@ -69,6 +76,11 @@ def cp(source: str, destination: str, recursive: bool, job: Job) -> int:
 
 def plan_file(service: DeltaService, source: str, destination: str, no_delta: bool) -> Task:
     """The single operation of a non-recursive cp."""
+    if source == streams.STREAM:
+        target = parse_s3(destination).joined(streams.STREAM)
+        return streams.upload_task(service, target, no_delta=no_delta)
+    if destination == streams.STREAM:
+        return streams.download_task(service, parse_s3(source))
     if not is_s3(source):
         path = Path(source)
         if not path.exists():

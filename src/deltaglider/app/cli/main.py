@@ -5,6 +5,7 @@ one line on stderr and an `aws s3`-style exit status (0 ok, 1 failed transfer,
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import traceback
@@ -75,6 +76,10 @@ def run(argv: list[str] | None = None) -> int:
             status = cli.invoke(context)
     except click.exceptions.Exit as exc:  # --help, --version
         return exc.exit_code
+    except BrokenPipeError:  # stdout closed early (`ls | head -1`): as aws says it
+        _silence_stdout()
+        _fail("\n[Errno 32] Broken pipe")
+        return EXIT_FATAL
     except (click.exceptions.Abort, KeyboardInterrupt):  # Abort: click's form of Ctrl-C
         _fail("cancelled: ctrl-c received")
         return EXIT_INTERRUPTED
@@ -101,6 +106,13 @@ def run(argv: list[str] | None = None) -> int:
         )
         return EXIT_FATAL
     return status if isinstance(status, int) else 0
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing it on the way out raises nothing more."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _fail(message: str) -> None:

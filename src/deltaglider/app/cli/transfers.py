@@ -37,6 +37,7 @@ class Task:
     location: str  # "./a.zip to s3://b/a.zip", or "s3://b/a.zip" for a delete
     size: int
     run: Callable[[], object]
+    silent: bool = False  # no line on success (a stream's data may be on stdout)
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class Reporter:
 
     def success(self, task: Task) -> None:
         prefix = "(dryrun) " if self.mode.dryrun else ""
-        if not (self.mode.quiet or self.mode.only_show_errors):
+        if not (self.mode.quiet or self.mode.only_show_errors or task.silent):
             self._out(f"{prefix}{task.verb}: {task.location}")
 
     def failure(self, task: Task, error: Exception) -> None:
