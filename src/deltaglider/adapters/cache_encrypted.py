@@ -5,13 +5,13 @@ from __future__ import annotations
 import base64
 import os
 import struct
-import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from deltaglider.core.scratch import scratch_dir
 from deltaglider.ports import CachePort, LoggerPort
 
 MAGIC = b"DGC1"
@@ -39,8 +39,8 @@ class EncryptedCache:
         self._aead = AESGCM(secret)
 
     def fetch(self, sha256: str, destination: Path) -> bool:
-        with tempfile.TemporaryDirectory(prefix="deltaglider-seal-") as scratch:
-            sealed = Path(scratch, "sealed")
+        with scratch_dir() as work:
+            sealed = work / "sealed"
             if not self._inner.fetch(sha256, sealed):
                 return False
             with sealed.open("rb") as source, destination.open("wb") as out:
@@ -52,8 +52,8 @@ class EncryptedCache:
         return opened
 
     def store(self, sha256: str, source: Path) -> None:
-        with tempfile.TemporaryDirectory(prefix="deltaglider-seal-") as scratch:
-            sealed = Path(scratch, "sealed")  # ciphertext in transit, never plaintext
+        with scratch_dir() as work:
+            sealed = work / "sealed"  # ciphertext in transit, never plaintext
             entry_id = os.urandom(8)
             with source.open("rb") as plain, sealed.open("wb") as out:
                 out.write(MAGIC + entry_id)

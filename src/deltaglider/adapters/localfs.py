@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from deltaglider.core import scratch
 from deltaglider.core.errors import (
     AccessDenied,
     AlreadyExists,
@@ -44,6 +45,7 @@ from deltaglider.core.errors import (
     ObjectNotFound,
     StorageError,
 )
+from deltaglider.core.interruption import uninterruptible
 from deltaglider.core.limits import check_put
 from deltaglider.ports import BucketInfo, CommonPrefix, ObjectInfo
 
@@ -351,6 +353,8 @@ class LocalFilesystemStorage:
         data = self._temp(path)
         meta_path = self._meta_path(path)
         meta = self._temp(meta_path)
+        scratch.track(data)
+        scratch.track(meta)
         try:
             fill(data)
             now = time.time_ns()
@@ -362,11 +366,12 @@ class LocalFilesystemStorage:
             meta.write_text(json.dumps(document, sort_keys=True))
             with meta.open("rb+") as stream:
                 os.fsync(stream.fileno())
-            if create_only:
-                self._claim(meta, meta_path, path)
-            else:
-                os.replace(meta, meta_path)
-            os.replace(data, path)
+            with uninterruptible():  # the pair of renames is never cut in two
+                if create_only:
+                    self._claim(meta, meta_path, path)
+                else:
+                    os.replace(meta, meta_path)
+                os.replace(data, path)
             return etag
         except OSError as exc:
             if exc.errno == errno.ENAMETOOLONG:
@@ -375,6 +380,8 @@ class LocalFilesystemStorage:
         finally:
             data.unlink(missing_ok=True)
             meta.unlink(missing_ok=True)
+            scratch.untrack(data)
+            scratch.untrack(meta)
 
     @staticmethod
     def _claim(meta: Path, meta_path: Path, path: Path) -> None:

@@ -30,6 +30,7 @@ from deltaglider.core.errors import (
     ObjectChanged,
     ObjectNotFound,
 )
+from deltaglider.core.interruption import Interruption
 from deltaglider.core.limits import fits_key
 from deltaglider.core.listing import ListPage
 from deltaglider.core.metadata import read_direct
@@ -95,6 +96,7 @@ class DeltaService:
         self.metrics = metrics
         self.policy = policy
         self.tool = tool
+        self.interruption = Interruption()  # interrupt() stops work at its next safe point
         self.catalog = Catalog(storage=storage, logger=logger)
         self.references = References(
             storage=storage,
@@ -125,6 +127,7 @@ class DeltaService:
             logger=logger,
             metrics=metrics,
             tool=tool,
+            interruption=self.interruption,
         )
         self.reader = Reader(
             storage=storage,
@@ -135,6 +138,7 @@ class DeltaService:
             hasher=hasher,
             logger=logger,
             metrics=metrics,
+            interruption=self.interruption,
         )
 
     # ----------------------------------------------------------------- put
@@ -175,7 +179,7 @@ class DeltaService:
         """Read a body once, hashing it (core/spool.py); `store` it, or drop it by leaving
         the block. A way in that must check the body before storing it (a signature, a
         file that must not have changed) does so in between."""
-        return spool(body, size=size)
+        return spool(body, size=size, check=self.interruption.check)
 
     def store(
         self,

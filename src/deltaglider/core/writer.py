@@ -27,6 +27,7 @@ from deltaglider.core.errors import (
     StorageError,
 )
 from deltaglider.core.index import IndexEntry
+from deltaglider.core.interruption import Interruption
 from deltaglider.core.limits import KEY_LIMIT, fits_key
 from deltaglider.core.metadata import DeltaMeta, DirectMeta, read_reference
 from deltaglider.core.models import DELTA_SUFFIX, ObjectKey, PutResult, StoredAs
@@ -95,6 +96,7 @@ class Writer:
         logger: LoggerPort,
         metrics: MetricsPort,
         tool: str,
+        interruption: Interruption,
     ) -> None:
         self.storage = storage
         self.catalog = catalog
@@ -105,6 +107,7 @@ class Writer:
         self.logger = logger
         self.metrics = metrics
         self.tool = tool
+        self.interruption = interruption  # checked before anything new is stored
 
     def store(
         self,
@@ -199,6 +202,7 @@ class Writer:
             # The reference is written only once its delta exists (nothing is stored on
             # a failure), and only if nobody else wrote one meanwhile.
             own = self.encoder.self_delta(upload.source, upload.sha256, content, work)
+            self.interruption.check()
             key = self.references.first_key(space, upload.sha256)
             if not self.references.create(space, key, *_as_reference(upload)):
                 raise _Contended
@@ -211,6 +215,7 @@ class Writer:
         except ReferenceMissing:  # removed since this process listed it
             raise _Contended from None
         encoded = self.encoder.encode(ref_path, upload.source, upload.sha256, content, work)
+        self.interruption.check()
         ratio = encoded.size / upload.size if upload.size else 0.0
         usual = self.references.usual_ratio(space, ref_info.key, reference.name)
         if self.policy.starts_new_reference(ratio, usual):
@@ -219,6 +224,7 @@ class Writer:
                 upload.dest, 100 * ratio, "-" if usual is None else f"{100 * usual:.1f}%",
             )  # fmt: skip
             own = self.encoder.self_delta(upload.source, upload.sha256, content, work)
+            self.interruption.check()
             key = space.named_reference_key(upload.sha256)
             if self.references.create(space, key, *_as_reference(upload)):
                 return self._store_delta(upload, own, key, upload.sha256, "new reference")
@@ -285,6 +291,7 @@ class Writer:
     def _put_direct(self, upload: _Upload, *, tried_delta: bool) -> PutResult:
         """Store the file as itself: under its own key, or, for a reserved name (which
         would read as an internal object there), under `{key}.delta` marked direct."""
+        self.interruption.check()
         dest = upload.dest
         meta = DirectMeta(
             dest.name,

@@ -146,9 +146,11 @@ def job_options(*, deltas: bool = True) -> Callable[[Command], Command]:
             max_ratio: float | None = None,
             **kwargs: Any,
         ) -> Any:
+            service = make_service(endpoint_url, region, profile, max_ratio)
+            mode = OutputMode(quiet, only_show_errors, not no_progress, dryrun)
             job = Job(
-                service=make_service(endpoint_url, region, profile, max_ratio),
-                reporter=Reporter(OutputMode(quiet, only_show_errors, not no_progress, dryrun)),
+                service=service,
+                reporter=Reporter(mode, on_interrupt=service.interruption.interrupt),
                 filters=ordered_filters(),
                 no_delta=no_delta,
                 dryrun=dryrun,

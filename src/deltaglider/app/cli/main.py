@@ -26,7 +26,10 @@ from deltaglider.app.cli.migrate import migrate
 from deltaglider.app.cli.report import stats, verify
 from deltaglider.app.cli.rm import rm
 from deltaglider.app.cli.sync import sync
+from deltaglider.app.cli.transfers import STOP_WAIT
+from deltaglider.core import scratch
 from deltaglider.core.errors import DeltaGliderError
+from deltaglider.core.interruption import settle
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -56,11 +59,22 @@ for command in (cp, ls, rm, sync, mb, rb, put, get, verify, stats, migrate, fsck
 def main(argv: list[str] | None = None) -> None:
     """Run the command line and exit with its status; never show a traceback.
 
-    SIGTERM ends the process as SIGINT does, through the normal exit path, so
-    temporary files and the private cache directory are removed either way.
+    SIGTERM ends the process as SIGINT does. Interrupted, the process removes its
+    temporary files and private cache, lets the few writes that must not be cut in two
+    finish, and ends at once, without waiting for transfers still in a long step (those
+    store nothing more: they stop at their next safe point, core/interruption.py).
+    Private directories left by earlier runs that were killed are removed on the way in.
     """
     signal.signal(signal.SIGTERM, _terminated)
-    sys.exit(run(argv))
+    scratch.remove_abandoned()
+    status = run(argv)
+    if status == EXIT_INTERRUPTED:
+        settle(timeout=2 * STOP_WAIT)
+        scratch.remove_tracked()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    sys.exit(status)
 
 
 def _terminated(signum: int, frame: object) -> None:

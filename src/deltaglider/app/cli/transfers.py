@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
@@ -27,6 +27,7 @@ from deltaglider.app.cli.aws_errors import error_line
 from deltaglider.core.errors import DeltaGliderError
 
 WORKERS = 10  # as many as `aws s3` runs
+STOP_WAIT = 1.0  # seconds running transfers get to stop after Ctrl-C
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,10 @@ class OutputMode:
 class Reporter:
     """Prints results as aws does, keeps the counts, and draws a progress bar on a TTY."""
 
-    def __init__(self, mode: OutputMode) -> None:
+    def __init__(self, mode: OutputMode, on_interrupt: Callable[[], None] | None = None) -> None:
+        """`on_interrupt` tells running transfers to stop (Ctrl-C)."""
         self.mode = mode
+        self.on_interrupt = on_interrupt
         self.failures = 0
         self.warnings = 0
         self._lock = threading.Lock()
@@ -135,20 +138,29 @@ class Reporter:
     def _run_stage(self, stage: Sequence[Task], advance: Callable[[Task], None] | None) -> None:
         if not stage:
             return
-        with ThreadPoolExecutor(max_workers=min(WORKERS, len(stage))) as pool:
-            pending: dict[Future[object], Task] = {pool.submit(t.run): t for t in stage}
-            try:
-                while pending:
-                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        task = pending.pop(future)
-                        self._settle(task, future)
-                        if advance is not None:
-                            advance(task)
-            except KeyboardInterrupt:
-                for future in pending:
-                    future.cancel()
-                raise
+        pool = ThreadPoolExecutor(max_workers=min(WORKERS, len(stage)))
+        pending: dict[Future[object], Task] = {pool.submit(t.run): t for t in stage}
+        try:
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    task = pending.pop(future)
+                    self._settle(task, future)
+                    if advance is not None:
+                        advance(task)
+        except KeyboardInterrupt:
+            self._stop(pool, pending)
+            raise
+        pool.shutdown()
+
+    def _stop(self, pool: ThreadPoolExecutor, running: Iterable[Future[object]]) -> None:
+        """Ctrl-C: no task starts any more, and those running stop at their next safe
+        point (the service's interruption); they get a moment to, and no more: the way
+        out (main.py) does not wait for a transfer still in a long step."""
+        if self.on_interrupt is not None:
+            self.on_interrupt()
+        pool.shutdown(wait=False, cancel_futures=True)
+        wait(running, timeout=STOP_WAIT)
 
     def _settle(self, task: Task, future: Future[object]) -> None:
         error = future.exception()
