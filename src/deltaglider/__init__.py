@@ -1,10 +1,7 @@
 """DeltaGlider: versioned artifacts stored in S3 as binary deltas against a reference."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("deltaglider")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0"
+# The one place the version is written (pyproject.toml reads it from here): asking the
+# installed metadata for it would cost every command tens of milliseconds to start.
+__version__ = "0.1.0"
 
 __all__ = ["__version__"]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import boto3
-import botocore.config
-from botocore.exceptions import BotoCoreError, ProfileNotFound
+from typing import TYPE_CHECKING
 
 from deltaglider import __version__
 from deltaglider.adapters.cache_encrypted import EncryptedCache
@@ -14,7 +12,6 @@ from deltaglider.adapters.clock import UtcClock
 from deltaglider.adapters.gzip_container import GzipContainer
 from deltaglider.adapters.localfs import LocalFilesystemStorage
 from deltaglider.adapters.metrics import NoopMetrics
-from deltaglider.adapters.s3 import S3Storage
 from deltaglider.adapters.sha256 import Sha256Hasher
 from deltaglider.adapters.stdlog import std_logger
 from deltaglider.adapters.xdelta3 import Xdelta3Codec
@@ -24,6 +21,9 @@ from deltaglider.core.errors import ConfigError
 from deltaglider.core.policy import DeltaPolicy
 from deltaglider.core.service import DeltaService
 from deltaglider.ports import CachePort, ContainerPort, DiffPort, LoggerPort, StoragePort
+
+if TYPE_CHECKING:
+    from deltaglider.adapters.s3 import S3Storage
 
 
 def build_service(settings: Settings, storage: StoragePort | None = None) -> DeltaService:
@@ -72,9 +72,16 @@ def build_cache(settings: Settings, logger: LoggerPort) -> CachePort:
 
 
 def build_storage(settings: Settings) -> LocalFilesystemStorage | S3Storage:
-    """The filesystem backend for a `file://` endpoint, S3 through boto3 otherwise."""
+    """The filesystem backend for a `file://` endpoint, S3 through boto3 otherwise (boto3
+    is imported only then: a command on a local store starts without it)."""
     if settings.file_root is not None:
         return LocalFilesystemStorage(settings.file_root)
+    import boto3  # noqa: PLC0415
+    import botocore.config  # noqa: PLC0415
+    from botocore.exceptions import BotoCoreError, ProfileNotFound  # noqa: PLC0415
+
+    from deltaglider.adapters.s3 import S3Storage  # noqa: PLC0415
+
     config = botocore.config.Config(
         # Custom endpoints (MinIO, Ceph, moto) are addressed path-style: no bucket DNS.
         s3={"addressing_style": "path"} if settings.endpoint_url else {},

@@ -12,19 +12,15 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TransferSpeedColumn,
-)
 
 from deltaglider.app.cli.aws_errors import error_line
 from deltaglider.core.errors import DeltaGliderError
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 WORKERS = 10  # as many as `aws s3` runs
 STOP_WAIT = 1.0  # seconds running transfers get to stop after Ctrl-C
@@ -116,6 +112,15 @@ class Reporter:
             for stage in stages:
                 self._run_stage(stage, None)
             return self.exit_code
+        from rich.console import Console  # noqa: PLC0415 (loaded only to draw a bar)
+        from rich.progress import (  # noqa: PLC0415
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TransferSpeedColumn,
+        )
+
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),
