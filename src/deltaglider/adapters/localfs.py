@@ -46,7 +46,7 @@ from deltaglider.core.errors import (
     StorageError,
 )
 from deltaglider.core.interruption import uninterruptible
-from deltaglider.core.limits import check_put
+from deltaglider.core.limits import check_bucket_name, check_put
 from deltaglider.ports import BucketInfo, CommonPrefix, ObjectInfo
 
 META_SUFFIX = ".dg-meta.json"
@@ -213,7 +213,9 @@ class LocalFilesystemStorage:
                 yield BucketInfo(child.name, _mtime(child.stat().st_mtime))
 
     def create_bucket(self, bucket: str) -> None:
-        """Creating a bucket one already has succeeds, as in S3's us-east-1 (and Ceph)."""
+        """Creating a bucket one already has succeeds, as in S3's us-east-1 (and Ceph);
+        a name S3 would refuse is refused."""
+        check_bucket_name(bucket)
         self._bucket_dir(bucket).mkdir(parents=True, exist_ok=True)
 
     def delete_bucket(self, bucket: str) -> None:

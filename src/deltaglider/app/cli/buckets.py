@@ -25,8 +25,8 @@ def _bucket_only(path: str, command: str) -> str:
 @click.argument("path")
 @storage_options
 def mb(path: str, endpoint_url: str | None, region: str | None, profile: str | None) -> int:
-    """Create the bucket s3://bucket."""
-    bucket = _bucket_only(path, "mb")
+    """Create the bucket s3://bucket (a key after it is ignored, as aws ignores it)."""
+    bucket = parse_s3(path).bucket
     try:
         make_service(endpoint_url, region, profile).make_bucket(bucket)
     except DeltaGliderError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
+from deltaglider.app.cli.publish import StoreOptions
 from deltaglider.app.cli.transfers import OutputMode, Reporter
 from deltaglider.app.settings import Settings
 from deltaglider.app.wiring import build_service
@@ -59,6 +61,51 @@ def delta_options(command: F) -> F:
             ),
         ],
     )
+
+
+def object_options(command: F) -> F:
+    """What uploads and copies record for the objects, as `aws s3` takes it:
+    `--content-type`, `--metadata`, `--metadata-directive`, `--no-guess-mime-type`."""
+    return _apply(
+        command,
+        [
+            click.option("--content-type", metavar="TYPE", help="Content-Type of the objects."),
+            click.option(
+                "--metadata",
+                metavar="KEY=VALUE,...",
+                callback=lambda _context, _param, value: parse_metadata(value),
+                help='User metadata: key1=value1,key2=value2 or JSON {"key1": "value1"}.',
+            ),
+            click.option(
+                "--metadata-directive",
+                type=click.Choice(["COPY", "REPLACE"]),
+                help="Copies within S3: keep the source's metadata, or use the given.",
+            ),
+            click.option(
+                "--no-guess-mime-type",
+                is_flag=True,
+                help="Do not guess a file's Content-Type from its name.",
+            ),
+        ],
+    )
+
+
+def parse_metadata(text: str | None) -> dict[str, str] | None:
+    """`--metadata` as aws reads it: `k1=v1,k2=v2`, or a JSON object."""
+    if text is None:
+        return None
+    if text.lstrip().startswith("{"):
+        try:
+            found = json.loads(text)
+        except ValueError as exc:
+            raise click.BadParameter(f"not JSON: {exc}") from None
+        if not isinstance(found, dict):
+            raise click.BadParameter("give an object of keys and values")
+        return {str(k): str(v) for k, v in found.items()}
+    pairs = [item.partition("=") for item in text.split(",") if item]
+    if any(not sep for _, sep, _ in pairs):
+        raise click.BadParameter(f"{text!r} is not key=value[,key=value...]")
+    return {key: value for key, _, value in pairs}
 
 
 def output_options(command: F) -> F:
@@ -118,7 +165,7 @@ class Job:
     service: DeltaService
     reporter: Reporter
     filters: Filters
-    no_delta: bool
+    storing: StoreOptions
     dryrun: bool
 
 
@@ -144,6 +191,10 @@ def job_options(*, deltas: bool = True) -> Callable[[Command], Command]:
             include: tuple[str, ...],
             no_delta: bool = False,
             max_ratio: float | None = None,
+            content_type: str | None = None,
+            metadata: dict[str, str] | None = None,
+            metadata_directive: str | None = None,
+            no_guess_mime_type: bool = False,
             **kwargs: Any,
         ) -> Any:
             service = make_service(endpoint_url, region, profile, max_ratio)
@@ -152,14 +203,16 @@ def job_options(*, deltas: bool = True) -> Callable[[Command], Command]:
                 service=service,
                 reporter=Reporter(mode, on_interrupt=service.interruption.interrupt),
                 filters=ordered_filters(),
-                no_delta=no_delta,
+                storing=StoreOptions(
+                    no_delta, content_type, metadata, metadata_directive, not no_guess_mime_type
+                ),
                 dryrun=dryrun,
             )
             return command(*args, job=job, **kwargs)
 
         options = [storage_options, output_options, filter_options]
         if deltas:
-            options.insert(1, delta_options)
+            options[1:1] = [delta_options, object_options]
         return _apply(with_job, options)
 
     return decorate

@@ -32,7 +32,7 @@ from deltaglider.app.cli.plan import (
     s3_objects,
     upload_tasks,
 )
-from deltaglider.app.cli.publish import publish
+from deltaglider.app.cli.publish import StoreOptions, copy, publish
 from deltaglider.app.cli.transfers import Reporter, Task
 from deltaglider.core.errors import DeltaGliderError
 from deltaglider.core.filters import Filters
@@ -64,9 +64,9 @@ def cp(source: str, destination: str, recursive: bool, expected_size: int | None
     service, reporter = job.service, job.reporter
     try:
         if recursive:
-            stages = plan_tree(service, source, destination, job.filters, reporter, job.no_delta)
+            stages = plan_tree(service, source, destination, job.filters, reporter, job.storing)
         else:
-            stages = [[plan_file(service, source, destination, job.no_delta)]]
+            stages = [[plan_file(service, source, destination, job.storing)]]
     except DeltaGliderError as exc:  # listing or looking up the source failed
         reporter.fatal(exc)
         return reporter.exit_code
@@ -74,11 +74,11 @@ def cp(source: str, destination: str, recursive: bool, expected_size: int | None
         return reporter.run(stages)
 
 
-def plan_file(service: DeltaService, source: str, destination: str, no_delta: bool) -> Task:
+def plan_file(service: DeltaService, source: str, destination: str, storing: StoreOptions) -> Task:
     """The single operation of a non-recursive cp."""
     if source == streams.STREAM:
         target = parse_s3(destination).joined(streams.STREAM)
-        return streams.upload_task(service, target, no_delta=no_delta)
+        return streams.upload_task(service, target, storing)
     if destination == streams.STREAM:
         return streams.download_task(service, parse_s3(source))
     if not is_s3(source):
@@ -90,7 +90,7 @@ def plan_file(service: DeltaService, source: str, destination: str, no_delta: bo
             "upload",
             f"{relative_path(path)} to {target}",
             path.stat().st_size,
-            partial(publish, service, path, target.object_key(), no_delta=no_delta),
+            partial(publish, service, path, target.object_key(), storing),
         )
     origin = parse_s3(source)
     facts = service.head(origin.object_key())  # as aws: a missing source is a fatal error
@@ -100,7 +100,7 @@ def plan_file(service: DeltaService, source: str, destination: str, no_delta: bo
             "copy",
             f"{origin} to {target}",
             facts.size,
-            partial(service.copy, origin.object_key(), target.object_key(), no_delta=no_delta),
+            partial(copy, service, origin.object_key(), target.object_key(), storing),
         )
     path = download_target(destination, origin.key)
     return Task(
@@ -117,7 +117,7 @@ def plan_tree(
     destination: str,
     filters: Filters,
     reporter: Reporter,
-    no_delta: bool,
+    storing: StoreOptions,
 ) -> list[list[Task]]:
     """The operations of a recursive cp: every file below the source."""
     if not is_s3(source):
@@ -126,12 +126,12 @@ def plan_tree(
             raise Fatal(f"The user-provided path {source} does not exist.")
         files = tree.files(filters, reporter.warning)
         root = as_directory(parse_s3(destination))
-        return upload_tasks(service, tree, files, root, no_delta=no_delta)
+        return upload_tasks(service, tree, files, root, storing)
     origin = as_directory(parse_s3(source))
     files = s3_objects(service, origin, filters)
     if is_s3(destination):
         target = as_directory(parse_s3(destination))
-        return copy_tasks(service, origin, files, target, no_delta=no_delta)
+        return copy_tasks(service, origin, files, target, storing)
     return download_tasks(service, origin, files, LocalTree(Path(destination)))
 
 
@@ -155,7 +155,7 @@ def put(
     if not path.is_file():
         raise Fatal(f"The user-provided path {file} does not exist.")
     target: S3Location = parse_s3(destination).joined(path.name)
-    result = publish(service, path, target.object_key(), no_delta=no_delta)
+    result = publish(service, path, target.object_key(), StoreOptions(no_delta=no_delta))
     kind = "delta" if result.stored_as is StoredAs.DELTA else "whole"
     say(
         f"upload: {relative_path(path)} to {target} ({kind}, {human_size(result.stored_size)} "

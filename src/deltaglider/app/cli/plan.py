@@ -12,7 +12,7 @@ from functools import partial
 from pathlib import Path
 
 from deltaglider.app.cli.locations import S3Location, relative_path
-from deltaglider.app.cli.publish import publish
+from deltaglider.app.cli.publish import StoreOptions, copy, publish
 from deltaglider.app.cli.transfers import Task
 from deltaglider.core.filters import Filters
 from deltaglider.core.models import DeltaSpace, LogicalObject, ObjectKey
@@ -85,8 +85,7 @@ def upload_tasks(
     tree: LocalTree,
     files: Sequence[FileStat],
     root: S3Location,
-    *,
-    no_delta: bool,
+    storing: StoreOptions,
 ) -> list[list[Task]]:
     tasks, targets = [], []
     for file in files:
@@ -97,7 +96,7 @@ def upload_tasks(
                 "upload",
                 f"{relative_path(path)} to {target}",
                 file.size,
-                partial(publish, service, path, target, no_delta=no_delta),
+                partial(publish, service, path, target, storing),
             )
         )
     return pioneers_first(tasks, targets, service.policy, files)
@@ -125,8 +124,7 @@ def copy_tasks(
     root: S3Location,
     files: Sequence[FileStat],
     target_root: S3Location,
-    *,
-    no_delta: bool,
+    storing: StoreOptions,
 ) -> list[list[Task]]:
     tasks, targets = [], []
     for file in files:
@@ -138,7 +136,7 @@ def copy_tasks(
                 "copy",
                 f"{source} to {target}",
                 file.size,
-                partial(service.copy, source, target, no_delta=no_delta),
+                partial(copy, service, source, target, storing),
             )
         )
     return pioneers_first(tasks, targets, service.policy, files)

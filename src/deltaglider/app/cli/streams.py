@@ -9,6 +9,7 @@ from functools import partial
 
 from deltaglider.app.cli.aws_errors import aws_line
 from deltaglider.app.cli.locations import S3Location
+from deltaglider.app.cli.publish import StoreOptions
 from deltaglider.app.cli.transfers import Task
 from deltaglider.core.errors import DeltaGliderError, ObjectNotFound
 from deltaglider.core.service import DeltaService
@@ -16,13 +17,13 @@ from deltaglider.core.service import DeltaService
 STREAM = "-"
 
 
-def upload_task(service: DeltaService, target: S3Location, *, no_delta: bool) -> Task:
+def upload_task(service: DeltaService, target: S3Location, storing: StoreOptions) -> Task:
     """Standard input to `target` (read to its end, then stored)."""
     return Task(
         "upload",
         f"{STREAM} to {target}",
         0,
-        partial(_from_stdin, service, target, no_delta),
+        partial(_from_stdin, service, target, storing),
         silent=True,
     )
 
@@ -33,8 +34,14 @@ def download_task(service: DeltaService, origin: S3Location) -> Task:
                 silent=True)  # fmt: skip
 
 
-def _from_stdin(service: DeltaService, target: S3Location, no_delta: bool) -> None:
-    service.put(target.object_key(), sys.stdin.buffer, no_delta=no_delta)
+def _from_stdin(service: DeltaService, target: S3Location, storing: StoreOptions) -> None:
+    service.put(
+        target.object_key(),
+        sys.stdin.buffer,
+        content_type=storing.content_type,  # nothing to guess it from
+        user_metadata=storing.metadata,
+        no_delta=storing.no_delta,
+    )
 
 
 def _to_stdout(service: DeltaService, origin: S3Location) -> None:
