@@ -229,6 +229,14 @@ SESSION: list[Step] = [
     Run("cp s3://BUCKET/missing.zip -"),
     Run("ls --recursive s3://BUCKET/streamed/"),
     Run("ls --recursive s3://BUCKET", pipe="head -c 0"),
+    # 12. moves: local to S3, S3 to local, within S3, a tree, and one that fails
+    Run("mv renamed.zip s3://BUCKET/moved/"),
+    Run("mv s3://BUCKET/moved/renamed.zip moved-back.zip"),
+    Run("mv s3://BUCKET/copied/single.zip s3://BUCKET/moved/"),
+    Run("mv --recursive s3://BUCKET/mirror/ s3://BUCKET/mirror-moved/"),
+    Run("mv --recursive down4 s3://BUCKET/down4-moved/"),
+    Run("mv s3://BUCKET/missing.zip here.zip"),
+    Run("ls --recursive s3://BUCKET/moved/"),
 ]
 
 RUNS = [(index, step) for index, step in enumerate(SESSION, start=1) if isinstance(step, Run)]

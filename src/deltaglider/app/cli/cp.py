@@ -91,6 +91,7 @@ def plan_file(service: DeltaService, source: str, destination: str, storing: Sto
             f"{relative_path(path)} to {target}",
             path.stat().st_size,
             partial(publish, service, path, target.object_key(), storing),
+            origin=path,
         )
     origin = parse_s3(source)
     facts = service.head(origin.object_key())  # as aws: a missing source is a fatal error
@@ -101,6 +102,7 @@ def plan_file(service: DeltaService, source: str, destination: str, storing: Sto
             f"{origin} to {target}",
             facts.size,
             partial(copy, service, origin.object_key(), target.object_key(), storing),
+            origin=origin.object_key(),
         )
     path = download_target(destination, origin.key)
     return Task(
@@ -108,6 +110,7 @@ def plan_file(service: DeltaService, source: str, destination: str, storing: Sto
         f"{origin} to {relative_path(path)}",
         facts.size,
         partial(service.get, origin.object_key(), path),
+        origin=origin.object_key(),
     )
 
 

@@ -97,6 +97,7 @@ def upload_tasks(
                 f"{relative_path(path)} to {target}",
                 file.size,
                 partial(publish, service, path, target, storing),
+                origin=path,
             )
         )
     return pioneers_first(tasks, targets, service.policy, files)
@@ -114,6 +115,7 @@ def download_tasks(
                 f"{source} to {relative_path(path)}",
                 file.size,
                 partial(service.get, source, path),
+                origin=source,
             )
         )
     return [tasks]
@@ -137,6 +139,7 @@ def copy_tasks(
                 f"{source} to {target}",
                 file.size,
                 partial(copy, service, source, target, storing),
+                origin=source,
             )
         )
     return pioneers_first(tasks, targets, service.policy, files)

@@ -12,12 +12,14 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from deltaglider.app.cli.aws_errors import error_line
 from deltaglider.core.errors import DeltaGliderError
+from deltaglider.core.models import ObjectKey
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -35,6 +37,7 @@ class Task:
     size: int
     run: Callable[[], object]
     silent: bool = False  # no line on success (a stream's data may be on stdout)
+    origin: Path | ObjectKey | None = None  # what was transferred, for `mv` to remove
 
 
 @dataclass(frozen=True)
