@@ -365,6 +365,13 @@ class S3Storage:
         etag = finished.get("ETag")
         return etag or self._client.head_object(Bucket=dest_bucket, Key=dest_key)["ETag"]
 
+    def presigned_get(self, bucket: str, key: str, expires_in: int) -> str:
+        """A URL that GETs the object without credentials until `expires_in` seconds pass."""
+        with _mapped(bucket, key):
+            return self._client.generate_presigned_url(
+                "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_in
+            )
+
     def bucket_exists(self, bucket: str) -> bool:
         try:
             with _mapped(bucket):

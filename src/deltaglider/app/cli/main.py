@@ -24,6 +24,7 @@ from deltaglider.app.cli.locations import BadLocation
 from deltaglider.app.cli.ls import ls
 from deltaglider.app.cli.migrate import migrate
 from deltaglider.app.cli.mv import mv
+from deltaglider.app.cli.presign import presign
 from deltaglider.app.cli.report import stats, verify
 from deltaglider.app.cli.rm import rm
 from deltaglider.app.cli.sync import sync
@@ -53,7 +54,7 @@ def cli(
     context.meta.update(endpoint_url=endpoint_url, region=region, profile=profile)
 
 
-for command in (cp, mv, ls, rm, sync, mb, rb, put, get, verify, stats, migrate, fsck, gc):
+for command in (cp, mv, ls, rm, sync, mb, rb, presign, put, get, verify, stats, migrate, fsck, gc):
     cli.add_command(command)
 
 
