@@ -115,6 +115,11 @@ def add_file(work: Path) -> None:
     os.utime(path, (MTIME + 10, MTIME + 10))
 
 
+def add_links(work: Path) -> None:
+    (work / "data/linked.txt").symlink_to("docs/README.txt")
+    (work / "data/linkdir").symlink_to("docs", target_is_directory=True)
+
+
 def delete_file(work: Path) -> None:
     (work / "data/releases/app-1.1.0.zip").unlink()
 
@@ -237,6 +242,14 @@ SESSION: list[Step] = [
     Run("mv --recursive down4 s3://BUCKET/down4-moved/"),
     Run("mv s3://BUCKET/missing.zip here.zip"),
     Run("ls --recursive s3://BUCKET/moved/"),
+    # 13. symbolic links in a local tree: followed, or left out
+    Edit("link data/linked.txt to data/docs/README.txt, data/linkdir to data/docs", add_links),
+    Run("cp --recursive data s3://BUCKET/links-followed/ --exclude '*' --include 'link*'"),
+    Run(
+        "cp --recursive data s3://BUCKET/links-not/ --no-follow-symlinks"
+        " --exclude '*' --include 'link*'"
+    ),
+    Run("ls --recursive s3://BUCKET/links-followed/"),
 ]
 
 RUNS = [(index, step) for index, step in enumerate(SESSION, start=1) if isinstance(step, Run)]

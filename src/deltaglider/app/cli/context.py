@@ -126,10 +126,16 @@ def output_options(command: F) -> F:
 
 
 def filter_options(command: F) -> F:
-    """`--exclude` / `--include` (aws semantics: in order, the last match wins)."""
+    """`--exclude` / `--include` (aws semantics: in order, the last match wins), and
+    `--follow-symlinks` / `--no-follow-symlinks` for local trees."""
     return _apply(
         command,
         [
+            click.option(
+                "--follow-symlinks/--no-follow-symlinks",
+                default=True,
+                help="Follow symbolic links in a local tree (the default), or leave them out.",
+            ),
             click.option(
                 "--exclude", multiple=True, metavar="PATTERN", help="Skip paths matching PATTERN."
             ),
@@ -143,7 +149,7 @@ def filter_options(command: F) -> F:
     )
 
 
-def ordered_filters() -> Filters:
+def ordered_filters(follow_symlinks: bool = True) -> Filters:
     """The --exclude/--include rules in command-line order, which click does not keep
     across two options: read back from the arguments `main.run` recorded."""
     argv: list[str] = click.get_current_context().find_root().meta.get("argv", [])
@@ -155,7 +161,7 @@ def ordered_filters() -> Filters:
                 rules.append(FilterRule(flag[2:], next(tokens, "")))  # type: ignore[arg-type]
             elif token.startswith(flag + "="):
                 rules.append(FilterRule(flag[2:], token[len(flag) + 1 :]))  # type: ignore[arg-type]
-    return Filters(tuple(rules))
+    return Filters(tuple(rules), follow_symlinks=follow_symlinks)
 
 
 @dataclass(frozen=True)
@@ -189,6 +195,7 @@ def job_options(*, deltas: bool = True) -> Callable[[Command], Command]:
             no_progress: bool,
             exclude: tuple[str, ...],
             include: tuple[str, ...],
+            follow_symlinks: bool,
             no_delta: bool = False,
             max_ratio: float | None = None,
             content_type: str | None = None,
@@ -202,7 +209,7 @@ def job_options(*, deltas: bool = True) -> Callable[[Command], Command]:
             job = Job(
                 service=service,
                 reporter=Reporter(mode, on_interrupt=service.interruption.interrupt),
-                filters=ordered_filters(),
+                filters=ordered_filters(follow_symlinks),
                 storing=StoreOptions(
                     no_delta, content_type, metadata, metadata_directive, not no_guess_mime_type
                 ),

@@ -31,9 +31,9 @@ class LocalTree:
 
     def files(self, filters: Filters, warn: Warn) -> list[FileStat]:
         found: list[FileStat] = []
-        for path in sorted(self._walk()):
+        for path in sorted(self._walk(filters.follow_symlinks)):
             key = path.relative_to(self.root).as_posix()
-            if not filters.includes(key):
+            if not filters.includes(key) or (not filters.follow_symlinks and path.is_symlink()):
                 continue
             try:
                 info = path.stat()
@@ -52,8 +52,8 @@ class LocalTree:
             found.append(FileStat(key, info.st_size, datetime.fromtimestamp(info.st_mtime, UTC)))
         return sorted(found, key=lambda f: f.key.encode())
 
-    def _walk(self) -> Iterator[Path]:
-        for dirpath, _, filenames in os.walk(self.root, followlinks=True):
+    def _walk(self, follow_symlinks: bool) -> Iterator[Path]:
+        for dirpath, _, filenames in os.walk(self.root, followlinks=follow_symlinks):
             for name in filenames:
                 yield Path(dirpath, name)
 
