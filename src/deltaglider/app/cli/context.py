@@ -7,16 +7,17 @@ import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from deltaglider.app.cli.publish import StoreOptions
 from deltaglider.app.cli.transfers import OutputMode, Reporter
 from deltaglider.app.settings import Settings
-from deltaglider.app.wiring import build_service
 from deltaglider.core.filters import FilterRule, Filters
-from deltaglider.core.service import DeltaService
+
+if TYPE_CHECKING:
+    from deltaglider.core.service import DeltaService
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -240,4 +241,6 @@ def make_service(
         profile=profile or shared.get("profile"),
         max_ratio=max_ratio,
     )
+    from deltaglider.app.wiring import build_service  # noqa: PLC0415 (loaded when a command runs)
+
     return build_service(settings)

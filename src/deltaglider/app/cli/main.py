@@ -15,19 +15,9 @@ import click
 from deltaglider import __version__
 from deltaglider.adapters.stdlog import LOGGER_NAME
 from deltaglider.app.cli.aws_errors import error_line
-from deltaglider.app.cli.buckets import mb, rb
+from deltaglider.app.cli.commands import LazyGroup
 from deltaglider.app.cli.context import Fatal, storage_options
-from deltaglider.app.cli.cp import cp, get, put
-from deltaglider.app.cli.fsck import fsck
-from deltaglider.app.cli.gc import gc
 from deltaglider.app.cli.locations import BadLocation
-from deltaglider.app.cli.ls import ls
-from deltaglider.app.cli.migrate import migrate
-from deltaglider.app.cli.mv import mv
-from deltaglider.app.cli.presign import presign
-from deltaglider.app.cli.report import stats, verify
-from deltaglider.app.cli.rm import rm
-from deltaglider.app.cli.sync import sync
 from deltaglider.app.cli.transfers import STOP_WAIT
 from deltaglider.core import scratch
 from deltaglider.core.errors import DeltaGliderError
@@ -38,7 +28,7 @@ EXIT_INTERRUPTED = 130
 EXIT_FATAL = 255
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="deltaglider")
 @storage_options
 @click.pass_context
@@ -52,10 +42,6 @@ def cli(
     options work before the command (as `aws --endpoint-url URL s3 ...`) or after it.
     """
     context.meta.update(endpoint_url=endpoint_url, region=region, profile=profile)
-
-
-for command in (cp, mv, ls, rm, sync, mb, rb, presign, put, get, verify, stats, migrate, fsck, gc):
-    cli.add_command(command)
 
 
 def main(argv: list[str] | None = None) -> None:

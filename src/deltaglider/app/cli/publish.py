@@ -15,11 +15,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from deltaglider.core.attributes import Attributes
 from deltaglider.core.errors import LocalFileError
 from deltaglider.core.models import ObjectKey, PutResult
-from deltaglider.core.service import DeltaService
+
+if TYPE_CHECKING:
+    from deltaglider.core.service import DeltaService
 
 
 @dataclass(frozen=True)
