@@ -14,7 +14,7 @@ from botocore.config import Config
 
 import deltaglider
 from tests.artifacts import release_zip
-from tests.conftest import Backend
+from tests.conftest import Backend, raw_client
 from tests.e2e.test_cli import run
 from tests.integration.test_legacy_format import PREFIX, legacy_bucket, sha
 
@@ -113,3 +113,25 @@ def test_presigned_urls_where_they_can_work(s3_backend: Backend, tmp_path: Path)
         s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "x"})
     with pytest.raises(s3.exceptions.NoSuchKey):
         s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "missing"})
+
+
+def test_settings_go_to_the_store_on_the_stored_object(s3_backend: Backend, tmp_path: Path) -> None:
+    """An object's tags are its stored object's (K.delta for a delta); a bucket's own
+    settings are the store's, as they are."""
+    s3, bucket = client_for(s3_backend), s3_backend.bucket
+    for version in (1, 2):
+        data = release_zip(tmp_path / f"app-{version}.zip", version).read_bytes()
+        s3.put_object(Bucket=bucket, Key=f"rel/app-{version}.zip", Body=data)
+    tags = {"TagSet": [{"Key": "release", "Value": "2"}]}
+    s3.put_object_tagging(Bucket=bucket, Key="rel/app-2.zip", Tagging=tags)
+    assert s3.get_object_tagging(Bucket=bucket, Key="rel/app-2.zip")["TagSet"] == tags["TagSet"]
+    raw = raw_client(s3_backend.env)
+    assert (
+        raw.get_object_tagging(Bucket=bucket, Key="rel/app-2.zip.delta")["TagSet"] == tags["TagSet"]
+    )
+    with pytest.raises(s3.exceptions.NoSuchKey):
+        s3.get_object_tagging(Bucket=bucket, Key="rel/app-3.zip")
+    s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": "team", "Value": "ci"}]})
+    assert raw.get_bucket_tagging(Bucket=bucket)["TagSet"] == [{"Key": "team", "Value": "ci"}]
+    assert s3.get_bucket_versioning(Bucket=bucket).get("Status") is None
+    s3.get_waiter("object_exists").wait(Bucket=bucket, Key="rel/app-1.zip")

@@ -51,7 +51,7 @@ MOTO_CONDITIONS = {
     },
 }
 COPY_CONDITIONS = {"moto": "ignores CopySourceIfMatch", "ceph": "ignores copy-source conditions"}
-CEPH_ENCODING = {"ceph": "encodes / in keys, and leaves Prefix unencoded"}
+CEPH_ENCODING = {"ceph": "encodes / in keys, and leaves ListObjectsV2's Prefix unencoded"}
 V1_QUIRKS = {
     "marker": {"moto": "leaves out the Marker it was sent"},
     # S3 sends NextMarker only with a Delimiter (its ListObjects documentation).
@@ -59,10 +59,7 @@ V1_QUIRKS = {
         "moto": "sends a NextMarker (an ETag) without a Delimiter",
         "ceph": "sends a NextMarker without a Delimiter",
     },
-    "url encoded": {
-        "moto": "leaves the Prefix of an url-encoded ListObjects unencoded",
-        **CEPH_ENCODING,
-    },
+    "url encoded": CEPH_ENCODING,
     "page of 1 with delimiter": {
         "moto": "sends more than MaxKeys entries, and an ETag as NextMarker"
     },

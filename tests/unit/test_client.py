@@ -298,3 +298,17 @@ def test_a_store_never_reached_raises_as_boto3_does(tmp_path: Path) -> None:
     for client in (boto3.client("s3", **arguments), deltaglider.create_client(**arguments)):
         with pytest.raises(EndpointConnectionError, match=r"127\.0\.0\.1:9"):
             client.head_object(Bucket="b", Key="k")
+
+
+def test_a_bucket_holding_only_internal_objects_goes_with_them(tmp_path: Path) -> None:
+    storage = InMemoryStorage()
+    s3 = memory_client(storage)
+    for version in (1, 2):
+        data = release_zip(tmp_path / f"app-{version}.zip", version).read_bytes()
+        s3.put_object(Bucket="bucket", Key=f"rel/app-{version}.zip", Body=data)
+    assert failure(lambda: s3.delete_bucket(Bucket="bucket"))["Code"] == "BucketNotEmpty"
+    storage.delete("bucket", "rel/app-1.zip.delta")  # as a crash or another tool may leave it
+    storage.delete("bucket", "rel/app-2.zip.delta")
+    assert storage.buckets["bucket"]  # the reference and the listing index remain
+    s3.delete_bucket(Bucket="bucket")
+    assert "bucket" not in storage.buckets

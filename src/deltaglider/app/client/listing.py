@@ -6,7 +6,8 @@ together. The continuation token is the logical key (or prefix) the page ended a
 next page starts after it. Delimiter `/` is the store's own; any other is rolled up
 here from the recursive listing. With EncodingType=url, keys, prefixes, delimiter,
 markers and StartAfter are percent-encoded, as S3 sends them (botocore sets it on every
-listing and decodes them again unless the caller asked for it).
+listing and decodes them again unless the caller asked for it); ListObjects' own Prefix
+is sent as it is, as S3 stores do (botocore would not decode it).
 """
 
 from __future__ import annotations
@@ -107,11 +108,13 @@ class _Listed:
         return [e for e in self.entries if isinstance(e, LogicalObject)]
 
     def common(self, call: Call) -> Parsed:
-        """What both listings answer: the page's state and the request echoed."""
+        """What both listings answer: the page's state and the request echoed. (ListObjects
+        sends its Prefix as it is: botocore would not decode it, and S3 stores agree.)"""
+        prefix = call.text("Prefix") or ""
         parsed: Parsed = {
             "IsTruncated": self.next_start is not None,
             "Name": call.bucket,
-            "Prefix": self.encode(call.text("Prefix") or ""),
+            "Prefix": self.encode(prefix) if call.operation == "ListObjectsV2" else prefix,
             "MaxKeys": _max_keys(call),
         }
         if call.text("Delimiter") is not None:

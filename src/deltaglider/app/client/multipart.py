@@ -230,9 +230,9 @@ def _chosen_parts(upload: Upload, listed: list[dict[str, Any]]) -> list[Part]:
             raise S3Failure(
                 400,
                 "InvalidPart",
-                "One or more of the specified parts could not be found.  The part may not "
-                "have been uploaded, or the specified entity tag may not match the part's "
-                "entity tag.",
+                "One or more of the specified parts could not be found. The part might not "
+                "have been uploaded, or the specified entity tag might not have matched the "
+                "part's entity tag.",
                 {"UploadId": upload.upload_id, "PartNumber": str(number), "ETag": etag},
             )
         parts.append(part)
