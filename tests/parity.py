@@ -19,13 +19,21 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-from collections.abc import Callable, Mapping
+import os
+import uuid
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import boto3
+import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
+
+from deltaglider import create_client
+from tests.conftest import _ceph_env
 
 QUIRK = "<quirk>"
 # Error fields compared besides Code and Message: those AWS documents and moto sends.
@@ -45,7 +53,6 @@ class Subject:
     client: Any
     bucket: str
     tmp: Path
-    make_client: Callable[..., Any]  # another client like this one (kwargs override)
     raw: Any  # plain boto3 on the same server, or None for the local store
     root: Path | None = None  # the local store's directory
     reference: list[tuple[str, Any]] | None = None  # plain boto3's transcript
@@ -169,3 +176,96 @@ def _error(error: Mapping[str, Any], server: str) -> dict[str, Any]:
     if server == "ceph":
         return {"Code": error["Code"]}
     return {k: error[k] for k in ("Code", "Message", *ERROR_FIELDS) if k in error}
+
+
+SUBJECTS = ("boto3-moto", "deltaglider-moto", "boto3-ceph", "deltaglider-ceph", "deltaglider-file")
+CONFIG = Config(
+    s3={"addressing_style": "path"},
+    request_checksum_calculation="when_required",  # Ceph RGW takes no CRC checksums
+    response_checksum_validation="when_required",
+)
+_REFERENCES: dict[tuple[str, str], list[tuple[str, Any]]] = {}  # (test, server): transcript
+
+
+@pytest.fixture(params=SUBJECTS)
+def s3(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Subject]:
+    """The client under test. A DeltaGlider run compares with plain boto3's run of the
+    same test on the same server (made first if it has not run)."""
+    for variable in list(os.environ):
+        if variable.startswith(("AWS_", "DG_")) and not variable.startswith("DG_TEST_"):
+            monkeypatch.delenv(variable)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    kind, server = str(request.param).split("-")
+    reference_server = "moto" if server == "file" else server
+    name = request.function.__name__
+    if kind == "deltaglider" and (name, reference_server) not in _REFERENCES:
+        plain = _subject("boto3", reference_server, request, tmp_path_factory.mktemp("boto3"))
+        request.function(plain)
+        _REFERENCES[(name, reference_server)] = plain.transcript
+    subject = _subject(kind, server, request, tmp_path)
+    if kind == "deltaglider":
+        subject.reference = _REFERENCES[(name, reference_server)]
+    yield subject
+    if kind == "boto3":
+        _REFERENCES[(name, server)] = subject.transcript
+    subject.finish()
+
+
+def _kwargs(server: str, request: pytest.FixtureRequest, root: Path) -> dict[str, Any]:
+    if server == "file":
+        return {
+            "endpoint_url": root.as_uri(),
+            "region_name": "us-east-1",
+            "aws_access_key_id": "unused",
+            "aws_secret_access_key": "unused",
+        }
+    if server == "moto":
+        endpoint, key, secret = request.getfixturevalue("moto_endpoint"), "testing", "testing"
+    else:
+        env = _ceph_env()
+        if env is None:
+            pytest.skip("Ceph RGW not running (make test starts it: DG_TEST_CEPH_ENDPOINT)")
+        endpoint, key, secret = (
+            env["AWS_ENDPOINT_URL"],
+            env["AWS_ACCESS_KEY_ID"],
+            env["AWS_SECRET_ACCESS_KEY"],
+        )
+    return {
+        "endpoint_url": endpoint,
+        "aws_access_key_id": key,
+        "aws_secret_access_key": secret,
+        "region_name": "us-east-1",
+        "config": CONFIG,
+    }
+
+
+def _subject(kind: str, server: str, request: pytest.FixtureRequest, tmp: Path) -> Subject:
+    root = tmp / "store"
+    root.mkdir()
+    kwargs = _kwargs(server, request, root)
+    client = boto3.client("s3", **kwargs) if kind == "boto3" else create_client(**kwargs)
+    bucket = f"dg-client-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=bucket)
+    raw = None if server == "file" else boto3.client("s3", **kwargs)
+    return Subject(kind, server, client, bucket, tmp, raw, root if server == "file" else None)
+
+
+def stored_keys(s3: Subject, prefix: str) -> dict[str, int]:
+    """What the store really holds under `prefix` (key: size)."""
+    if s3.root is not None:
+        base = s3.root / s3.bucket
+        return {
+            str(p.relative_to(base)): p.stat().st_size
+            for p in base.rglob("*")
+            if p.is_file()
+            and ".dg-meta.json" not in p.name
+            and str(p.relative_to(base)).startswith(prefix)
+        }
+    pages = s3.raw.get_paginator("list_objects_v2").paginate(Bucket=s3.bucket, Prefix=prefix)
+    return {item["Key"]: item["Size"] for page in pages for item in page.get("Contents", [])}

@@ -14,30 +14,21 @@ import hashlib
 import io
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from boto3.s3.transfer import TransferConfig
-from botocore.config import Config
 
-import deltaglider
 from tests.artifacts import random_file, release_zip
-from tests.conftest import _ceph_env
-from tests.parity import Subject
+from tests.parity import Subject, s3, stored_keys
 
-SUBJECTS = ("boto3-moto", "deltaglider-moto", "boto3-ceph", "deltaglider-ceph", "deltaglider-file")
-CONFIG = Config(
-    s3={"addressing_style": "path"},
-    request_checksum_calculation="when_required",  # Ceph RGW takes no CRC checksums
-    response_checksum_validation="when_required",
-)
+__all__ = ["s3"]  # the fixture: each test runs once per client under test
+
 MIB = 1024 * 1024
-_REFERENCES: dict[tuple[str, str], list[tuple[str, Any]]] = {}
 # Where a server departs from AWS (tests/parity.py).
 MOTO_QUIET = {"moto": "answers Deleted entries to a Quiet DeleteObjects"}
 MOTO_MD5 = {"moto": "does not check Content-MD5"}
@@ -67,84 +58,6 @@ V1_QUIRKS = {
 MAX_KEYS_ECHO = {"ceph": "answers MaxKeys 1000 when asked for more"}
 
 
-def _kwargs(server: str, request: pytest.FixtureRequest, root: Path) -> dict[str, Any]:
-    if server == "file":
-        return {
-            "endpoint_url": root.as_uri(),
-            "region_name": "us-east-1",
-            "aws_access_key_id": "unused",
-            "aws_secret_access_key": "unused",
-        }
-    if server == "moto":
-        endpoint, key, secret = request.getfixturevalue("moto_endpoint"), "testing", "testing"
-    else:
-        env = _ceph_env()
-        if env is None:
-            pytest.skip("Ceph RGW not running (make test starts it: DG_TEST_CEPH_ENDPOINT)")
-        endpoint, key, secret = (
-            env["AWS_ENDPOINT_URL"],
-            env["AWS_ACCESS_KEY_ID"],
-            env["AWS_SECRET_ACCESS_KEY"],
-        )
-    return {
-        "endpoint_url": endpoint,
-        "aws_access_key_id": key,
-        "aws_secret_access_key": secret,
-        "region_name": "us-east-1",
-        "config": CONFIG,
-    }
-
-
-def _subject(kind: str, server: str, request: pytest.FixtureRequest, tmp: Path) -> Subject:
-    root = tmp / "store"
-    root.mkdir()
-    kwargs = _kwargs(server, request, root)
-
-    def make(**overrides: Any) -> Any:
-        arguments = kwargs | overrides
-        return (
-            boto3.client("s3", **arguments)
-            if kind == "boto3"
-            else (deltaglider.create_client(**arguments))
-        )
-
-    client = make()
-    bucket = f"dg-client-{uuid.uuid4().hex[:12]}"
-    client.create_bucket(Bucket=bucket)
-    raw = None if server == "file" else boto3.client("s3", **kwargs)
-    return Subject(kind, server, client, bucket, tmp, make, raw, root if server == "file" else None)
-
-
-@pytest.fixture(params=SUBJECTS)
-def s3(
-    request: pytest.FixtureRequest,
-    tmp_path: Path,
-    tmp_path_factory: pytest.TempPathFactory,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Subject]:
-    """The client under test. A DeltaGlider run compares with plain boto3's run of the
-    same test on the same server (made first if it has not run)."""
-    for variable in list(os.environ):
-        if variable.startswith(("AWS_", "DG_")) and not variable.startswith("DG_TEST_"):
-            monkeypatch.delenv(variable)
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-    kind, server = str(request.param).split("-")
-    reference_server = "moto" if server == "file" else server
-    name = request.function.__name__
-    if kind == "deltaglider" and (name, reference_server) not in _REFERENCES:
-        plain = _subject("boto3", reference_server, request, tmp_path_factory.mktemp("boto3"))
-        request.function(plain)
-        _REFERENCES[(name, reference_server)] = plain.transcript
-    subject = _subject(kind, server, request, tmp_path)
-    if kind == "deltaglider":
-        subject.reference = _REFERENCES[(name, reference_server)]
-    yield subject
-    if kind == "boto3":
-        _REFERENCES[(name, server)] = subject.transcript
-    subject.finish()
-
-
 class Unseekable(io.RawIOBase):
     """A body that can only be read (a pipe, a socket)."""
 
@@ -162,21 +75,6 @@ def read(response: dict[str, Any]) -> dict[str, Any]:
     """A GET's response with its body read (and hashed, to keep transcripts short)."""
     data = response["Body"].read()
     return response | {"Body": hashlib.sha256(data).hexdigest(), "Length": len(data)}
-
-
-def stored_keys(s3: Subject, prefix: str) -> dict[str, int]:
-    """What the store really holds under `prefix` (key: size)."""
-    if s3.root is not None:
-        base = s3.root / s3.bucket
-        return {
-            str(p.relative_to(base)): p.stat().st_size
-            for p in base.rglob("*")
-            if p.is_file()
-            and ".dg-meta.json" not in p.name
-            and str(p.relative_to(base)).startswith(prefix)
-        }
-    pages = s3.raw.get_paginator("list_objects_v2").paginate(Bucket=s3.bucket, Prefix=prefix)
-    return {item["Key"]: item["Size"] for page in pages for item in page.get("Contents", [])}
 
 
 def test_objects_round_trip(s3: Subject) -> None:
