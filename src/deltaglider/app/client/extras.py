@@ -154,6 +154,15 @@ class DeltaGliderMethods:
             "it against DeltaGlider's S3 gateway (deltaglider serve)"
         )
 
+    def close(self) -> None:
+        """Close the client's connections, and the store's."""
+        store = self._deltaglider.backend.store
+        if store is not None:
+            store.close()
+        super_close = getattr(super(), "close", None)
+        if callable(super_close):
+            super_close()
+
     def _deltaglider_run(
         self, operation: str, bucket: str, key: str | None, run: Callable[[Any], T]
     ) -> T:
