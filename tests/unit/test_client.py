@@ -21,6 +21,7 @@ import deltaglider
 from deltaglider.adapters.memory import InMemoryStorage
 from deltaglider.app.client.backend import Backend
 from deltaglider.app.client.factory import answered_by
+from deltaglider.core.errors import AccessDenied
 from tests.artifacts import release_zip
 from tests.fakes import make_service
 
@@ -312,3 +313,34 @@ def test_a_bucket_holding_only_internal_objects_goes_with_them(tmp_path: Path) -
     assert storage.buckets["bucket"]  # the reference and the listing index remain
     s3.delete_bucket(Bucket="bucket")
     assert "bucket" not in storage.buckets
+
+
+class RefusingStorage(InMemoryStorage):
+    """A store that refuses to delete one key (a bucket policy denying it, which moto
+    cannot play)."""
+
+    def delete(self, bucket: str, key: str) -> None:
+        if key.startswith("locked/"):
+            raise AccessDenied(bucket=bucket, key=key, operation="DeleteObjects")
+        super().delete(bucket, key)
+
+
+def test_delete_objects_answers_each_key() -> None:
+    s3 = memory_client(RefusingStorage())
+    for key in ("open/a.txt", "locked/b.txt"):
+        s3.put_object(Bucket="bucket", Key=key, Body=b"x")
+    keys = ["open/a.txt", "locked/b.txt", "never/there.txt"]
+    done = s3.delete_objects(Bucket="bucket", Delete={"Objects": [{"Key": k} for k in keys]})
+    assert done["Deleted"] == [{"Key": "open/a.txt"}, {"Key": "never/there.txt"}]
+    assert done["Errors"] == [
+        {"Key": "locked/b.txt", "Code": "AccessDenied", "Message": "Access Denied"}
+    ]
+    quiet = s3.delete_objects(
+        Bucket="bucket", Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True}
+    )
+    assert "Deleted" not in quiet
+    assert [e["Key"] for e in quiet["Errors"]] == ["locked/b.txt"]
+    assert s3.head_object(Bucket="bucket", Key="locked/b.txt")["ContentLength"] == 1
+    too_many = [{"Key": f"k{i}"} for i in range(1001)]
+    failed = failure(lambda: s3.delete_objects(Bucket="bucket", Delete={"Objects": too_many}))
+    assert failed["Code"] == "MalformedXML"
