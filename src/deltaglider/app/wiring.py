@@ -20,23 +20,35 @@ from deltaglider.app.settings import Settings
 from deltaglider.core.errors import ConfigError
 from deltaglider.core.policy import DeltaPolicy
 from deltaglider.core.service import DeltaService
-from deltaglider.ports import CachePort, ContainerPort, DiffPort, LoggerPort, StoragePort
+from deltaglider.ports import (
+    BucketPort,
+    CachePort,
+    ContainerPort,
+    DiffPort,
+    LoggerPort,
+    StoragePort,
+)
 
 if TYPE_CHECKING:
+    import botocore.config
+
     from deltaglider.adapters.s3 import S3Storage
 
 
-def build_service(settings: Settings, storage: StoragePort | None = None) -> DeltaService:
-    """A DeltaService over the backend the settings name (or over `storage`, a store
-    built elsewhere), with the standard adapters."""
-    backend = build_storage(settings)
-    storage = storage or backend
+def build_service(
+    settings: Settings, storage: StoragePort | None = None, buckets: BucketPort | None = None
+) -> DeltaService:
+    """A DeltaService over the backend the settings name (or over `storage` and
+    `buckets`, a store built elsewhere), with the standard adapters."""
+    if storage is None or buckets is None:
+        backend = build_storage(settings)
+        storage, buckets = storage or backend, buckets or backend
     logger = std_logger(settings.log_level)
     codecs: dict[str, DiffPort] = {"zstd": ZstdCodec(), "xdelta3": Xdelta3Codec()}
     containers: dict[str, ContainerPort] = {"gzip": GzipContainer()}
     return DeltaService(
         storage=storage,
-        buckets=backend,
+        buckets=buckets,
         diff=codecs[settings.codec],
         codecs=codecs,
         containers=containers,
@@ -77,14 +89,29 @@ def build_storage(settings: Settings) -> LocalFilesystemStorage | S3Storage:
     if settings.file_root is not None:
         return LocalFilesystemStorage(settings.file_root)
     import boto3  # noqa: PLC0415
-    import botocore.config  # noqa: PLC0415
     from botocore.exceptions import BotoCoreError, ProfileNotFound  # noqa: PLC0415
 
     from deltaglider.adapters.s3 import S3Storage  # noqa: PLC0415
 
-    config = botocore.config.Config(
+    try:
+        session = boto3.session.Session(profile_name=settings.profile, region_name=settings.region)
+        client = session.client(
+            "s3", endpoint_url=settings.endpoint_url, config=s3_config(settings.endpoint_url)
+        )
+    except ProfileNotFound:
+        raise ConfigError(f"The config profile ({settings.profile}) could not be found") from None
+    except (BotoCoreError, ValueError) as exc:
+        raise ConfigError(f"cannot set up the S3 client: {exc}") from None
+    return S3Storage(client)
+
+
+def s3_config(endpoint_url: str | None) -> botocore.config.Config:
+    """How DeltaGlider's boto3 clients talk to S3 (or to the store at `endpoint_url`)."""
+    import botocore.config  # noqa: PLC0415
+
+    return botocore.config.Config(
         # Custom endpoints (MinIO, Ceph, moto) are addressed path-style: no bucket DNS.
-        s3={"addressing_style": "path"} if settings.endpoint_url else {},
+        s3={"addressing_style": "path"} if endpoint_url else {},
         # Stores such as Ceph RGW reject the newer CRC checksums; send them only if needed.
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
@@ -92,11 +119,3 @@ def build_storage(settings: Settings) -> LocalFilesystemStorage | S3Storage:
         connect_timeout=10,
         read_timeout=60,
     )
-    try:
-        session = boto3.session.Session(profile_name=settings.profile, region_name=settings.region)
-        client = session.client("s3", endpoint_url=settings.endpoint_url, config=config)
-    except ProfileNotFound:
-        raise ConfigError(f"The config profile ({settings.profile}) could not be found") from None
-    except (BotoCoreError, ValueError) as exc:
-        raise ConfigError(f"cannot set up the S3 client: {exc}") from None
-    return S3Storage(client)

@@ -163,6 +163,18 @@ class LogicalObject:
 
 
 @dataclass(frozen=True)
+class Description:
+    """How a logical object is kept: its logical view, the SHA256 recorded for it (None
+    for a plain object that records none), and for a delta the reference it is rebuilt
+    from and the codec that made it."""
+
+    logical: LogicalObject
+    sha256: str | None
+    reference: str | None = None
+    codec: str | None = None
+
+
+@dataclass(frozen=True)
 class PutResult:
     """What an upload stored."""
 

@@ -32,6 +32,7 @@ from deltaglider.core.limits import fits_key
 from deltaglider.core.metadata import DeltaMeta, read_delta, read_direct, stored_kind
 from deltaglider.core.models import (
     ByteRange,
+    Description,
     GetResult,
     LogicalObject,
     ObjectKey,
@@ -246,6 +247,18 @@ class Reader:
         logical = self.catalog.logical(key.bucket, stored.info, head=stored.info)
         assert logical is not None  # find never returns an internal object
         return logical
+
+    def describe(self, key: ObjectKey) -> Description:
+        """How a logical object is stored, from its stored object's metadata (one HEAD of
+        each form looked up), without rebuilding it."""
+        stored = self.find(key)
+        logical = self.catalog.logical(key.bucket, stored.info, head=stored.info)
+        assert logical is not None  # find never returns an internal object
+        if stored.stored_as is StoredAs.DELTA:
+            meta = read_delta(stored.info.metadata, stored.info.key)
+            return Description(logical, meta.sha256, meta.ref_key, meta.codec)
+        direct = read_direct(stored.info.metadata)
+        return Description(logical, direct.sha256 if direct else None)
 
     def locate(self, key: ObjectKey) -> Stored:
         """Find the stored form of a logical object: `{key}.delta` or `{key}` itself."""

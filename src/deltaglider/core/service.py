@@ -38,6 +38,7 @@ from deltaglider.core.models import (
     DELTA_SUFFIX,
     ByteRange,
     DeleteResult,
+    Description,
     GetResult,
     LogicalObject,
     ObjectKey,
@@ -221,6 +222,10 @@ class DeltaService:
     def head(self, key: ObjectKey) -> LogicalObject:
         """A logical object's size, time, ETag, Content-Type and user metadata."""
         return self.reader.head(key)
+
+    def describe(self, key: ObjectKey) -> Description:
+        """How a logical object is stored: delta or whole, its reference and codec."""
+        return self.reader.describe(key)
 
     def verify(self, source: ObjectKey) -> VerifyResult:
         """Rebuild an object in a scratch directory and compare SHA256s; keep nothing."""
