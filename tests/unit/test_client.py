@@ -261,12 +261,12 @@ def test_create_client_takes_boto3s_arguments(tmp_path: Path) -> None:
         "s3", endpoint_url=tmp_path.as_uri(), region_name="eu-west-1"
     )
     assert client.meta.region_name == "eu-west-1"
-    client.create_bucket(Bucket="b", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-    assert client.get_bucket_location(Bucket="b")["LocationConstraint"] == "eu-west-1"
+    client.create_bucket(Bucket="bkt", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    assert client.get_bucket_location(Bucket="bkt")["LocationConstraint"] == "eu-west-1"
     assert (
         failure(
             lambda: client.create_bucket(
-                Bucket="b", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+                Bucket="bkt", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
             )
         )["Code"]
         == "BucketAlreadyOwnedByYou"
@@ -275,8 +275,8 @@ def test_create_client_takes_boto3s_arguments(tmp_path: Path) -> None:
         deltaglider.create_client("sqs")
     with pytest.raises(ValueError, match="file:///abs/path"):
         deltaglider.create_client(endpoint_url="file://relative/path")
-    client.put_object(Bucket="b", Key="k", Body=io.BytesIO(b"x"))
-    assert (tmp_path / "b" / "k").read_bytes() == b"x"
+    client.put_object(Bucket="bkt", Key="k", Body=io.BytesIO(b"x"))
+    assert (tmp_path / "bkt" / "k").read_bytes() == b"x"
 
 
 def test_importing_deltaglider_does_not_import_boto3() -> None:
