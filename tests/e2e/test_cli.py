@@ -420,6 +420,32 @@ def test_no_credentials_gives_one_line(
 
 
 @pytest.mark.parametrize(
+    ("args", "status"),
+    [
+        pytest.param(("ls",), 255, id="ls-buckets"),
+        pytest.param(("ls", "s3://bkt/"), 255, id="ls"),
+        pytest.param(("cp", "app-1.1.0.zip", "s3://bkt/"), 1, id="cp-up"),
+        pytest.param(("cp", "s3://bkt/app-1.1.0.zip", "."), 1, id="cp-down"),
+        pytest.param(("rm", "s3://bkt/app-1.1.0.zip"), 1, id="rm"),
+        pytest.param(("sync", ".", "s3://bkt/"), 1, id="sync"),
+    ],
+)
+def test_a_local_store_that_is_not_there_is_an_error(
+    work: Path, args: tuple[str, ...], status: int
+) -> None:
+    """A mistyped file:// endpoint is not an empty store: one line naming it, nothing
+    made (aws says it could not connect to an endpoint that is not there)."""
+    release_zip(work / "app-1.1.0.zip", 1)
+    missing = work / "no-such-store"
+    env = changed(dict(os.environ), AWS_ENDPOINT_URL=missing.as_uri())
+
+    line = fail(args, env, work, status)
+
+    assert f"{missing} is not a directory" in line
+    assert not missing.exists()
+
+
+@pytest.mark.parametrize(
     ("uploaded", "args"),
     [
         pytest.param(0, UPLOAD, id="first-upload"),

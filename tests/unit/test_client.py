@@ -261,7 +261,9 @@ def test_create_client_takes_boto3s_arguments(tmp_path: Path) -> None:
         "s3", endpoint_url=tmp_path.as_uri(), region_name="eu-west-1"
     )
     assert client.meta.region_name == "eu-west-1"
-    client.create_bucket(Bucket="bkt", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    client.create_bucket(
+        Bucket="bkt", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
     assert client.get_bucket_location(Bucket="bkt")["LocationConstraint"] == "eu-west-1"
     assert (
         failure(

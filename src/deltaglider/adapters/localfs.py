@@ -38,6 +38,7 @@ from deltaglider.core.errors import (
     BucketNotEmpty,
     BucketNotFound,
     DeltaGliderError,
+    EndpointError,
     InvalidBucketName,
     InvalidKeyError,
     LocalFileError,
@@ -81,8 +82,18 @@ class LocalFilesystemStorage:
     def _existing_bucket(self, bucket: str, operation: str) -> Path:
         path = self._bucket_dir(bucket)
         if not path.is_dir():
+            self._check_root()
             raise BucketNotFound(bucket, operation)
         return path
+
+    def _check_root(self) -> None:
+        """A store whose directory is missing is an endpoint that is not there (a typo in
+        the URL, an unmounted disk), not an empty store: say so."""
+        if not self.root.is_dir():
+            raise EndpointError(
+                f"Could not open the local store {self.root.as_uri()}: "
+                f"{self.root} is not a directory"
+            )
 
     def _object_path(self, bucket: str, key: str) -> Path:
         segments = key.split("/")
@@ -121,6 +132,7 @@ class LocalFilesystemStorage:
         while True:
             found = _regular_stat(path)
             if found is None:
+                self._check_root()
                 return None
             sidecar = self._read_meta(path)
             etag = _etag(found)
@@ -203,11 +215,13 @@ class LocalFilesystemStorage:
     # --------------------------------------------------------------- buckets
 
     def bucket_exists(self, bucket: str) -> bool:
-        return self._bucket_dir(bucket).is_dir()
+        if self._bucket_dir(bucket).is_dir():
+            return True
+        self._check_root()
+        return False
 
     def list_buckets(self) -> Iterator[BucketInfo]:
-        if not self.root.is_dir():
-            return
+        self._check_root()
         for child in sorted(self.root.iterdir()):
             if child.is_dir() and _BUCKET.fullmatch(child.name):
                 yield BucketInfo(child.name, _mtime(child.stat().st_mtime))
