@@ -10,7 +10,9 @@ import random
 import re
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -443,6 +445,44 @@ def test_a_local_store_that_is_not_there_is_an_error(
 
     assert f"{missing} is not a directory" in line
     assert not missing.exists()
+
+
+@pytest.fixture(scope="module")
+def web_server() -> Iterator[str]:
+    """A plain web server (Python's own), the kind an endpoint URL is mistyped into."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SimpleHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("args", "status"),
+    [
+        pytest.param(("ls",), 255, id="ls-buckets"),
+        pytest.param(("ls", "s3://bkt/"), 255, id="ls"),
+        pytest.param(("cp", "app-1.1.0.zip", "s3://bkt/"), 1, id="cp-up"),
+        pytest.param(("cp", "s3://bkt/app-1.1.0.zip", "."), 1, id="cp-down"),
+    ],
+)
+def test_an_endpoint_that_is_not_s3_is_named_as_such(
+    web_server: str, work: Path, args: tuple[str, ...], status: int
+) -> None:
+    """Not a 404 about the key, a 500 or a 501 (what aws says): the endpoint is wrong."""
+    release_zip(work / "app-1.1.0.zip", 1)
+    env = changed(
+        dict(os.environ),
+        AWS_ENDPOINT_URL=web_server,
+        AWS_ACCESS_KEY_ID="key",
+        AWS_SECRET_ACCESS_KEY="secret",
+        AWS_MAX_ATTEMPTS="1",
+    )
+
+    line = fail(args, env, work, status)
+
+    assert re.search(r"The endpoint is not an S3 service: it answered \w+ with an HTML", line)
+    assert line.endswith("check --endpoint-url")
 
 
 @pytest.mark.parametrize(

@@ -454,7 +454,18 @@ def _mapped(bucket: str, key: str | None = None) -> Iterator[None]:
 def _from_client_error(exc: ClientError, bucket: str, key: str | None) -> DeltaGliderError:
     """S3's answer as DeltaGlider's error, keeping S3's code, status and message."""
     error = exc.response.get("Error", {})
-    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 500)
+    answer = exc.response.get("ResponseMetadata", {})
+    status = int(answer.get("HTTPStatusCode") or 500)
+    headers = answer.get("HTTPHeaders", {})
+    if "text/html" in headers.get("content-type", "") and not any(
+        name.startswith("x-amz") for name in headers
+    ):
+        # S3 answers in XML (or, to a HEAD, with no body) and with its request id: a web
+        # page without one is some other server.
+        return EndpointError(
+            f"The endpoint is not an S3 service: it answered {exc.operation_name} with an "
+            f"HTML page (HTTP {status}); check --endpoint-url"
+        )
     return _from_code(
         str(error.get("Code") or ""),
         error.get("Message") or None,
