@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pty
 import random
 import re
 import subprocess
@@ -613,3 +614,52 @@ def test_help_exits_0(tmp_path: Path, args: list[str]) -> None:
 
     expected = "deltaglider, version" if args == ["--version"] else "Usage: deltaglider"
     assert lines[0].startswith(expected)
+
+
+def test_the_progress_bar_moves_through_every_phase_in_the_units_of_ls(
+    backend: Backend, work: Path
+) -> None:
+    """On a terminal (a pseudo-terminal here) a large upload's bar moves before the
+    upload ends, the encode included, and counts in MiB as `ls --human-readable`."""
+    rng = random.Random(7)
+    first = rng.randbytes(64 * 1024 * 1024)
+    second = bytearray(first)
+    for offset in range(0, len(second), 4 * 1024 * 1024):
+        second[offset : offset + 64] = rng.randbytes(64)
+    (work / "v1").mkdir()
+    (work / "v1" / "disk.img").write_bytes(first)
+    (work / "v2").mkdir()
+    (work / "v2" / "disk.img").write_bytes(bytes(second))
+    target = f"s3://{backend.bucket}/images/"
+    succeed(["cp", "v1/disk.img", target, "--no-progress"], backend.subprocess_env(), work)
+
+    screen = on_a_terminal(["cp", "v2/disk.img", target], backend.subprocess_env(), work)
+
+    frames = re.findall(r"(\d+)% of (\S+ \S+)", screen)
+    assert frames, screen
+    assert {total for _, total in frames} == {"64.0 MiB"}
+    assert any(0 < int(percent) < 100 for percent, _ in frames), screen
+    assert f"upload: v2/disk.img to {target}disk.img" in screen
+    assert "Traceback" not in screen
+
+
+def on_a_terminal(args: Sequence[str], env: Mapping[str, str], cwd: Path) -> str:
+    """What `deltaglider ARGS` shows on a terminal: run with a pseudo-terminal as its
+    standard output, everything it draws read back."""
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [str(DELTAGLIDER), *args], env=dict(env), cwd=cwd, stdout=follower, stderr=follower
+    )
+    os.close(follower)
+    shown = bytearray()
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed: the program ended
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    assert process.wait(timeout=300) == 0, shown.decode(errors="replace")
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown.decode(errors="replace"))

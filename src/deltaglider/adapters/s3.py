@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import builtins
 import io
-import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from botocore.exceptions import (
     ResponseStreamingError,
 )
 
+from deltaglider.core import progress
 from deltaglider.core.errors import (
     AccessDenied,
     AlreadyExists,
@@ -157,10 +157,11 @@ class S3Storage:
             if create_only:
                 return self._create_multipart(bucket, key, body, metadata, size)
             extra = {"Metadata": dict(metadata)}
+            sent = {"ExtraArgs": extra, "Config": TRANSFER, "Callback": progress.current()}
             if isinstance(source, bytes):
-                self._client.upload_fileobj(body, bucket, key, ExtraArgs=extra, Config=TRANSFER)
+                self._client.upload_fileobj(body, bucket, key, **sent)  # type: ignore[arg-type]
             else:  # from the path: parts are read side by side
-                self._client.upload_file(str(source), bucket, key, ExtraArgs=extra, Config=TRANSFER)
+                self._client.upload_file(str(source), bucket, key, **sent)  # type: ignore[arg-type]
             # Some stores (Ceph RGW) answer a completed multipart upload with no ETag.
             return self._client.head_object(Bucket=bucket, Key=key)["ETag"]
 
@@ -211,7 +212,9 @@ class S3Storage:
                 expected = found["ContentLength"]
                 try:
                     with destination.open("wb") as out:
-                        shutil.copyfileobj(found["Body"], out, CHUNK)
+                        while chunk := found["Body"].read(CHUNK):
+                            out.write(chunk)
+                            progress.advance(len(chunk))
                         written = out.tell()
                 except (ConnectionError, ResponseStreamingError):
                     written = -1

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from deltaglider.core import progress
 from deltaglider.core.errors import IncompleteBody
 from deltaglider.core.scratch import scratch_dir
 
@@ -91,6 +92,7 @@ def spool(
             md5.update(chunk)
             parts.update(chunk)
             total += len(chunk)
+            progress.advance(len(chunk))
             if file is None and total > in_memory:  # too large to keep: on to disk
                 file = work / "body"
                 out = file.open("wb")

@@ -18,11 +18,13 @@ from typing import TYPE_CHECKING
 import click
 
 from deltaglider.app.cli.aws_errors import error_line
+from deltaglider.app.cli.output import human_size
+from deltaglider.core import progress as passes
 from deltaglider.core.errors import DeltaGliderError
 from deltaglider.core.models import ObjectKey
 
 if TYPE_CHECKING:
-    from rich.progress import Progress
+    from rich.progress import Progress, ProgressColumn, TaskID
 
 WORKERS = 10  # as many as `aws s3` runs
 STOP_WAIT = 1.0  # seconds running transfers get to stop after Ctrl-C
@@ -118,17 +120,16 @@ class Reporter:
         from rich.console import Console  # noqa: PLC0415 (loaded only to draw a bar)
         from rich.progress import (  # noqa: PLC0415
             BarColumn,
-            DownloadColumn,
             Progress,
             TextColumn,
-            TransferSpeedColumn,
+            TimeElapsedColumn,
         )
 
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
+            _share_column(),
+            TimeElapsedColumn(),
             console=Console(file=sys.stdout),
             transient=True,
         ) as progress:
@@ -138,24 +139,27 @@ class Reporter:
             )
             try:
                 for stage in stages:
-                    self._run_stage(stage, lambda t: progress.advance(bar, t.size))
+                    self._run_stage(stage, lambda size: _Share(progress, bar, size))
             finally:
                 self._progress = None
         return self.exit_code
 
-    def _run_stage(self, stage: Sequence[Task], advance: Callable[[Task], None] | None) -> None:
+    def _run_stage(self, stage: Sequence[Task], share: Callable[[int], _Share] | None) -> None:
         if not stage:
             return
         pool = ThreadPoolExecutor(max_workers=min(WORKERS, len(stage)))
-        pending: dict[Future[object], Task] = {pool.submit(t.run): t for t in stage}
+        pending: dict[Future[object], tuple[Task, _Share | None]] = {}
+        for task in stage:
+            part = share(task.size) if share else None
+            pending[pool.submit(_perform, task, part)] = (task, part)
         try:
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
-                    task = pending.pop(future)
+                    task, part = pending.pop(future)
                     self._settle(task, future)
-                    if advance is not None:
-                        advance(task)
+                    if part is not None:
+                        part.fill()
         except KeyboardInterrupt:
             self._stop(pool, pending)
             raise
@@ -178,3 +182,52 @@ class Reporter:
             self.failure(task, error)
         else:
             self.failure(task, RuntimeError(f"unexpected {type(error).__name__}: {error}"))
+
+
+def _perform(task: Task, share: _Share | None) -> object:
+    """Run the task in this worker thread, its passes reported to its share of the bar."""
+    if share is None:
+        return task.run()
+    with passes.watched(share.report):
+        return task.run()
+
+
+class _Share:
+    """One transfer's part of the bar, as many units as its size. A transfer makes a
+    varying number of passes over its bytes (read, hashed, encoded, checked, sent), so
+    each pass fills half of what is left of its part: the bar moves through every phase,
+    never runs ahead, and is full when the transfer ends."""
+
+    def __init__(self, progress: Progress, bar: TaskID, size: int) -> None:
+        self._progress, self._bar, self._size = progress, bar, size
+        self._seen = 0  # bytes reported by the passes so far
+        self._filled = 0.0
+        self._lock = threading.Lock()  # boto3 reports from its own threads
+
+    def report(self, count: int) -> None:
+        with self._lock:
+            self._seen += count
+            target = self._size * (1 - 0.5 ** (self._seen / max(self._size, 1)))
+            step, self._filled = target - self._filled, max(target, self._filled)
+        if step > 0:
+            self._progress.advance(self._bar, step)
+
+    def fill(self) -> None:
+        with self._lock:
+            step, self._filled = self._size - self._filled, self._size
+        if step > 0:
+            self._progress.advance(self._bar, step)
+
+
+def _share_column() -> ProgressColumn:
+    """`42% of 1.2 GiB`, in the units `ls --human-readable` uses."""
+    from rich.progress import ProgressColumn  # noqa: PLC0415
+    from rich.progress import Task as Bar  # noqa: PLC0415
+    from rich.text import Text  # noqa: PLC0415
+
+    class Share(ProgressColumn):
+        def render(self, task: Bar) -> Text:
+            total = "?" if task.total is None else human_size(int(task.total))
+            return Text(f"{task.percentage:3.0f}% of {total}")
+
+    return Share()
