@@ -124,6 +124,13 @@ def delete_file(work: Path) -> None:
     (work / "data/releases/app-1.1.0.zip").unlink()
 
 
+def touch_downloaded(work: Path) -> None:
+    """A downloaded file made newer than its object, its size unchanged: `sync` leaves
+    it, `sync --exact-timestamps` fetches it again."""
+    later = time.time() + 86_400
+    os.utime(work / "down1/docs/README.txt", (later, later))
+
+
 # ---------------------------------------------------------------- the session
 
 
@@ -190,6 +197,9 @@ SESSION: list[Step] = [
     Run("sync s3://BUCKET/synced/ down1/"),
     Run("rm s3://BUCKET/synced/releases/app-1.2.0.zip"),
     Run("sync --delete s3://BUCKET/synced/ down1/"),
+    Edit("make down1/docs/README.txt a day newer than its object", touch_downloaded),
+    Run("sync s3://BUCKET/synced/ down1/"),
+    Run("sync --exact-timestamps s3://BUCKET/synced/ down1/"),
     # 6. downloads with cp
     Run("cp --recursive s3://BUCKET/tree/ down2/"),
     Run("cp s3://BUCKET/tree/releases/app-1.2.0.zip down3/"),
@@ -250,6 +260,16 @@ SESSION: list[Step] = [
         " --exclude '*' --include 'link*'"
     ),
     Run("ls --recursive s3://BUCKET/links-followed/"),
+    # 14. what every request carries, and how objects are written
+    Run("ls --recursive --page-size 2 --request-payer requester s3://BUCKET/moved/"),
+    Run(
+        "cp app-1.4.0.zip s3://BUCKET/written/ --sse --storage-class STANDARD_IA"
+        " --acl bucket-owner-full-control --request-payer requester"
+    ),
+    Run("cp --recursive data/docs s3://BUCKET/written/docs/ --sse AES256 --page-size 3"),
+    Run("sync data/docs s3://BUCKET/written/docs/ --page-size 1 --storage-class STANDARD"),
+    Run("rm --recursive --page-size 2 --request-payer requester s3://BUCKET/written/docs/"),
+    Run("ls --recursive s3://BUCKET/written/"),
 ]
 
 RUNS = [(index, step) for index, step in enumerate(SESSION, start=1) if isinstance(step, Run)]

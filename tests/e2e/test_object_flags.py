@@ -46,14 +46,7 @@ KEYS = ["guessed.txt", "plain.txt", "given.txt", "app.zip", "app2.zip", "kept.tx
 def test_flags_give_what_aws_gives(
     moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DG_"))} | {
-        "AWS_ENDPOINT_URL": moto_endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": "/dev/null",
-        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-    }
+    env = tool_env(moto_endpoint)
     (tmp_path / "notes.txt").write_text("release notes\n" * 50)
     release_zip(tmp_path / "app.zip", 1)
     release_zip(tmp_path / "app2.zip", 2)
@@ -97,3 +90,121 @@ def test_malformed_metadata_is_a_usage_error(value: str, tmp_path: Path) -> None
     assert done.returncode == 2
     assert "Invalid value for '--metadata'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+WRITE_FLAGS = [
+    "--sse",
+    "--storage-class",
+    "STANDARD_IA",
+    "--acl",
+    "bucket-owner-full-control",
+    "--request-payer",
+    "requester",
+]
+
+
+def stored_as(client: Any, bucket: str, key: str) -> tuple[str | None, str, list[str]]:
+    """An S3 object's encryption, storage class and ACL grants, as S3 reports them."""
+    head = client.head_object(Bucket=bucket, Key=key)
+    grants = client.get_object_acl(Bucket=bucket, Key=key)["Grants"]
+    return (
+        head.get("ServerSideEncryption"),
+        head.get("StorageClass", "STANDARD"),
+        sorted(f"{g['Grantee'].get('URI', 'owner')} {g['Permission']}" for g in grants),
+    )
+
+
+def test_write_flags_hold_for_every_object_a_delta_is_stored_as(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    """--sse, --storage-class, --acl, --request-payer: what aws's object carries, each
+    S3 object behind DeltaGlider's carries too (its delta and its reference alike); the
+    small bookkeeping objects keep the standard class, encrypted all the same."""
+    env = tool_env(moto_endpoint)
+    release_zip(tmp_path / "app-1.zip", 1)
+    release_zip(tmp_path / "app-2.zip", 2)
+    client: Any = raw_client(env)
+    buckets = {tool: f"wflags-{tool[:3]}-{uuid.uuid4().hex[:8]}" for tool in TOOLS}
+    for tool, bucket in buckets.items():
+        client.create_bucket(Bucket=bucket)
+        for name in ("app-1.zip", "app-2.zip"):
+            command = [*TOOLS[tool], "cp", name, f"s3://{bucket}/rel/", *WRITE_FLAGS]
+            done = run_tool([*command, "--no-progress"], env, tmp_path)
+            assert done.returncode == 0, (tool, done.stderr)
+
+    theirs = stored_as(client, buckets["aws"], "rel/app-2.zip")
+    assert theirs[:2] == ("AES256", "STANDARD_IA")
+    ours = client.list_objects_v2(Bucket=buckets["deltaglider"])["Contents"]
+    keys = sorted(entry["Key"] for entry in ours)
+    assert "rel/app-2.zip.delta" in keys
+    for key in keys:
+        encryption, storage_class, grants = stored_as(client, buckets["deltaglider"], key)
+        if key.rsplit("/", 1)[-1].startswith(".dg-"):
+            assert (encryption, storage_class, grants) == (theirs[0], "STANDARD", theirs[2]), key
+        else:
+            assert (encryption, storage_class, grants) == theirs, key
+
+
+@pytest.mark.parametrize(
+    ("flags", "reason"),
+    [
+        (["--acl", "public-read"], "S3 would give readers the delta's bytes"),
+        (["--storage-class", "GLACIER"], "must be restored before they can be read"),
+        (["--sse-kms-key-id", "k1"], "--sse-kms-key-id needs --sse aws:kms"),
+    ],
+)
+def test_a_flag_a_delta_cannot_be_stored_with_is_refused_unless_stored_whole(
+    moto_endpoint: str, tmp_path: Path, flags: list[str], reason: str
+) -> None:
+    env = tool_env(moto_endpoint)
+    release_zip(tmp_path / "app-1.zip", 1)
+    client: Any = raw_client(env)
+    bucket = f"refused-{uuid.uuid4().hex[:8]}"
+    client.create_bucket(Bucket=bucket)
+    command = [*TOOLS["deltaglider"], "cp", "app-1.zip", f"s3://{bucket}/", *flags]
+
+    refused = run_tool(command, env, tmp_path)
+
+    lines = refused.stderr.strip().splitlines()
+    assert (refused.returncode, len(lines)) == (255, 1), refused.stderr
+    assert reason in lines[0]
+    assert client.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+    if "--sse-kms-key-id" in flags:
+        return
+    whole = run_tool([*command, "--no-delta", "--no-progress"], env, tmp_path)
+    assert whole.returncode == 0, whole.stderr
+    assert [o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"]] == ["app-1.zip"]
+
+
+def test_write_flags_on_a_local_store_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "store" / "bkt").mkdir(parents=True)
+    (tmp_path / "a.txt").write_text("a")
+    env = {**os.environ, "AWS_ENDPOINT_URL": (tmp_path / "store").as_uri()}
+    command = [*TOOLS["deltaglider"], "cp", "a.txt", "s3://bkt/", "--sse", "--acl", "private"]
+
+    refused = run_tool(command, env, tmp_path)
+
+    assert refused.returncode == 255
+    assert refused.stderr.strip() == (
+        "fatal error: --acl, --sse: a local store (file://) keeps files as they are, "
+        "with no ACLs, encryption or storage classes"
+    )
+    assert list((tmp_path / "store" / "bkt").iterdir()) == []
+
+
+def tool_env(endpoint: str) -> dict[str, str]:
+    """Both tools' environment: the moto server, test keys, no configuration files."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DG_"))} | {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+    }
+
+
+def run_tool(
+    command: list[str], env: dict[str, str], cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, check=False)

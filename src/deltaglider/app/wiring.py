@@ -92,6 +92,7 @@ def build_storage(settings: Settings) -> LocalFilesystemStorage | S3Storage:
     from botocore.exceptions import BotoCoreError, ProfileNotFound  # noqa: PLC0415
 
     from deltaglider.adapters.s3 import S3Storage  # noqa: PLC0415
+    from deltaglider.adapters.s3_requests import ask_of_every_request  # noqa: PLC0415
 
     try:
         session = boto3.session.Session(profile_name=settings.profile, region_name=settings.region)
@@ -102,6 +103,7 @@ def build_storage(settings: Settings) -> LocalFilesystemStorage | S3Storage:
         raise ConfigError(f"The config profile ({settings.profile}) could not be found") from None
     except (BotoCoreError, ValueError) as exc:
         raise ConfigError(f"cannot set up the S3 client: {exc}") from None
+    ask_of_every_request(client, settings.requests)
     return S3Storage(client)
 
 

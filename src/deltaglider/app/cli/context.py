@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from deltaglider.adapters.s3_requests import PLAIN, RequestOptions
 from deltaglider.app.cli.publish import StoreOptions
 from deltaglider.app.cli.transfers import OutputMode, Reporter
 from deltaglider.app.settings import Settings
@@ -89,6 +90,105 @@ def object_options(command: F) -> F:
             ),
         ],
     )
+
+
+CANNED_ACLS = (
+    "private",
+    "public-read",
+    "public-read-write",
+    "authenticated-read",
+    "aws-exec-read",
+    "bucket-owner-read",
+    "bucket-owner-full-control",
+    "log-delivery-write",
+)
+# What a delta can be stored with: an ACL that lets others read it would give them the
+# delta's bytes, not the file's; a class that must be restored first would leave every
+# delta of its reference unreadable until then.
+DELTA_ACLS = frozenset({"private", "bucket-owner-read", "bucket-owner-full-control"})
+RESTORE_FIRST_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
+
+
+def request_options(command: F) -> F:
+    """`--request-payer`, `--page-size`: what every request and listing carries."""
+    return _apply(
+        command,
+        [
+            click.option(
+                "--request-payer",
+                type=click.Choice(["requester"]),
+                is_flag=False,
+                flag_value="requester",
+                help="Confirm that the requester pays for the requests (Requester Pays buckets).",
+            ),
+            click.option(
+                "--page-size",
+                type=click.IntRange(1, 1000),
+                metavar="N",
+                help="Keys asked of S3 per listing request (default 1000).",
+            ),
+        ],
+    )
+
+
+def write_options(command: F) -> F:
+    """`--acl`, `--sse`, `--sse-kms-key-id`, `--storage-class`, as `aws s3` takes them,
+    for every S3 object an upload or copy writes."""
+    return _apply(
+        command,
+        [
+            click.option(
+                "--acl",
+                type=click.Choice(CANNED_ACLS),
+                metavar="ACL",
+                help="Canned ACL of the objects (other than private and bucket-owner-* "
+                "only with --no-delta).",
+            ),
+            click.option(
+                "--sse",
+                type=click.Choice(["AES256", "aws:kms"]),
+                is_flag=False,
+                flag_value="AES256",
+                help="Server-side encryption of the objects (AES256 if no value is given).",
+            ),
+            click.option("--sse-kms-key-id", metavar="KEY", help="The KMS key for --sse aws:kms."),
+            click.option(
+                "--storage-class",
+                metavar="CLASS",
+                help="Storage class of the objects: STANDARD, STANDARD_IA, ... (GLACIER and "
+                "DEEP_ARCHIVE only with --no-delta).",
+            ),
+        ],
+    )
+
+
+def requests_for(
+    no_delta: bool,
+    request_payer: str | None,
+    page_size: int | None,
+    acl: str | None = None,
+    sse: str | None = None,
+    sse_kms_key_id: str | None = None,
+    storage_class: str | None = None,
+) -> RequestOptions:
+    """The flags as request options; those a delta cannot be stored with are refused
+    unless files are stored whole (`--no-delta`), with the reason."""
+    if not no_delta and acl is not None and acl not in DELTA_ACLS:
+        raise Fatal(
+            f"--acl {acl} cannot apply to objects stored as deltas: S3 would give readers "
+            "the delta's bytes, not the file's. Add --no-delta to store files whole, or "
+            "serve them through `deltaglider serve`"
+        )
+    if not no_delta and storage_class in RESTORE_FIRST_CLASSES:
+        raise Fatal(
+            f"--storage-class {storage_class} cannot apply to objects stored as deltas: "
+            "a delta is read with its reference, and objects in this class must be restored "
+            "before they can be read. Add --no-delta to store files whole, or choose a class "
+            "read at once (STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING, GLACIER_IR)"
+        )
+    if sse_kms_key_id is not None and sse != "aws:kms":
+        raise Fatal("--sse-kms-key-id needs --sse aws:kms")
+    return RequestOptions(acl, sse, sse_kms_key_id, storage_class, request_payer, page_size)
 
 
 def parse_metadata(text: str | None) -> dict[str, str] | None:
@@ -203,9 +303,18 @@ def job_options(*, deltas: bool = True) -> Callable[[Command], Command]:
             metadata: dict[str, str] | None = None,
             metadata_directive: str | None = None,
             no_guess_mime_type: bool = False,
+            request_payer: str | None = None,
+            page_size: int | None = None,
+            acl: str | None = None,
+            sse: str | None = None,
+            sse_kms_key_id: str | None = None,
+            storage_class: str | None = None,
             **kwargs: Any,
         ) -> Any:
-            service = make_service(endpoint_url, region, profile, max_ratio)
+            requests = requests_for(
+                no_delta, request_payer, page_size, acl, sse, sse_kms_key_id, storage_class
+            )
+            service = make_service(endpoint_url, region, profile, max_ratio, requests)
             mode = OutputMode(quiet, only_show_errors, not no_progress, dryrun)
             job = Job(
                 service=service,
@@ -218,9 +327,9 @@ def job_options(*, deltas: bool = True) -> Callable[[Command], Command]:
             )
             return command(*args, job=job, **kwargs)
 
-        options = [storage_options, output_options, filter_options]
+        options = [storage_options, request_options, output_options, filter_options]
         if deltas:
-            options[1:1] = [delta_options, object_options]
+            options[2:2] = [delta_options, object_options, write_options]
         return _apply(with_job, options)
 
     return decorate
@@ -231,6 +340,7 @@ def make_service(
     region: str | None,
     profile: str | None,
     max_ratio: float | None = None,
+    requests: RequestOptions = PLAIN,
 ) -> DeltaService:
     """The service for this command: its flags, else the group's, else the environment."""
     shared: dict[str, str | None] = click.get_current_context().find_root().meta
@@ -240,6 +350,7 @@ def make_service(
         region=region or shared.get("region"),
         profile=profile or shared.get("profile"),
         max_ratio=max_ratio,
+        requests=requests,
     )
     from deltaglider.app.wiring import build_service  # noqa: PLC0415 (loaded when a command runs)
 
