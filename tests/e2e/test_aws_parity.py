@@ -270,6 +270,11 @@ SESSION: list[Step] = [
     Run("sync data/docs s3://BUCKET/written/docs/ --page-size 1 --storage-class STANDARD"),
     Run("rm --recursive --page-size 2 --request-payer requester s3://BUCKET/written/docs/"),
     Run("ls --recursive s3://BUCKET/written/"),
+    # 15. a presigned URL of an object stored whole: the same address, and it works
+    Run("presign 's3://BUCKET/release notes.txt'", pipe="cut -d'?' -f1"),
+    Run(
+        "presign 's3://BUCKET/release notes.txt' --expires-in 60", pipe="xargs curl -sf | sha256sum"
+    ),
 ]
 
 RUNS = [(index, step) for index, step in enumerate(SESSION, start=1) if isinstance(step, Run)]
