@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from deltaglider.core.errors import DeltaGliderError
 
 _SECTIONS = threading.Lock()
+STOP_WAIT = 1.0  # seconds running transfers get to stop after a stop request
 
 
 class Interrupted(DeltaGliderError):

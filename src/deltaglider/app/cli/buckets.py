@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 
-from deltaglider.app.cli.aws_errors import error_line
-from deltaglider.app.cli.context import Fatal, make_service, storage_options
+from deltaglider.app.cli.aws_errors import Fatal, error_line
+from deltaglider.app.cli.context import make_service
 from deltaglider.app.cli.locations import parse_s3
+from deltaglider.app.cli.options import storage_options
 from deltaglider.app.cli.output import complain, say
 from deltaglider.app.cli.plan import delete_tasks, s3_objects
 from deltaglider.app.cli.transfers import OutputMode, Reporter

@@ -1,17 +1,29 @@
-"""What commands share: the storage and transfer flags, and building the service."""
+"""What transfer commands share: their flags turned into a Job, and building the service."""
 
 from __future__ import annotations
 
 import functools
-import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from deltaglider.adapters.s3_requests import PLAIN, RequestOptions
+from deltaglider.app.cli.aws_errors import Fatal
+from deltaglider.app.cli.options import (
+    DELTA_ACLS,
+    RESTORE_FIRST_CLASSES,
+    apply_options,
+    delta_options,
+    filter_options,
+    object_options,
+    output_options,
+    request_options,
+    storage_options,
+    write_options,
+)
 from deltaglider.app.cli.publish import StoreOptions
 from deltaglider.app.cli.transfers import OutputMode, Reporter
 from deltaglider.app.settings import Settings
@@ -19,147 +31,6 @@ from deltaglider.core.filters import FilterRule, Filters
 
 if TYPE_CHECKING:
     from deltaglider.core.service import DeltaService
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-class Fatal(Exception):
-    """A problem found before anything is transferred; printed as is, exit status 255."""
-
-
-def _apply(command: F, options: Sequence[Callable[[F], F]]) -> F:
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
-def storage_options(command: F) -> F:
-    """`--endpoint-url`, `--region`, `--profile`, as `aws s3` takes them."""
-    return _apply(
-        command,
-        [
-            click.option(
-                "--endpoint-url",
-                metavar="URL",
-                help="S3 endpoint (http[s]://host:port) or a local store (file:///abs/path).",
-            ),
-            click.option("--region", metavar="REGION", help="AWS region of the bucket."),
-            click.option("--profile", metavar="NAME", help="AWS profile to take credentials from."),
-        ],
-    )
-
-
-def delta_options(command: F) -> F:
-    """How uploads are stored: `--no-delta`, `--max-ratio`."""
-    return _apply(
-        command,
-        [
-            click.option("--no-delta", is_flag=True, help="Store files whole, never as deltas."),
-            click.option(
-                "--max-ratio",
-                type=float,
-                metavar="RATIO",
-                help="Largest delta/file size ratio kept as a delta, 0-1 (DG_MAX_RATIO).",
-            ),
-        ],
-    )
-
-
-def object_options(command: F) -> F:
-    """What uploads and copies record for the objects, as `aws s3` takes it:
-    `--content-type`, `--metadata`, `--metadata-directive`, `--no-guess-mime-type`."""
-    return _apply(
-        command,
-        [
-            click.option("--content-type", metavar="TYPE", help="Content-Type of the objects."),
-            click.option(
-                "--metadata",
-                metavar="KEY=VALUE,...",
-                callback=lambda _context, _param, value: parse_metadata(value),
-                help='User metadata: key1=value1,key2=value2 or JSON {"key1": "value1"}.',
-            ),
-            click.option(
-                "--metadata-directive",
-                type=click.Choice(["COPY", "REPLACE"]),
-                help="Copies within S3: keep the source's metadata, or use the given.",
-            ),
-            click.option(
-                "--no-guess-mime-type",
-                is_flag=True,
-                help="Do not guess a file's Content-Type from its name.",
-            ),
-        ],
-    )
-
-
-CANNED_ACLS = (
-    "private",
-    "public-read",
-    "public-read-write",
-    "authenticated-read",
-    "aws-exec-read",
-    "bucket-owner-read",
-    "bucket-owner-full-control",
-    "log-delivery-write",
-)
-# What a delta can be stored with: an ACL that lets others read it would give them the
-# delta's bytes, not the file's; a class that must be restored first would leave every
-# delta of its reference unreadable until then.
-DELTA_ACLS = frozenset({"private", "bucket-owner-read", "bucket-owner-full-control"})
-RESTORE_FIRST_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
-
-
-def request_options(command: F) -> F:
-    """`--request-payer`, `--page-size`: what every request and listing carries."""
-    return _apply(
-        command,
-        [
-            click.option(
-                "--request-payer",
-                type=click.Choice(["requester"]),
-                is_flag=False,
-                flag_value="requester",
-                help="Confirm that the requester pays for the requests (Requester Pays buckets).",
-            ),
-            click.option(
-                "--page-size",
-                type=click.IntRange(1, 1000),
-                metavar="N",
-                help="Keys asked of S3 per listing request (default 1000).",
-            ),
-        ],
-    )
-
-
-def write_options(command: F) -> F:
-    """`--acl`, `--sse`, `--sse-kms-key-id`, `--storage-class`, as `aws s3` takes them,
-    for every S3 object an upload or copy writes."""
-    return _apply(
-        command,
-        [
-            click.option(
-                "--acl",
-                type=click.Choice(CANNED_ACLS),
-                metavar="ACL",
-                help="Canned ACL of the objects (other than private and bucket-owner-* "
-                "only with --no-delta).",
-            ),
-            click.option(
-                "--sse",
-                type=click.Choice(["AES256", "aws:kms"]),
-                is_flag=False,
-                flag_value="AES256",
-                help="Server-side encryption of the objects (AES256 if no value is given).",
-            ),
-            click.option("--sse-kms-key-id", metavar="KEY", help="The KMS key for --sse aws:kms."),
-            click.option(
-                "--storage-class",
-                metavar="CLASS",
-                help="Storage class of the objects: STANDARD, STANDARD_IA, ... (GLACIER and "
-                "DEEP_ARCHIVE only with --no-delta).",
-            ),
-        ],
-    )
 
 
 def requests_for(
@@ -189,65 +60,6 @@ def requests_for(
     if sse_kms_key_id is not None and sse != "aws:kms":
         raise Fatal("--sse-kms-key-id needs --sse aws:kms")
     return RequestOptions(acl, sse, sse_kms_key_id, storage_class, request_payer, page_size)
-
-
-def parse_metadata(text: str | None) -> dict[str, str] | None:
-    """`--metadata` as aws reads it: `k1=v1,k2=v2`, or a JSON object."""
-    if text is None:
-        return None
-    if text.lstrip().startswith("{"):
-        try:
-            found = json.loads(text)
-        except ValueError as exc:
-            raise click.BadParameter(f"not JSON: {exc}") from None
-        if not isinstance(found, dict):
-            raise click.BadParameter("give an object of keys and values")
-        return {str(k): str(v) for k, v in found.items()}
-    pairs = [item.partition("=") for item in text.split(",") if item]
-    if any(not sep for _, sep, _ in pairs):
-        raise click.BadParameter(f"{text!r} is not key=value[,key=value...]")
-    return {key: value for key, _, value in pairs}
-
-
-def output_options(command: F) -> F:
-    """`--dryrun`, `--quiet`, `--only-show-errors`, `--no-progress`."""
-    return _apply(
-        command,
-        [
-            click.option("--dryrun", is_flag=True, help="Show what would be done; change nothing."),
-            click.option(
-                "--quiet", is_flag=True, help="Print nothing about the operations, not even errors."
-            ),
-            click.option(
-                "--only-show-errors", is_flag=True, help="Print only errors and warnings."
-            ),
-            click.option("--no-progress", is_flag=True, help="No progress bar."),
-        ],
-    )
-
-
-def filter_options(command: F) -> F:
-    """`--exclude` / `--include` (aws semantics: in order, the last match wins), and
-    `--follow-symlinks` / `--no-follow-symlinks` for local trees."""
-    return _apply(
-        command,
-        [
-            click.option(
-                "--follow-symlinks/--no-follow-symlinks",
-                default=True,
-                help="Follow symbolic links in a local tree (the default), or leave them out.",
-            ),
-            click.option(
-                "--exclude", multiple=True, metavar="PATTERN", help="Skip paths matching PATTERN."
-            ),
-            click.option(
-                "--include",
-                multiple=True,
-                metavar="PATTERN",
-                help="Do not skip paths matching PATTERN (after an --exclude).",
-            ),
-        ],
-    )
 
 
 def ordered_filters(follow_symlinks: bool = True) -> Filters:
@@ -330,7 +142,7 @@ def job_options(*, deltas: bool = True) -> Callable[[Command], Command]:
         options = [storage_options, request_options, output_options, filter_options]
         if deltas:
             options[2:2] = [delta_options, object_options, write_options]
-        return _apply(with_job, options)
+        return apply_options(with_job, options)
 
     return decorate
 

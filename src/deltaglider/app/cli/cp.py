@@ -8,14 +8,8 @@ from pathlib import Path
 import click
 
 from deltaglider.app.cli import streams
-from deltaglider.app.cli.context import (
-    Fatal,
-    Job,
-    delta_options,
-    job_options,
-    make_service,
-    storage_options,
-)
+from deltaglider.app.cli.aws_errors import Fatal
+from deltaglider.app.cli.context import Job, job_options, make_service
 from deltaglider.app.cli.locations import (
     S3Location,
     download_target,
@@ -23,6 +17,7 @@ from deltaglider.app.cli.locations import (
     parse_s3,
     relative_path,
 )
+from deltaglider.app.cli.options import delta_options, storage_options
 from deltaglider.app.cli.output import human_size, percent, say
 from deltaglider.app.cli.plan import (
     LocalTree,

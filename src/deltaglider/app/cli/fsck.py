@@ -6,9 +6,10 @@ from datetime import timedelta
 
 import click
 
-from deltaglider.app.cli.context import make_service, storage_options
+from deltaglider.app.cli.context import make_service
 from deltaglider.app.cli.gc import grace_option
 from deltaglider.app.cli.locations import parse_s3
+from deltaglider.app.cli.options import storage_options
 from deltaglider.app.cli.output import ls_time, print_table, say
 from deltaglider.core.fsck import Problem, check, repair, why_unused
 

@@ -4,24 +4,19 @@ one line on stderr and an `aws s3`-style exit status (0 ok, 1 failed transfer,
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import sys
-import traceback
 
 import click
 
 from deltaglider import __version__
-from deltaglider.adapters.stdlog import LOGGER_NAME
-from deltaglider.app.cli.aws_errors import error_line
+from deltaglider.app.cli.aws_errors import Fatal, error_line
 from deltaglider.app.cli.commands import LazyGroup
-from deltaglider.app.cli.context import Fatal, storage_options
-from deltaglider.app.cli.locations import BadLocation
-from deltaglider.app.cli.transfers import STOP_WAIT
+from deltaglider.app.cli.options import storage_options
 from deltaglider.core import scratch
 from deltaglider.core.errors import DeltaGliderError
-from deltaglider.core.interruption import settle
+from deltaglider.core.interruption import STOP_WAIT, settle
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -94,20 +89,30 @@ def run(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
-    except (Fatal, BadLocation) as exc:
+    except Fatal as exc:  # BadLocation among them
         _fail(f"\n{exc}")
         return EXIT_FATAL
     except DeltaGliderError as exc:
         _fail(f"\nfatal error: {error_line(exc)}")
         return EXIT_FATAL
     except Exception as exc:
-        logging.getLogger(LOGGER_NAME).debug("%s", traceback.format_exc())
+        _log_traceback()
         _fail(
             f"\nfatal error: unexpected {type(exc).__name__}: {exc} "
             "(DG_LOG_LEVEL=DEBUG shows the details)"
         )
         return EXIT_FATAL
     return status if isinstance(status, int) else 0
+
+
+def _log_traceback() -> None:
+    """The unexpected error's traceback, for DG_LOG_LEVEL=DEBUG (loaded only then)."""
+    import logging  # noqa: PLC0415
+    import traceback  # noqa: PLC0415
+
+    from deltaglider.adapters.stdlog import LOGGER_NAME  # noqa: PLC0415
+
+    logging.getLogger(LOGGER_NAME).debug("%s", traceback.format_exc())
 
 
 def _silence_stdout() -> None:

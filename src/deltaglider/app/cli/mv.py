@@ -10,7 +10,8 @@ from pathlib import Path
 
 import click
 
-from deltaglider.app.cli.context import Fatal, Job, job_options
+from deltaglider.app.cli.aws_errors import Fatal
+from deltaglider.app.cli.context import Job, job_options
 from deltaglider.app.cli.cp import USAGE, plan_file, plan_tree
 from deltaglider.app.cli.locations import is_s3
 from deltaglider.app.cli.transfers import Task

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import click
 
-from deltaglider.app.cli.context import Fatal, make_service, storage_options
+from deltaglider.app.cli.aws_errors import Fatal
+from deltaglider.app.cli.context import make_service
 from deltaglider.app.cli.locations import parse_s3
+from deltaglider.app.cli.options import storage_options
 from deltaglider.app.cli.output import say
 from deltaglider.core.errors import ObjectNotFound
 from deltaglider.core.models import StoredAs

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import click
 
-from deltaglider.app.cli.context import Fatal, Job, job_options
+from deltaglider.app.cli.aws_errors import Fatal
+from deltaglider.app.cli.context import Job, job_options
 from deltaglider.app.cli.gc import collect_emptied
 from deltaglider.app.cli.locations import S3Location, is_s3, parse_s3
 from deltaglider.app.cli.plan import (

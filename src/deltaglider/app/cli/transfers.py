@@ -21,13 +21,13 @@ from deltaglider.app.cli.aws_errors import error_line
 from deltaglider.app.cli.output import human_size
 from deltaglider.core import progress as passes
 from deltaglider.core.errors import DeltaGliderError
+from deltaglider.core.interruption import STOP_WAIT
 from deltaglider.core.models import ObjectKey
 
 if TYPE_CHECKING:
     from rich.progress import Progress, ProgressColumn, TaskID
 
 WORKERS = 10  # as many as `aws s3` runs
-STOP_WAIT = 1.0  # seconds running transfers get to stop after Ctrl-C
 
 
 @dataclass(frozen=True)
