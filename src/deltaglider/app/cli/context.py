@@ -1,17 +1,17 @@
-"""What transfer commands share: their flags turned into a Job, and building the service."""
+"""What transfer commands share: their flags turned into a Job."""
 
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from deltaglider.adapters.s3_requests import PLAIN, RequestOptions
+from deltaglider.adapters.s3_requests import RequestOptions
 from deltaglider.app.cli.aws_errors import Fatal
+from deltaglider.app.cli.backend import make_service
 from deltaglider.app.cli.options import (
     DELTA_ACLS,
     RESTORE_FIRST_CLASSES,
@@ -26,7 +26,6 @@ from deltaglider.app.cli.options import (
 )
 from deltaglider.app.cli.publish import StoreOptions
 from deltaglider.app.cli.transfers import OutputMode, Reporter
-from deltaglider.app.settings import Settings
 from deltaglider.core.filters import FilterRule, Filters
 
 if TYPE_CHECKING:
@@ -145,25 +144,3 @@ def job_options(*, deltas: bool = True) -> Callable[[Command], Command]:
         return apply_options(with_job, options)
 
     return decorate
-
-
-def make_service(
-    endpoint_url: str | None,
-    region: str | None,
-    profile: str | None,
-    max_ratio: float | None = None,
-    requests: RequestOptions = PLAIN,
-) -> DeltaService:
-    """The service for this command: its flags, else the group's, else the environment."""
-    shared: dict[str, str | None] = click.get_current_context().find_root().meta
-    settings = Settings.load(
-        os.environ,
-        endpoint_url=endpoint_url or shared.get("endpoint_url"),
-        region=region or shared.get("region"),
-        profile=profile or shared.get("profile"),
-        max_ratio=max_ratio,
-        requests=requests,
-    )
-    from deltaglider.app.wiring import build_service  # noqa: PLC0415 (loaded when a command runs)
-
-    return build_service(settings)

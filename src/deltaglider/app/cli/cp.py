@@ -9,7 +9,8 @@ import click
 
 from deltaglider.app.cli import streams
 from deltaglider.app.cli.aws_errors import Fatal
-from deltaglider.app.cli.context import Job, job_options, make_service
+from deltaglider.app.cli.backend import make_service
+from deltaglider.app.cli.context import Job, job_options
 from deltaglider.app.cli.locations import (
     S3Location,
     download_target,

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import click
 
-from deltaglider.app.cli.context import make_service
+from deltaglider.app.cli.backend import make_service
 from deltaglider.app.cli.gc import grace_option
 from deltaglider.app.cli.locations import parse_s3
 from deltaglider.app.cli.options import storage_options

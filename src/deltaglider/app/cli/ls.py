@@ -6,7 +6,7 @@ import click
 
 from deltaglider.adapters.s3_requests import RequestOptions
 from deltaglider.app.cli.aws_errors import error_line
-from deltaglider.app.cli.context import make_service
+from deltaglider.app.cli.backend import make_service
 from deltaglider.app.cli.locations import parse_s3
 from deltaglider.app.cli.options import request_options, storage_options
 from deltaglider.app.cli.output import (

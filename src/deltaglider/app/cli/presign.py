@@ -8,7 +8,7 @@ from __future__ import annotations
 import click
 
 from deltaglider.app.cli.aws_errors import Fatal
-from deltaglider.app.cli.context import make_service
+from deltaglider.app.cli.backend import make_service
 from deltaglider.app.cli.locations import parse_s3
 from deltaglider.app.cli.options import storage_options
 from deltaglider.app.cli.output import say

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import click
 
 from deltaglider.app.cli.aws_errors import error_line
-from deltaglider.app.cli.context import make_service
+from deltaglider.app.cli.backend import make_service
 from deltaglider.app.cli.locations import parse_s3
 from deltaglider.app.cli.options import storage_options
 from deltaglider.app.cli.output import complain, human_size, percent, print_table, say
