@@ -24,6 +24,7 @@ from deltaglider.app.cli.ls import ls
 from deltaglider.app.cli.migrate import migrate
 from deltaglider.app.cli.report import stats, verify
 from deltaglider.app.cli.rm import rm
+from deltaglider.app.cli.serve import serve
 from deltaglider.app.cli.sync import sync
 from deltaglider.core.errors import DeltaGliderError
 
@@ -48,7 +49,7 @@ def cli(
     context.meta.update(endpoint_url=endpoint_url, region=region, profile=profile)
 
 
-for command in (cp, ls, rm, sync, mb, rb, put, get, verify, stats, migrate, fsck, gc):
+for command in (cp, ls, rm, sync, mb, rb, put, get, verify, stats, migrate, fsck, gc, serve):
     cli.add_command(command)
 
 
