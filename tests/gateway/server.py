@@ -29,12 +29,14 @@ class Gateway:
     port: int
     data: Path | None
     log: Path
+    certificate: str | None = None  # HTTPS with this self-signed certificate
 
     def client(self, user: str = "GWTESTKEY1", secret: str | None = None, **config: Any) -> Any:
         """A boto3 S3 client with boto3's default configuration (checksums and all)."""
         return boto3.client(
             "s3",
             endpoint_url=self.endpoint,
+            verify=self.certificate or True,
             aws_access_key_id=user,
             aws_secret_access_key=secret if secret is not None else USERS[user],
             region_name="us-east-1",
@@ -61,7 +63,7 @@ def users_file(directory: Path) -> Path:
 @contextmanager
 def running(
     work: Path, backend: Sequence[str], *, extra: Sequence[str] = (), workers: int = 2,
-    env: dict[str, str] | None = None,
+    env: dict[str, str] | None = None, tls: tuple[Path, Path] | None = None,
 ) -> Iterator[Gateway]:  # fmt: skip
     """`deltaglider serve BACKEND --users FILE` until the block ends."""
     work.mkdir(parents=True, exist_ok=True)
@@ -69,6 +71,8 @@ def running(
     log = work / f"serve-{port}.log"
     args = [*COMMAND, "serve", *backend, "--port", str(port), "--workers", str(workers),
             "--users", str(users_file(work)), *extra]  # fmt: skip
+    if tls is not None:
+        args += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
     with log.open("wb") as out:
         process = subprocess.Popen(
             args, stdout=out, stderr=subprocess.STDOUT, env=env or dict(os.environ)
@@ -76,7 +80,9 @@ def running(
     try:
         _wait_listening(port, process, log)
         data = Path(backend[1]) if backend and backend[0] == "--data" else None
-        yield Gateway(f"http://127.0.0.1:{port}", port, data, log)
+        scheme = "https" if tls else "http"
+        certificate = str(tls[0]) if tls else None
+        yield Gateway(f"{scheme}://127.0.0.1:{port}", port, data, log, certificate)
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -91,7 +97,7 @@ def _wait_listening(port: int, process: subprocess.Popen[bytes], log: Path) -> N
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"deltaglider serve exited:\n{log.read_text()}")
-        if "deltaglider serve: http://" in log.read_text():
+        if "deltaglider serve: http" in log.read_text():
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
                 return

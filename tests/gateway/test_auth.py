@@ -13,6 +13,7 @@ from pathlib import Path
 
 import boto3
 import botocore.auth
+import botocore.utils
 import pytest
 from botocore.exceptions import ClientError
 
@@ -57,11 +58,16 @@ def test_signed_requests_pass_and_each_bad_signature_has_its_s3_code(
 def test_a_client_clock_off_by_more_than_15_minutes_is_refused(
     gateway: Gateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The client's clock set 20 minutes ahead (botocore reads it through this function)."""
-    ahead = datetime.datetime.now(datetime.UTC).replace(tzinfo=None) + datetime.timedelta(
-        minutes=20
-    )
-    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: ahead)
+    """The client's clock set 20 minutes ahead (botocore's signers, its own and the CRT's
+    when awscrt is installed, read it through `get_current_datetime`)."""
+    real = botocore.utils.get_current_datetime
+
+    def ahead(remove_tzinfo: bool = True) -> datetime.datetime:
+        return real(remove_tzinfo) + datetime.timedelta(minutes=20)
+
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", ahead)
+    if hasattr(botocore, "crt"):
+        monkeypatch.setattr(botocore.crt.auth, "get_current_datetime", ahead)
     assert error_of(gateway.client().list_buckets) == (403, "RequestTimeTooSkewed")
 
 

@@ -38,6 +38,18 @@ from deltaglider.app.wiring import build_service
 )
 @click.option("--workers", type=click.IntRange(1, 64), metavar="N",
               help="Worker processes (default: one per CPU).")  # fmt: skip
+@click.option(
+    "--tls-cert",
+    type=click.Path(dir_okay=False, exists=True),
+    metavar="FILE",
+    help="Serve HTTPS with this certificate (PEM; with --tls-key).",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(dir_okay=False, exists=True),
+    metavar="FILE",
+    help="The certificate's private key (PEM).",
+)
 def serve(
     data: Path | None,
     upstream: str | None,
@@ -46,12 +58,16 @@ def serve(
     users: Path | None,
     allow_anonymous: bool,
     workers: int | None,
+    tls_cert: str | None,
+    tls_key: str | None,
 ) -> None:
     """Serve the S3 API over HTTP, storing deltas: any S3 client, pointed here with
     --endpoint-url, gets delta storage. Without --data or --upstream, the backend is
     the one AWS_ENDPOINT_URL (or the AWS environment) names."""
     if data is not None and upstream is not None:
         raise click.UsageError("give --data or --upstream, not both")
+    if (tls_cert is None) != (tls_key is None):
+        raise click.UsageError("give --tls-cert and --tls-key together")
     known = load_users(users) if users is not None else {}
     if not known and not allow_anonymous:
         raise click.UsageError(
@@ -67,5 +83,7 @@ def serve(
     build_service(settings)  # a bad setting fails here, in one line, before any fork
     auth = Authenticator(known, allow_anonymous=allow_anonymous)
     backend = f"data {data}" if data is not None else f"upstream {settings.endpoint_url or 'AWS'}"
-    config = ServerConfig(host, port, workers or os.cpu_count() or 1, backend, settings.log_level)
+    tls = (tls_cert, tls_key) if tls_cert and tls_key else None
+    count = workers or os.cpu_count() or 1
+    config = ServerConfig(host, port, count, backend, settings.log_level, tls)
     run(config, lambda: Gateway(build_service(settings), auth))

@@ -22,6 +22,9 @@ _REFUSED = (
     "x-amz-server-side-encryption", "x-amz-tagging", "x-amz-object-lock-",
     "x-amz-website-redirect-location",
 )  # fmt: skip
+# Storage classes stored as they are asked for: REDUCED_REDUNDANCY is kept by S3 as
+# STANDARD is; the archive and infrequent-access classes would not be what was asked.
+KEPT_CLASSES = ("STANDARD", "REDUCED_REDUNDANCY")
 # GET's query overrides of response headers, as S3 names them.
 OVERRIDES = {
     "response-content-type": "Content-Type",
@@ -50,7 +53,7 @@ def refuse_unsupported(headers: Mapping[str, str]) -> None:
     for name, value in headers.items():
         if name.startswith(_REFUSED):
             raise not_implemented(name)
-        if name == "x-amz-storage-class" and value.upper() != "STANDARD":
+        if name == "x-amz-storage-class" and value.upper() not in KEPT_CLASSES:
             raise S3Error("InvalidStorageClass", 400,
                           "The storage class you specified is not valid")  # fmt: skip
 

@@ -26,6 +26,7 @@ class ServerConfig:
     workers: int
     backend: str  # for the start-up line
     log_level: str = "INFO"
+    tls: tuple[str, str] | None = None  # certificate and key files: serve HTTPS
 
 
 def run(config: ServerConfig, build: Callable[[], Gateway]) -> None:
@@ -56,13 +57,17 @@ class _Server(BaseApplication):  # type: ignore[misc]  # gunicorn has no type hi
             "when_ready": self._ready,
             "post_worker_init": lambda worker: _log_to_stderr(c.log_level),
         }
+        if c.tls is not None:
+            settings["certfile"], settings["keyfile"] = c.tls
         for name, value in settings.items():
             self.cfg.set(name, value)
 
     def _ready(self, arbiter: Any) -> None:
         c = self.config
-        line = f"http://{c.host}:{c.port} ({c.backend}), {c.workers} worker(s) of {THREADS} threads"
-        print(f"deltaglider serve: {line}", file=sys.stderr, flush=True)
+        scheme = "https" if c.tls else "http"
+        where = f"{scheme}://{c.host}:{c.port} ({c.backend})"
+        print(f"deltaglider serve: {where}, {c.workers} worker(s) of {THREADS} threads",
+              file=sys.stderr, flush=True)  # fmt: skip
 
     def load(self) -> Gateway:
         return self.build()
