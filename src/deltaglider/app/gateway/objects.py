@@ -27,6 +27,7 @@ from deltaglider.core.limits import KEY_LIMIT, fits_key
 from deltaglider.core.models import ByteRange, LogicalObject, ObjectKey
 
 MAX_PARTS = 10_000
+MAX_PUT = 5 * 1024**3  # S3's largest single PUT: larger objects come in parts
 
 
 def put_object(ctx: Context) -> Response:
@@ -40,6 +41,9 @@ def put_object(ctx: Context) -> Response:
         check_write(request.headers, find(ctx, ctx.object_key), ctx.bucket, ctx.key)
     attributes = described(request.headers)
     payload = ctx.payload()
+    if payload.size is not None and payload.size > MAX_PUT:
+        raise S3Error("EntityTooLarge", 400,
+                      "Your proposed upload exceeds the maximum allowed size")  # fmt: skip
     with ctx.service.spool(payload.chunks(), size=payload.size) as spooled:
         payload.check(spooled.sha256)
         if digest is not None and digest != spooled.md5:

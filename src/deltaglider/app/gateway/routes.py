@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from deltaglider.app.gateway import buckets, copying, listing, multidelete, objects
+from deltaglider.app.gateway import buckets, copying, listing, multidelete, multipart, objects
 from deltaglider.app.gateway.context import Context
 from deltaglider.app.gateway.errors import S3Error, not_implemented
 from deltaglider.app.gateway.http import Request, Response
@@ -37,6 +37,7 @@ BUCKET_ROUTES: dict[tuple[str, str | None], Route] = {
     ("PUT", "acl"): ("PutBucketAcl", buckets.put_acl),
     ("DELETE", None): ("DeleteBucket", buckets.delete_bucket),
     ("POST", "delete"): ("DeleteObjects", multidelete.delete_objects),
+    ("GET", "uploads"): ("ListMultipartUploads", multipart.list_uploads),
 }
 OBJECT_ROUTES: dict[tuple[str, str | None], Route] = {
     ("GET", None): ("GetObject", objects.get_object),
@@ -45,6 +46,11 @@ OBJECT_ROUTES: dict[tuple[str, str | None], Route] = {
     ("PUT", None): ("PutObject", objects.put_object),
     ("PUT", "acl"): ("PutObjectAcl", objects.put_acl),
     ("DELETE", None): ("DeleteObject", objects.delete_object),
+    ("POST", "uploads"): ("CreateMultipartUpload", multipart.create),
+    ("PUT", "uploadId"): ("UploadPart", multipart.upload_part),
+    ("POST", "uploadId"): ("CompleteMultipartUpload", multipart.complete),
+    ("DELETE", "uploadId"): ("AbortMultipartUpload", multipart.abort),
+    ("GET", "uploadId"): ("ListParts", multipart.list_parts),
 }
 
 
@@ -69,6 +75,8 @@ def route(request: Request) -> Route:
         return "ListObjectsV2", listing.list_objects_v2
     if operation == "PutObject" and "x-amz-copy-source" in request.headers:
         return "CopyObject", copying.copy_object
+    if operation == "UploadPart" and "x-amz-copy-source" in request.headers:
+        operation = "UploadPartCopy"
     if "versionId" in request.query and request.query["versionId"] != "null":
         raise S3Error("InvalidArgument", 400, "Invalid version id specified",
                       extra={"ArgumentName": "versionId",
