@@ -86,4 +86,4 @@ def serve(
     tls = (tls_cert, tls_key) if tls_cert and tls_key else None
     count = workers or os.cpu_count() or 1
     config = ServerConfig(host, port, count, backend, settings.log_level, tls)
-    run(config, lambda: Gateway(build_service(settings), auth))
+    run(config, lambda metrics: Gateway(build_service(settings), auth, metrics))

@@ -50,6 +50,7 @@ def copy_object(ctx: Context) -> Response:
     ctx.require_bucket()
     replace = described(headers).attributes() if directive == "REPLACE" else None
     result = ctx.service.copy(source, ctx.object_key, replace=replace)
+    ctx.request.stored = (result.file_size, result.stored_size)
     copied = ctx.service.head(ctx.object_key)
     document = render("CopyObjectResult", [
         ("LastModified", timestamp(copied.last_modified)), ("ETag", result.etag),

@@ -35,6 +35,7 @@ class Request:
     request_id: str = field(default_factory=lambda: secrets.token_hex(8).upper())
     principal: str | None = None  # the access key the request was signed with
     operation: str = "-"
+    stored: tuple[int, int] | None = None  # an object written: (logical, stored) bytes
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, Any]) -> Request:

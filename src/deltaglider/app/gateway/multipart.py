@@ -126,7 +126,9 @@ def complete(ctx: Context) -> Response:
     parts = uploads.chosen(upload, wanted)
 
     def finish() -> list[Node]:
-        return _result(ctx, uploads.complete(upload, parts).etag)
+        result = uploads.complete(upload, parts)
+        ctx.request.stored = (result.file_size, result.stored_size)
+        return _result(ctx, result.etag)
 
     return Response(200, [("Content-Type", "application/xml")],
                     _kept_alive(finish, "CompleteMultipartUploadResult", ctx))  # fmt: skip

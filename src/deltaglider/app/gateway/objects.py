@@ -57,6 +57,7 @@ def put_object(ctx: Context) -> Response:
             user_metadata=attributes.user_metadata,
             headers=attributes.kept,
         )
+    request.stored = (result.file_size, result.stored_size)
     return Response.empty(headers=[("ETag", result.etag)])
 
 

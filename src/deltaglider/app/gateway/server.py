@@ -6,9 +6,13 @@ cross a fork), all of them stateless over the one backend.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
@@ -29,9 +33,16 @@ class ServerConfig:
     tls: tuple[str, str] | None = None  # certificate and key files: serve HTTPS
 
 
-def run(config: ServerConfig, build: Callable[[], Gateway]) -> None:
-    """Serve until SIGTERM or SIGINT; each worker calls `build` once."""
-    _Server(config, build).run()
+def run(config: ServerConfig, build: Callable[[Path], Gateway]) -> None:
+    """Serve until SIGTERM or SIGINT; each worker calls `build` once, with the directory
+    where the workers' metrics meet (removed when the server stops)."""
+    shared = Path(tempfile.mkdtemp(prefix="deltaglider-metrics-"))
+    arbiter = os.getpid()
+    try:
+        _Server(config, lambda: build(shared)).run()
+    finally:
+        if os.getpid() == arbiter:  # a worker leaves through here too, when it exits
+            shutil.rmtree(shared, ignore_errors=True)
 
 
 class _Server(BaseApplication):  # type: ignore[misc]  # gunicorn has no type hints
