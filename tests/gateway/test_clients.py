@@ -83,21 +83,33 @@ def test_stored_bytes_show_deltas(gateway: Gateway, bucket: str, tmp_path: Path)
     assert (gateway.data / bucket / "r" / f"{files[-1].name}.delta").exists()
 
 
-def test_aws_cli_v1_copies_lists_and_removes(gateway: Gateway, bucket: str, tmp_path: Path) -> None:
-    files = corpus_files(tmp_path, 3)
+@pytest.mark.parametrize("cli", ["v1", "v2"])
+def test_the_aws_cli_copies_lists_and_removes(
+    gateway: Gateway, bucket: str, tmp_path: Path, cli: str
+) -> None:
+    """AWS CLI v1 (the venv's) and v2 (Debian's, from install-system-deps.sh --test),
+    with 5 MiB multipart thresholds so that the larger release goes up in parts."""
+    aws_bin = AWS if cli == "v1" else Path("/usr/bin/aws")
+    if not aws_bin.exists():
+        pytest.skip(f"AWS CLI {cli} is not installed")
     source = tmp_path / "upload"
     source.mkdir()
+    files = corpus_files(tmp_path, 3)
     for path in files:
         (source / path.name).write_bytes(path.read_bytes())
+    files = [source / p.name for p in files]
+    files.append(release_zip(source / "big-2.0.zip", 2, files=2, file_size=7 * 1024 * 1024))
+    config = tmp_path / "aws-config"
+    config.write_text("[default]\ns3 =\n  multipart_threshold = 5MB\n  multipart_chunksize = 5MB\n")
     env = clean_env({
         "AWS_ACCESS_KEY_ID": "GWTESTKEY2", "AWS_SECRET_ACCESS_KEY": USERS["GWTESTKEY2"],
-        "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": str(config),
         "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
     })  # fmt: skip
 
     def aws(*args: str) -> str:
         result = subprocess.run(
-            [str(AWS), "--endpoint-url", gateway.endpoint, "s3", *args],
+            [str(aws_bin), "--endpoint-url", gateway.endpoint, "s3", *args],
             capture_output=True, text=True, env=env, timeout=300, check=False,
         )  # fmt: skip
         assert result.returncode == 0, result.stderr
@@ -107,6 +119,9 @@ def test_aws_cli_v1_copies_lists_and_removes(gateway: Gateway, bucket: str, tmp_
     listing = aws("ls", f"s3://{bucket}/cli/")
     for path in files:
         assert f"{path.stat().st_size:>10} {path.name}" in listing
+    big = gateway.client().head_object(Bucket=bucket, Key="cli/big-2.0.zip")
+    parts = -(-files[-1].stat().st_size // (5 * 1024 * 1024))
+    assert big["ETag"].endswith(f'-{parts}"')  # it went up in parts
     aws("cp", "--recursive", f"s3://{bucket}/cli/", str(tmp_path / "down"))
     for path in files:
         assert (tmp_path / "down" / path.name).read_bytes() == path.read_bytes()
