@@ -39,23 +39,30 @@ def bucket(gateway: Gateway) -> str:
     return name
 
 
+def backend_args(
+    request: pytest.FixtureRequest, name: str, tmp_path: Path
+) -> tuple[list[str], dict[str, str]]:
+    """`serve`'s backend arguments and environment for a backend by name (skipped when
+    Ceph RGW is not running)."""
+    if name == "file":
+        return ["--data", str(tmp_path / "store")], clean_env()
+    upstream = (
+        _s3_env(request.getfixturevalue("moto_endpoint"), "testing", "testing")
+        if name == "moto"
+        else _ceph_env()
+    )
+    if upstream is None:
+        pytest.skip("Ceph RGW not running (make test starts it: DG_TEST_CEPH_ENDPOINT)")
+    endpoint = upstream.pop("AWS_ENDPOINT_URL")
+    return ["--upstream", endpoint], clean_env(upstream)
+
+
 @pytest.fixture(params=("file", "moto", "ceph"))
 def any_gateway(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[tuple[str, Gateway, Any]]:
     """A gateway over each backend in turn: (backend name, gateway, a bucket on it)."""
-    if request.param == "file":
-        backend, env = ["--data", str(tmp_path / "store")], clean_env()
-    else:
-        upstream = (
-            _s3_env(request.getfixturevalue("moto_endpoint"), "testing", "testing")
-            if request.param == "moto"
-            else _ceph_env()
-        )
-        if upstream is None:
-            pytest.skip("Ceph RGW not running (make test starts it: DG_TEST_CEPH_ENDPOINT)")
-        endpoint = upstream.pop("AWS_ENDPOINT_URL")
-        backend, env = ["--upstream", endpoint], clean_env(upstream)
+    backend, env = backend_args(request, request.param, tmp_path)
     with running(tmp_path / "gw", backend, env=env) as served:
         name = f"gw-{uuid.uuid4().hex[:12]}"
         served.client().create_bucket(Bucket=name)

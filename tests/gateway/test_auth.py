@@ -146,3 +146,28 @@ def test_serve_refuses_to_start_without_users(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "line 1: expected ACCESS_KEY SECRET_KEY" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_signature_version_2_headers_and_presigned_urls(gateway: Gateway, bucket: str) -> None:
+    """boto3's own SigV2 signer (`signature_version="s3"`), and the presigned URLs that
+    `generate_presigned_url` makes by default."""
+    v2 = gateway.client(signature_version="s3")
+    v2.put_object(Bucket=bucket, Key="v2/a b+c.txt", Body=b"sigv2", ContentType="text/plain")
+    assert v2.get_object(Bucket=bucket, Key="v2/a b+c.txt")["Body"].read() == b"sigv2"
+    assert [o["Key"] for o in v2.list_objects(Bucket=bucket, Prefix="v2/")["Contents"]] == [
+        "v2/a b+c.txt"]  # fmt: skip
+    url = gateway.client().generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": "v2/a b+c.txt",
+                              "ResponseContentType": "x/y"}, ExpiresIn=60)  # fmt: skip
+    assert "AWSAccessKeyId=" in url
+    status, body, headers = raw(url)
+    assert (status, body, headers["Content-Type"]) == (200, b"sigv2", "x/y")
+    status, body, _ = raw(url.replace("x%2Fy", "x%2Fz"))
+    assert (status, ET.fromstring(body).findtext("Code")) == (403, "SignatureDoesNotMatch")
+    assert error_of(gateway.client(secret="wrong", signature_version="s3").list_buckets) == (
+        403, "SignatureDoesNotMatch")  # fmt: skip
+    expired = gateway.client().generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": "v2/a b+c.txt"}, ExpiresIn=-1
+    )
+    status, body, _ = raw(expired)
+    assert (status, ET.fromstring(body).findtext("Code")) == (403, "AccessDenied")

@@ -11,13 +11,14 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.artifacts import release_zip
-from tests.gateway.conftest import clean_env
+from tests.gateway.conftest import backend_args, clean_env
 from tests.gateway.server import USERS, Gateway, running
 from tests.gateway.test_auth import error_of
 
@@ -161,16 +162,19 @@ def test_a_client_that_disconnects_mid_upload_leaves_nothing(gateway: Gateway, b
     client.put_object(Bucket=bucket, Key="after.txt", Body=b"still serving")
 
 
-def test_two_gateway_processes_over_one_store(tmp_path: Path) -> None:
-    """Writers through both at once into new prefixes; every object exact through both."""
-    data = tmp_path / "store"
-    env = clean_env()
-    backend = ["--data", str(data)]
+@pytest.mark.parametrize("store", ["file", "ceph"])
+def test_two_gateway_processes_over_one_store(
+    request: pytest.FixtureRequest, tmp_path: Path, store: str
+) -> None:
+    """Writers through both at once into the same new prefixes; every object exact
+    through both; a multipart upload begun on one and completed on the other."""
+    backend, env = backend_args(request, store, tmp_path)
     with (
         running(tmp_path / "one", backend, env=env, workers=1) as one,
         running(tmp_path / "two", backend, env=env, workers=1) as two,
     ):
-        one.client().create_bucket(Bucket="shared")
+        shared = f"gw-two-{uuid.uuid4().hex[:8]}"
+        one.client().create_bucket(Bucket=shared)
         files = [release_zip(tmp_path / f"app-3.{v}.zip", v, files=30) for v in range(6)]
         errors: list[BaseException] = []
 
@@ -178,7 +182,7 @@ def test_two_gateway_processes_over_one_store(tmp_path: Path) -> None:
             try:
                 client = gateway.client()
                 for path in paths:
-                    client.upload_file(str(path), "shared", f"{prefix}/{path.name}")
+                    client.upload_file(str(path), shared, f"{prefix}/{path.name}")
             except BaseException as exc:  # reported below
                 errors.append(exc)
 
@@ -195,6 +199,20 @@ def test_two_gateway_processes_over_one_store(tmp_path: Path) -> None:
             client = gateway.client()
             for n in range(2):
                 for path in files:
-                    body = client.get_object(Bucket="shared", Key=f"p{n}/{path.name}")["Body"]
+                    body = client.get_object(Bucket=shared, Key=f"p{n}/{path.name}")["Body"]
                     assert hashlib.sha256(body.read()).digest() == hashlib.sha256(
                         path.read_bytes()).digest()  # fmt: skip
+        big = release_zip(tmp_path / "big-3.0.zip", 3, files=2, file_size=6 * 1024 * 1024)
+        data = big.read_bytes()
+        pieces = [data[i : i + 5 * 1024 * 1024] for i in range(0, len(data), 5 * 1024 * 1024)]
+        upload = one.client().create_multipart_upload(Bucket=shared, Key="p0/big.zip")
+        parts = []
+        for number, piece in enumerate(pieces, 1):
+            through = (one, two)[number % 2].client()
+            answer = through.upload_part(Bucket=shared, Key="p0/big.zip", PartNumber=number,
+                                         UploadId=upload["UploadId"], Body=piece)  # fmt: skip
+            parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+        two.client().complete_multipart_upload(Bucket=shared, Key="p0/big.zip",
+                                               UploadId=upload["UploadId"],
+                                               MultipartUpload={"Parts": parts})  # fmt: skip
+        assert one.client().get_object(Bucket=shared, Key="p0/big.zip")["Body"].read() == data

@@ -1,5 +1,5 @@
 """Who sent a request: AWS Signature Version 4, in the Authorization header or in a
-presigned URL's query, checked as S3 checks it.
+presigned URL's query, checked as S3 checks it (and Version 2, auth_v2.py).
 
 The canonical request is rebuilt from what arrived (the raw path, every query parameter,
 the signed headers, the payload hash the client declared), signed with the secret of the
@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote, unquote, unquote_to_bytes
 
+from deltaglider.app.gateway import auth_v2
 from deltaglider.app.gateway.errors import S3Error, access_denied, invalid_request
 from deltaglider.app.gateway.http import Request, parse_http_date
 from deltaglider.core.errors import ConfigError
@@ -79,13 +80,15 @@ class Authenticator:
         """The checked signature, or None for an anonymous request that is allowed."""
         header = request.header("authorization")
         if header is not None:
+            if header.startswith("AWS "):
+                return self._check_v2_header(request, header)
             if not header.startswith(ALGORITHM + " "):
-                raise _sigv4_only()
+                raise _unsupported()
             return self._check_header(request, header)
         if "X-Amz-Signature" in request.query or "X-Amz-Credential" in request.query:
             return self._check_query(request)
         if "Signature" in request.query and "AWSAccessKeyId" in request.query:
-            raise _sigv4_only()
+            return self._check_v2_query(request)
         if not self.allow_anonymous:
             raise access_denied()
         return None
@@ -138,6 +141,34 @@ class Authenticator:
             request, query["X-Amz-Credential"], query["X-Amz-SignedHeaders"],
             query["X-Amz-Signature"], amz_date, payload, presigned=True,
         )  # fmt: skip
+
+    def _check_v2_header(self, request: Request, header: str) -> Signed:
+        access_key, _, given = header[len("AWS ") :].strip().rpartition(":")
+        if not access_key or not given:
+            raise invalid_request("the Authorization header is not AWS KEY:SIGNATURE")
+        date = request.header("x-amz-date") or request.header("date")
+        moment = parse_http_date(date) if date else None
+        if moment is None:
+            raise access_denied_with(
+                "AWS authentication requires a valid Date or x-amz-date header"
+            )
+        if abs(self.now() - moment.timestamp()) > MAX_SKEW:
+            raise _skewed(moment.strftime(AMZ_DATE), self.now())
+        return self._verify_v2(request, access_key, given, request.header("date") or "")
+
+    def _check_v2_query(self, request: Request) -> Signed:
+        expires = request.query.get("Expires", "")
+        if not expires.isdigit():
+            raise access_denied_with("Query-string authentication requires Expires")
+        if self.now() > int(expires):
+            raise access_denied_with("Request has expired")
+        access_key, given = request.query["AWSAccessKeyId"], request.query["Signature"]
+        return self._verify_v2(request, access_key, given, expires)
+
+    def _verify_v2(self, request: Request, access_key: str, given: str, date: str) -> Signed:
+        if self.users:
+            auth_v2.check(self.users, access_key, given, auth_v2.string_to_sign(request, date))
+        return Signed(access_key, UNSIGNED_PAYLOAD, None, "", "", given)
 
     def _verify(
         self, request: Request, credential: str, signed_headers: str, signature: str,
@@ -247,6 +278,6 @@ def _query_error(message: str) -> S3Error:
     return S3Error("AuthorizationQueryParametersError", 400, message)
 
 
-def _sigv4_only() -> S3Error:
+def _unsupported() -> S3Error:
     return invalid_request("The authorization mechanism you have provided is not supported. "
                            "Please use AWS4-HMAC-SHA256.")  # fmt: skip
