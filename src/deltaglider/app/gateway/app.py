@@ -9,6 +9,7 @@ backend side by side.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
@@ -28,6 +29,9 @@ from deltaglider.core.service import DeltaService
 
 ACCESS_LOGGER = "deltaglider.gateway.access"
 READY_PROBE = "deltaglider-ready-probe"
+# Objects encoded or rebuilt at once per worker process: with the codec's ~2.2x the
+# object in memory each (docs/BENCHMARKS.md), this is what bounds a worker's memory.
+HEAVY_AT_ONCE = 2
 LOGGER = "deltaglider.gateway"
 StartResponse = Callable[..., Any]
 
@@ -43,6 +47,7 @@ class Gateway:
         self.service = service
         self.auth = auth
         self.metrics = Metrics(metrics_dir)
+        self.heavy = threading.BoundedSemaphore(HEAVY_AT_ONCE)
         # Any answer from the backend (this bucket need not exist) means it is reachable.
         self.readiness = Readiness(lambda: service.buckets.bucket_exists(READY_PROBE))
         self.log = logging.getLogger(LOGGER)
@@ -65,7 +70,7 @@ class Gateway:
             request.principal = signed.access_key if signed else None
             operation, handler = route(request)
             request.operation = operation
-            return handler(Context(self.service, request, signed))
+            return handler(Context(self.service, request, signed, self.heavy))
         except S3Error as error:
             return self._error(request, error)
         except XMLError:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any
 
 from deltaglider.app.gateway.auth import Signed
 from deltaglider.app.gateway.errors import S3Error, no_such_bucket
@@ -13,13 +15,20 @@ from deltaglider.core.models import ObjectKey
 from deltaglider.core.service import DeltaService
 
 ANONYMOUS = "anonymous"
+HEAVY_FROM = 16 * 1024 * 1024  # bytes from which encoding or rebuilding waits its turn
 
 
 @dataclass
 class Context:
+    """`heavy` is held while a large object is encoded or rebuilt (`heavy_for`): the
+    work whose memory grows with the object (the codec's, about twice its size), so that
+    a worker runs only a few at once however many clients it serves, while small objects
+    never wait behind them."""
+
     service: DeltaService
     request: Request
     signed: Signed | None
+    heavy: AbstractContextManager[Any] = field(default_factory=nullcontext)
 
     @property
     def owner(self) -> str:
@@ -44,6 +53,9 @@ class Context:
     @property
     def object_key(self) -> ObjectKey:
         return ObjectKey(self.bucket, self.key)
+
+    def heavy_for(self, size: int) -> AbstractContextManager[Any]:
+        return self.heavy if size > HEAVY_FROM else nullcontext()
 
     def payload(self) -> Payload:
         return Payload(self.request, self.signed)

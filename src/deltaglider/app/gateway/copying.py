@@ -49,7 +49,8 @@ def copy_object(ctx: Context) -> Response:
         )
     ctx.require_bucket()
     replace = described(headers).attributes() if directive == "REPLACE" else None
-    result = ctx.service.copy(source, ctx.object_key, replace=replace)
+    with ctx.heavy_for(info.size):
+        result = ctx.service.copy(source, ctx.object_key, replace=replace)
     ctx.request.stored = (result.file_size, result.stored_size)
     copied = ctx.service.head(ctx.object_key)
     document = render("CopyObjectResult", [

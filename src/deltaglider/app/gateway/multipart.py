@@ -84,6 +84,7 @@ def upload_part_copy(ctx: Context) -> Response:
     check_read(headers, info, prefix="x-amz-copy-source-")
     wanted = _copy_range(headers.get("x-amz-copy-source-range"), info.size)
     with (
+        ctx.heavy_for(info.size),
         ctx.service.open(source, byte_range=wanted) as stream,
         ctx.service.spool(stream, size=stream.content_length) as spooled,
     ):
@@ -126,7 +127,8 @@ def complete(ctx: Context) -> Response:
     parts = uploads.chosen(upload, wanted)
 
     def finish() -> list[Node]:
-        result = uploads.complete(upload, parts)
+        with ctx.heavy_for(sum(p.size for p in parts)):
+            result = uploads.complete(upload, parts)
         ctx.request.stored = (result.file_size, result.stored_size)
         return _result(ctx, result.etag)
 

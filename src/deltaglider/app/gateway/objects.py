@@ -50,13 +50,14 @@ def put_object(ctx: Context) -> Response:
             raise BadDigest(digest, spooled.md5)
         if conditional:  # again, now that the body is in: the window is the store's write
             check_write(request.headers, find(ctx, ctx.object_key), ctx.bucket, ctx.key)
-        result = ctx.service.store(
-            ctx.object_key,
-            spooled,
-            content_type=attributes.content_type,
-            user_metadata=attributes.user_metadata,
-            headers=attributes.kept,
-        )
+        with ctx.heavy_for(spooled.size):
+            result = ctx.service.store(
+                ctx.object_key,
+                spooled,
+                content_type=attributes.content_type,
+                user_metadata=attributes.user_metadata,
+                headers=attributes.kept,
+            )
     request.stored = (result.file_size, result.stored_size)
     return Response.empty(headers=[("ETag", result.etag)])
 
@@ -87,7 +88,8 @@ def _read(ctx: Context, *, body: bool) -> Response:
         return _answer(ctx, info, start, stop, parts, wanted is not None, [])
     stack = ExitStack()
     try:
-        stream = stack.enter_context(ctx.service.open(ctx.object_key, byte_range=wanted))
+        with ctx.heavy_for(info.size):  # the rebuild; the stream out is only a file read
+            stream = stack.enter_context(ctx.service.open(ctx.object_key, byte_range=wanted))
         try:
             check_read(request.headers, stream.info)
         except NotModified:
