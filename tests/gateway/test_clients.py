@@ -15,6 +15,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import boto3
+import botocore.config
 import pytest
 
 from tests.artifacts import release_zip
@@ -216,3 +218,31 @@ def test_two_gateway_processes_over_one_store(
                                                UploadId=upload["UploadId"],
                                                MultipartUpload={"Parts": parts})  # fmt: skip
         assert one.client().get_object(Bucket=shared, Key="p0/big.zip")["Body"].read() == data
+
+
+@pytest.mark.parametrize("store", ["moto", "ceph"])
+def test_objects_other_tools_wrote_are_served_as_they_are(
+    request: pytest.FixtureRequest, tmp_path: Path, store: str
+) -> None:
+    """Plain objects put straight into the upstream S3 (no DeltaGlider metadata), a
+    delta-candidate name among them: listed, read and ranged through the gateway."""
+    backend, env = backend_args(request, store, tmp_path)
+    direct = boto3.client(
+        "s3", endpoint_url=backend[1], aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"], region_name="us-east-1",
+        config=botocore.config.Config(request_checksum_calculation="when_required"),
+    )  # fmt: skip
+    bucket = f"gw-plain-{uuid.uuid4().hex[:8]}"
+    direct.create_bucket(Bucket=bucket)
+    bodies = {"plain/app-9.zip": b"PK" + bytes(range(256)) * 40, "plain/notes.txt": b"notes"}
+    etags = {k: direct.put_object(Bucket=bucket, Key=k, Body=v)["ETag"] for k, v in bodies.items()}
+    with running(tmp_path / "gw", backend, env=env) as gateway:
+        client = gateway.client()
+        listed = client.list_objects_v2(Bucket=bucket, Prefix="plain/")["Contents"]
+        assert [(o["Key"], o["Size"], o["ETag"]) for o in listed] == [
+            (k, len(v), etags[k]) for k, v in sorted(bodies.items())]  # fmt: skip
+        for key, body in bodies.items():
+            got = client.get_object(Bucket=bucket, Key=key)
+            assert (got["Body"].read(), got["ETag"]) == (body, etags[key])
+        ranged = client.get_object(Bucket=bucket, Key="plain/app-9.zip", Range="bytes=2-9")
+        assert ranged["Body"].read() == bodies["plain/app-9.zip"][2:10]

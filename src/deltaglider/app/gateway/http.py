@@ -8,7 +8,7 @@ bytes are exactly the client's, and SigV4's canonical request can be rebuilt fro
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
@@ -131,21 +131,6 @@ class Response:
     def header(self, name: str) -> str | None:
         lowered = name.lower()
         return next((v for k, v in self.headers if k.lower() == lowered), None)
-
-
-class ClosingBody:
-    """A response body that runs `close` when the server is done with it (WSGI's
-    close()), whether or not it was read to its end."""
-
-    def __init__(self, chunks: Iterator[bytes], close: Callable[[], None]) -> None:
-        self._chunks = chunks
-        self._close = close
-
-    def __iter__(self) -> Iterator[bytes]:
-        return self._chunks
-
-    def close(self) -> None:
-        self._close()
 
 
 def http_date(moment: datetime) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Iterable
 from contextlib import ExitStack
 
 from deltaglider.app.gateway import buckets
@@ -21,7 +22,7 @@ from deltaglider.app.gateway.headers import (
     refuse_unsupported,
     with_overrides,
 )
-from deltaglider.app.gateway.http import ClosingBody, Response
+from deltaglider.app.gateway.http import Response
 from deltaglider.core.errors import BadDigest, ObjectNotFound
 from deltaglider.core.limits import KEY_LIMIT, fits_key
 from deltaglider.core.models import ByteRange, LogicalObject, ObjectKey
@@ -99,14 +100,14 @@ def _read(ctx: Context, *, body: bool) -> Response:
         stack.close()
         raise
     response = _answer(ctx, stream.info, stream.start, stream.stop, parts, wanted is not None,
-                       ClosingBody(iter(stream), stack.close))  # fmt: skip
-    response.close = stack.close
+                       iter(stream))  # fmt: skip
+    response.close = stack.close  # the scratch copy goes once the answer is sent or dropped
     return response
 
 
 def _answer(
     ctx: Context, info: LogicalObject, start: int, stop: int, parts: int | None,
-    partial: bool, body: ClosingBody | list[bytes],
+    partial: bool, body: Iterable[bytes],
 ) -> Response:  # fmt: skip
     headers = with_overrides(object_headers(info), ctx.request.query)
     headers.append(("Content-Length", str(stop - start)))
