@@ -18,7 +18,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.gateway.conftest import clean_env
-from tests.gateway.server import COMMAND, Gateway
+from tests.gateway.server import COMMAND, Gateway, free_port
 
 
 def error_of(call: object, *args: object, **kwargs: object) -> tuple[int, str]:
@@ -171,3 +171,52 @@ def test_signature_version_2_headers_and_presigned_urls(gateway: Gateway, bucket
     )
     status, body, _ = raw(expired)
     assert (status, ET.fromstring(body).findtext("Code")) == (403, "AccessDenied")
+
+
+def test_anonymous_access_when_allowed(tmp_path: Path) -> None:
+    """--allow-anonymous with users: unsigned requests are served, signatures still
+    checked; users from DG_GATEWAY_USERS."""
+    users = tmp_path / "users.txt"
+    users.write_text("ENVKEY env-secret\n")
+    env = clean_env({"DG_GATEWAY_USERS": str(users)})
+    port = free_port()
+    process = subprocess.Popen(
+        [*COMMAND, "serve", "--data", str(tmp_path / "store"), "--port", str(port),
+         "--workers", "1", "--allow-anonymous"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while raw_or_none(f"{endpoint}/health") is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        signed = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            aws_access_key_id="ENVKEY",
+            aws_secret_access_key="env-secret",
+            region_name="us-east-1",
+        )
+        signed.create_bucket(Bucket="open")
+        signed.put_object(Bucket="open", Key="k.txt", Body=b"anyone")
+        assert raw(f"{endpoint}/open/k.txt")[:2] == (200, b"anyone")
+        assert raw(f"{endpoint}/open/new.txt", "PUT", data=b"anon")[0] == 200
+        assert signed.get_object(Bucket="open", Key="new.txt")["Body"].read() == b"anon"
+        wrong = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            aws_access_key_id="ENVKEY",
+            aws_secret_access_key="wrong",
+            region_name="us-east-1",
+        )
+        assert error_of(wrong.list_buckets) == (403, "SignatureDoesNotMatch")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def raw_or_none(url: str) -> int | None:
+    try:
+        return raw(url)[0]
+    except OSError:
+        return None
