@@ -7,12 +7,16 @@ import base64
 import datetime
 import hashlib
 import urllib.request
+from pathlib import Path
 from typing import Any
 
+import boto3
+import botocore.config
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.gateway.server import Gateway
+from tests.gateway.conftest import clean_env
+from tests.gateway.server import USERS, Gateway, running
 from tests.gateway.test_auth import error_of
 
 
@@ -262,3 +266,28 @@ def test_bodies_of_any_size_round_trip_and_stream(gateway: Gateway, bucket: str,
     assert got["Body"].read() == body
     with pytest.raises(ClientError):
         client.get_object(Bucket=bucket, Key=f"s/{size}.bin", Range=f"bytes={size}-")
+
+
+def test_virtual_host_addressing_with_a_domain(tmp_path: Path) -> None:
+    """`serve --domain gw.test`: boto3 in virtual-host style, reaching the gateway as its
+    HTTP proxy (no DNS here resolves bucket.gw.test), SigV4 and SigV2 alike."""
+    work = tmp_path / "vhost"
+    with running(work, ["--data", str(work / "store")], env=clean_env(),
+                 extra=["--domain", "gw.test"], workers=1) as gateway:  # fmt: skip
+        for signature in ("s3v4", "s3"):
+            client = boto3.client(
+                "s3", endpoint_url=f"http://gw.test:{gateway.port}",
+                aws_access_key_id="GWTESTKEY1", aws_secret_access_key=USERS["GWTESTKEY1"],
+                region_name="us-east-1", config=botocore.config.Config(
+                    signature_version=signature, s3={"addressing_style": "virtual"},
+                    proxies={"http": gateway.endpoint}),
+            )  # fmt: skip
+            bucket = f"vhost-{signature.replace('3', '')}"
+            client.create_bucket(Bucket=bucket)
+            client.put_object(Bucket=bucket, Key="dir/a b.txt", Body=b"virtual")
+            assert client.get_object(Bucket=bucket, Key="dir/a b.txt")["Body"].read() == (
+                b"virtual")  # fmt: skip
+            assert keys(client.list_objects_v2(Bucket=bucket)) == ["dir/a b.txt"]
+        path_style = gateway.client()
+        assert path_style.get_object(Bucket="vhost-sv4", Key="dir/a b.txt")["Body"].read() == (
+            b"virtual")  # fmt: skip

@@ -50,6 +50,11 @@ from deltaglider.app.wiring import build_service
     metavar="FILE",
     help="The certificate's private key (PEM).",
 )
+@click.option(
+    "--domain",
+    metavar="NAME",
+    help="Also take virtual-host style requests: Host BUCKET.NAME addresses BUCKET.",
+)
 def serve(
     data: Path | None,
     upstream: str | None,
@@ -60,6 +65,7 @@ def serve(
     workers: int | None,
     tls_cert: str | None,
     tls_key: str | None,
+    domain: str | None,
 ) -> None:
     """Serve the S3 API over HTTP, storing deltas: any S3 client, pointed here with
     --endpoint-url, gets delta storage. Without --data or --upstream, the backend is
@@ -86,4 +92,4 @@ def serve(
     tls = (tls_cert, tls_key) if tls_cert and tls_key else None
     count = workers or os.cpu_count() or 1
     config = ServerConfig(host, port, count, backend, settings.log_level, tls)
-    run(config, lambda metrics: Gateway(build_service(settings), auth, metrics))
+    run(config, lambda metrics: Gateway(build_service(settings), auth, metrics, domain))

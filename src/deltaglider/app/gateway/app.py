@@ -42,10 +42,12 @@ class Gateway:
     still reached by signed requests)."""
 
     def __init__(
-        self, service: DeltaService, auth: Authenticator, metrics_dir: Path | None = None
-    ) -> None:
+        self, service: DeltaService, auth: Authenticator, metrics_dir: Path | None = None,
+        domain: str | None = None,
+    ) -> None:  # fmt: skip
         self.service = service
         self.auth = auth
+        self.domain = domain
         self.metrics = Metrics(metrics_dir)
         self.heavy = threading.BoundedSemaphore(HEAVY_AT_ONCE)
         # Any answer from the backend (this bucket need not exist) means it is reachable.
@@ -55,7 +57,7 @@ class Gateway:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         started = time.monotonic()
-        request = Request.from_environ(environ)
+        request = Request.from_environ(environ, self.domain)
         response = self._endpoint(request) or self.handle(request)
         headers = [*response.headers, ("x-amz-request-id", request.request_id),
                    ("x-amz-id-2", request.request_id), ("Server", "DeltaGlider")]  # fmt: skip
@@ -103,7 +105,7 @@ class Gateway:
     def _endpoint(self, request: Request) -> Response | None:
         """The answer to /health, /ready or /metrics; None for any other request."""
         unsigned = "authorization" not in request.headers and not request.query_string
-        if request.method != "GET" or not unsigned:
+        if request.method != "GET" or not unsigned or request.host_bucket is not None:
             return None
         if request.raw_path == "/health":
             request.operation = "Health"

@@ -52,7 +52,7 @@ def resource(request: Request) -> str:
         if name in SIGNED_PARAMETERS:
             pairs.append((name, f"{name}={unquote(value)}" if equals else name))
     query = "&".join(text for _, text in sorted(pairs))
-    path = request.raw_path
+    path = request.bucket_path
     if request.bucket is not None and request.key is None and not path.endswith("/"):
         path += "/"  # a bucket's resource is `/bucket/`
     return path + (f"?{query}" if query else "")

@@ -1,6 +1,7 @@
 """A request as the gateway sees it (from WSGI's environ) and the response it sends.
 
-Path-style addressing only (`/bucket/key`): the key is the path after the bucket,
+Path-style addressing (`/bucket/key`), and virtual-host style (`bucket.DOMAIN/key`)
+when the server is given its DOMAIN: the key is the path after the bucket,
 percent-decoded as UTF-8 from the raw request line (gunicorn's RAW_URI), so a key's
 bytes are exactly the client's, and SigV4's canonical request can be rebuilt from them.
 """
@@ -33,12 +34,14 @@ class Request:
     body: BinaryIO
     remote: str
     request_id: str = field(default_factory=lambda: secrets.token_hex(8).upper())
+    host_bucket: str | None = None  # the bucket a virtual-host style Host names
     principal: str | None = None  # the access key the request was signed with
     operation: str = "-"
     stored: tuple[int, int] | None = None  # an object written: (logical, stored) bytes
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, Any]) -> Request:
+    def from_environ(cls, environ: Mapping[str, Any], domain: str | None = None) -> Request:
+        """The request; with `domain`, a Host of `BUCKET.DOMAIN[:port]` names the bucket."""
         raw = environ.get("RAW_URI") or _rebuilt_uri(environ)
         parts = urlsplit(raw)
         headers = {
@@ -58,6 +61,7 @@ class Request:
             headers=headers,
             body=environ["wsgi.input"],
             remote=str(environ.get("REMOTE_ADDR", "-")),
+            host_bucket=_host_bucket(headers.get("host", ""), domain),
         )
 
     @property
@@ -70,17 +74,27 @@ class Request:
 
     @property
     def bucket(self) -> str | None:
+        if self.host_bucket is not None:
+            return self.host_bucket
         first = self.path.lstrip("/").split("/", 1)[0]
         return first or None
 
     @property
     def key(self) -> str | None:
+        if self.host_bucket is not None:
+            return self.path[1:] or None
         rest = self.path.lstrip("/").split("/", 1)
         return rest[1] if len(rest) == 2 and rest[1] else None
 
     @property
     def resource(self) -> str:
-        return self.path
+        """`/bucket/key`, however the request addressed it."""
+        return f"/{self.host_bucket}{self.path}" if self.host_bucket else self.path
+
+    @property
+    def bucket_path(self) -> str:
+        """The raw path with the bucket in it (SigV2 signs this form)."""
+        return f"/{self.host_bucket}{self.raw_path}" if self.host_bucket else self.raw_path
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name)
@@ -93,6 +107,14 @@ class Request:
         if not raw.strip().isdigit():
             raise S3Error("BadRequest", 400, "An error occurred when parsing the HTTP request.")
         return int(raw)
+
+
+def _host_bucket(host: str, domain: str | None) -> str | None:
+    """The bucket a Host of `BUCKET.DOMAIN[:port]` names; None for any other Host."""
+    name = host.rsplit(":", 1)[0].lower()
+    if domain is None or not name.endswith(f".{domain.lower()}"):
+        return None
+    return name[: -len(domain) - 1] or None
 
 
 def _rebuilt_uri(environ: Mapping[str, Any]) -> str:
