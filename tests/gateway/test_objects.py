@@ -291,3 +291,25 @@ def test_virtual_host_addressing_with_a_domain(tmp_path: Path) -> None:
         path_style = gateway.client()
         assert path_style.get_object(Bucket="vhost-sv4", Key="dir/a b.txt")["Body"].read() == (
             b"virtual")  # fmt: skip
+
+
+def test_the_longest_keys_s3_takes(gateway: Gateway, bucket: str) -> None:
+    """1,024 bytes of UTF-8 (three bytes a character: over 3,000 characters once
+    percent-encoded in the request line), through headers and a presigned URL; in
+    segments a file name can hold (the filesystem's 255 bytes: a longer one is 400)."""
+    key = ("发" * 84 + "/") * 4 + "x" * 12  # 1,024 bytes
+    assert len(key.encode()) == 1024
+    client = gateway.client()
+    client.put_object(Bucket=bucket, Key=key, Body=b"long")
+    assert keys(client.list_objects_v2(Bucket=bucket)) == [key]
+    disposition = "attachment; " + "f" * 300
+    url = gateway.client(signature_version="s3v4").generate_presigned_url(
+        "get_object",
+        Params={"Bucket": bucket, "Key": key, "ResponseContentDisposition": disposition},
+    )
+    with urllib.request.urlopen(url) as response:
+        assert response.read() == b"long"
+    assert error_of(client.put_object, Bucket=bucket, Key=key + "y", Body=b"x") == (
+        400, "KeyTooLongError")  # fmt: skip
+    assert error_of(client.put_object, Bucket=bucket, Key="发" * 90, Body=b"x") == (
+        400, "InvalidArgument")  # fmt: skip

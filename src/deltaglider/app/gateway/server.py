@@ -61,6 +61,9 @@ class _Server(BaseApplication):  # type: ignore[misc]  # gunicorn has no type hi
             "timeout": TIMEOUT,
             "graceful_timeout": 30,
             "keepalive": 75,  # past the idle timeout of common load balancers and SDKs
+            # A 1,024-byte key percent-encoded is 3,072 characters, before a presigned
+            # URL's query: take request lines up to gunicorn's largest.
+            "limit_request_line": 8190,
             "accesslog": None,
             "errorlog": "-",
             "loglevel": "warning",
