@@ -76,6 +76,16 @@ def round_trip(s3: Any, bucket: str, files: list[Path], work: Path) -> tuple[flo
     return put, get
 
 
+def empty(s3: Any, bucket: str) -> None:
+    """Remove a benchmark bucket and what is in it (a memstore Ceph keeps it all in RAM)."""
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+    keys = [o["Key"] for page in pages for o in page.get("Contents", [])]
+    for start in range(0, len(keys), 1000):
+        batch = [{"Key": k} for k in keys[start : start + 1000]]
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+    s3.delete_bucket(Bucket=bucket)
+
+
 def memory(s3: Any, bucket: str, clients: int, size: int, pid: int) -> tuple[int, float]:
     """Peak RSS (bytes) of the gateway while `clients` upload `size` bytes each."""
     s3.create_bucket(Bucket=bucket)
@@ -134,15 +144,18 @@ def main() -> None:
             total = sum(p.stat().st_size for p in files)
             print(f"series: {len(files)} files, {total / 1e6:.1f} MB")
             put, get = round_trip(gateway, "bench-series", files, work)
+            empty(gateway, "bench-series")
             print(f"  through the gateway   PUT {put:7.1f} MB/s   GET {get:7.1f} MB/s")
             if args.upstream:
                 direct = client(os.environ["DG_TEST_CEPH_ENDPOINT"],
                                 os.environ["DG_TEST_CEPH_ACCESS_KEY"],
                                 os.environ["DG_TEST_CEPH_SECRET_KEY"], ceph=True)  # fmt: skip
                 put, get = round_trip(direct, "bench-direct", files, work)
+                empty(direct, "bench-direct")
                 print(f"  straight to the S3    PUT {put:7.1f} MB/s   GET {get:7.1f} MB/s")
             peak, rate = memory(gateway, "bench-memory", args.clients,
                                 args.size_mb * 10**6, process.pid)  # fmt: skip
+            empty(gateway, "bench-memory")
             print(f"memory: {args.clients} clients x {args.size_mb} MB at once: "
                   f"{rate:.1f} MB/s, peak RSS {peak / 1e6:.0f} MB "
                   f"({args.workers} workers)")  # fmt: skip
