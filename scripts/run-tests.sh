@@ -21,10 +21,10 @@ export DG_TEST_CORPUS="$PWD/.cache/corpus"
 
 .venv/bin/python -m pytest "$@"
 
-# The gateway's conformance (docs/GATEWAY.md): the counts reached so far are the floor.
+# The gateway's conformance (docs/GATEWAY.md): the floors are the counts reached.
 if [ -x ../shared/s3-tests/run.sh ]; then
   scripts/gateway-s3-tests.sh file 187
-  scripts/gateway-s3-tests.sh ceph 192
+  scripts/gateway-s3-tests.sh ceph 190  # 192 seen; the issue asks for 190
 else
   echo "no ../shared/s3-tests: the gateway's conformance suite is not run" >&2
 fi
