@@ -136,3 +136,17 @@ def test_the_local_stores_refuse_what_s3_refuses(
     info = storage.head("bkt", longest)
     assert info is not None
     assert info.metadata == two_kb
+
+
+def test_a_name_longer_than_the_filesystem_takes_is_a_bad_key(tmp_path: Path) -> None:
+    """A key segment over the 255 bytes a file name can have: refused as a key the
+    filesystem backend cannot hold (400 InvalidArgument), absent to a lookup, never an
+    OSError (a 500 through the gateway)."""
+    (tmp_path / "b").mkdir()
+    storage = LocalFilesystemStorage(tmp_path)
+    key = "dir/" + "发" * 86  # 258 bytes in one segment, well within S3's 1,024
+    with pytest.raises(InvalidKeyError) as caught:
+        storage.upload("b", key, b"x", {})
+    assert caught.value.status == 400
+    assert storage.head("b", key) is None
+    storage.delete("b", key)  # nothing there: no error, as on S3

@@ -53,6 +53,7 @@ from deltaglider.ports import BucketInfo, CommonPrefix, ObjectInfo
 META_SUFFIX = ".dg-meta.json"
 PUBLISH_ATTEMPTS = 5  # a write racing deletes that prune empty folders tries again
 TEMP_MARK = ".dg-tmp-"
+NAME_MAX = 255  # bytes of one file name on the filesystems this runs on
 _BUCKET = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-_]{0,254}")
 PAIRING_WAIT = 0.5  # seconds a HEAD waits for a writer between its two renames
 CHUNK = 1024 * 1024
@@ -98,7 +99,12 @@ class LocalFilesystemStorage:
     def _object_path(self, bucket: str, key: str) -> Path:
         segments = key.split("/")
         for segment in segments:
-            if segment in ("", ".", "..") or "\0" in segment or is_internal_name(segment):
+            if (
+                segment in ("", ".", "..")
+                or "\0" in segment
+                or is_internal_name(segment)
+                or len(segment.encode("utf-8", "surrogatepass")) > NAME_MAX  # no such file
+            ):
                 raise InvalidKeyError(
                     f"key cannot be stored on the filesystem backend: {key!r}",
                     bucket=bucket,

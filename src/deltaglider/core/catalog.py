@@ -198,6 +198,8 @@ class Catalog:
             etag=etag,
             content_type=attributes.content_type,
             user_metadata=attributes.user_metadata,
+            headers=attributes.headers,
+            part_sizes=attributes.part_sizes,
         )
 
     def stats(self, bucket: str, prefix: str = "") -> Sequence[SpaceStats]:

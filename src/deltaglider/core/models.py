@@ -148,8 +148,9 @@ class StoredAs(StrEnum):
 @dataclass(frozen=True)
 class LogicalObject:
     """An object as users see it: its own name, size, time and ETag, never the stored
-    form's. `content_type` and `user_metadata` come with a HEAD (a listing has neither:
-    None)."""
+    form's. `content_type`, `user_metadata` and `headers` (those S3 keeps, e.g.
+    Cache-Control) come with a HEAD (a listing has none: None); `part_sizes` are the
+    parts of a multipart upload, as recorded (empty for a single PUT)."""
 
     key: str
     size: int
@@ -160,6 +161,8 @@ class LogicalObject:
     etag: str  # quoted, as S3 sends it
     content_type: str | None = None
     user_metadata: Mapping[str, str] | None = None
+    headers: Mapping[str, str] | None = None
+    part_sizes: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

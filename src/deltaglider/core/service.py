@@ -154,12 +154,14 @@ class DeltaService:
         mtime: datetime | None = None,
         content_type: str | None = None,
         user_metadata: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
         no_delta: bool = False,
     ) -> PutResult:
         """Store a body (a stream of known or unknown length) under `dest`, as a delta
         when that pays, else as itself. `size`, when given, must be what arrives
         (IncompleteBody otherwise); `content_md5` (base64, as the Content-MD5 header
-        has it) must be the body's (BadDigest otherwise). Nothing is stored on failure."""
+        has it) must be the body's (BadDigest otherwise); `headers` are those S3 keeps
+        with an object (attributes.KEPT_HEADERS). Nothing is stored on failure."""
         with self.spool(body, size=size) as spooled:
             if content_md5 is not None:
                 actual = base64.b64encode(bytes.fromhex(spooled.md5)).decode()
@@ -171,6 +173,7 @@ class DeltaService:
                 mtime=mtime,
                 content_type=content_type,
                 user_metadata=user_metadata,
+                headers=headers,
                 no_delta=no_delta,
             )
 
@@ -190,6 +193,7 @@ class DeltaService:
         mtime: datetime | None = None,
         content_type: str | None = None,
         user_metadata: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
         etag: str | None = None,
         part_sizes: tuple[int, ...] = (),
         no_delta: bool = False,
@@ -201,6 +205,7 @@ class DeltaService:
             mtime=mtime,
             content_type=content_type,
             user_metadata=user_metadata,
+            headers=headers,
             etag=etag,
             part_sizes=part_sizes,
             no_delta=no_delta,
@@ -239,8 +244,8 @@ class DeltaService:
         no_delta: bool = False,
         replace: Attributes | None = None,
     ) -> PutResult:
-        """Copy a logical object to another key (any bucket), with its Content-Type and
-        user metadata, or those of `replace` (S3's MetadataDirective REPLACE).
+        """Copy a logical object to another key (any bucket), with its Content-Type, user
+        metadata and kept headers, or those of `replace` (S3's MetadataDirective REPLACE).
 
         An object stored whole that the destination would store whole too is copied
         inside the store, its bytes never leaving it, bound to the version found (a
@@ -262,6 +267,7 @@ class DeltaService:
             kept = replace or Attributes(
                 content_type=stream.info.content_type,
                 user_metadata=stream.info.user_metadata or {},
+                headers=stream.info.headers or {},
             )
             return self.put(
                 dest,
@@ -269,6 +275,7 @@ class DeltaService:
                 size=stream.info.size,
                 content_type=kept.content_type,
                 user_metadata=kept.user_metadata,
+                headers=kept.headers,
                 no_delta=no_delta,
             )
 

@@ -117,6 +117,7 @@ class Writer:
         mtime: datetime | None = None,
         content_type: str | None = None,
         user_metadata: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
         etag: str | None = None,
         part_sizes: tuple[int, ...] = (),
         no_delta: bool = False,
@@ -136,6 +137,7 @@ class Writer:
             content_type=content_type,
             user_metadata=dict(user_metadata or {}),
             part_sizes=part_sizes,
+            headers=dict(headers or {}),
         )
         upload = _Upload(body, dest, mtime or self.clock.now(), attributes)
         wants_delta = (
@@ -345,6 +347,7 @@ class Writer:
             content_type=(replace or kept).content_type,
             user_metadata=(replace or kept).user_metadata,
             part_sizes=kept.part_sizes,
+            headers=(replace or kept).headers,
         )
         meta = DirectMeta(
             dest.name, whole.sha256, whole.size, whole.mtime, self.clock.now(), self.tool,

@@ -49,6 +49,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Check s3://bucket[/prefix]: missing or changed references, unreadable metadata, keys "
         "stored twice, unused objects; with --verify every object's SHA256.",
     ),
+    "serve": (
+        "serve",
+        "Serve the S3 API over HTTP, storing deltas: any S3 client, pointed here with "
+        "--endpoint-url, gets delta storage.",
+    ),
     "gc": (
         "gc",
         "Remove references no delta needs any more (and other unused internal objects) from "
