@@ -10,6 +10,7 @@ DeltaGlider's logical objects carry (the service's HEAD), S3's default Content-T
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 import uuid
@@ -32,15 +33,30 @@ COMMANDS = [
     "cp notes.txt s3://BUCKET/guessed.txt",
     "cp notes.txt s3://BUCKET/plain.txt --no-guess-mime-type",
     "cp notes.txt s3://BUCKET/given.txt --content-type text/x-given --metadata a=1,b=two",
-    'cp app.zip s3://BUCKET/app.zip --metadata {"build":"42"}',
+    'cp app.zip s3://BUCKET/app.zip --metadata \'{"build":"42"}\'',
     "cp app2.zip s3://BUCKET/app2.zip --content-type application/x-app",
     "cp s3://BUCKET/given.txt s3://BUCKET/kept.txt",
     "cp s3://BUCKET/given.txt s3://BUCKET/replaced.txt --metadata z=9",
     "cp s3://BUCKET/given.txt s3://BUCKET/emptied.txt --metadata-directive REPLACE",
     "cp s3://BUCKET/app2.zip s3://BUCKET/app2-copy.zip",
+    "cp app.zip s3://BUCKET/headers.zip --cache-control max-age=60 --content-disposition"
+    " attachment --content-encoding identity --content-language en --expires"
+    " 2030-01-01T00:00:00Z",
+    "cp notes.txt s3://BUCKET/headers.txt --cache-control no-cache --expires 1893456000",
+    "cp s3://BUCKET/headers.zip s3://BUCKET/headers-kept.zip",
+    "cp s3://BUCKET/headers.zip s3://BUCKET/headers-unchanged.zip --cache-control no-store",
+    "cp s3://BUCKET/headers.zip s3://BUCKET/headers-replaced.zip --cache-control no-store"
+    " --metadata-directive REPLACE",
+    "cp s3://BUCKET/given.txt s3://BUCKET/type-unchanged.txt --content-type text/x-other",
 ]
 KEYS = ["guessed.txt", "plain.txt", "given.txt", "app.zip", "app2.zip", "kept.txt",
-        "replaced.txt", "emptied.txt", "app2-copy.zip"]  # fmt: skip
+        "replaced.txt", "emptied.txt", "app2-copy.zip", "headers.zip", "headers.txt",
+        "headers-kept.zip", "headers-unchanged.zip", "headers-replaced.zip",
+        "type-unchanged.txt"]  # fmt: skip
+# HEAD's fields for the headers S3 keeps with an object, by header (lowercase).
+KEPT = {"cache-control": "CacheControl", "content-disposition": "ContentDisposition",
+        "content-encoding": "ContentEncoding", "content-language": "ContentLanguage",
+        "expires": "ExpiresString"}  # fmt: skip
 
 
 def test_flags_give_what_aws_gives(
@@ -55,7 +71,7 @@ def test_flags_give_what_aws_gives(
     for tool, bucket in buckets.items():
         client.create_bucket(Bucket=bucket)
         for line in COMMANDS:
-            args = [a.replace("BUCKET", bucket) for a in line.split(" ")]
+            args = [a.replace("BUCKET", bucket) for a in shlex.split(line)]
             command = [*TOOLS[tool], *args, "--no-progress"]
             done = subprocess.run(
                 command, env=env, cwd=tmp_path, capture_output=True, text=True, check=False
@@ -73,8 +89,12 @@ def test_flags_give_what_aws_gives(
             theirs["ContentType"],
             theirs["Metadata"],
         ), key
-    zipped = service.head(ObjectKey(buckets["deltaglider"], "app2.zip"))
-    assert zipped.stored_key.endswith(".delta")  # the flags hold for deltas too
+        kept = {name: theirs[field] for name, field in KEPT.items() if field in theirs}
+        assert dict(ours.headers or {}) == kept, key
+    for key in ("app2.zip", "headers.zip"):
+        zipped = service.head(ObjectKey(buckets["deltaglider"], key))
+        assert zipped.stored_key.endswith(".delta")  # the flags hold for deltas too
+    assert service.head(ObjectKey(buckets["deltaglider"], "headers-kept.zip")).headers
 
 
 @pytest.mark.parametrize("value", ["a", "a=1,b", '{"a": [1'])

@@ -61,6 +61,12 @@ def requests_for(
     return RequestOptions(acl, sse, sse_kms_key_id, storage_class, request_payer, page_size)
 
 
+def kept_headers(**given: str | None) -> dict[str, str] | None:
+    """The header flags given, by their header's lowercase name; None when none was."""
+    headers = {name.replace("_", "-"): value for name, value in given.items() if value}
+    return headers or None
+
+
 def ordered_filters(follow_symlinks: bool = True) -> Filters:
     """The --exclude/--include rules in command-line order, which click does not keep
     across two options: read back from the arguments `main.run` recorded."""
@@ -114,6 +120,11 @@ def job_options(*, deltas: bool = True) -> Callable[[Command], Command]:
             metadata: dict[str, str] | None = None,
             metadata_directive: str | None = None,
             no_guess_mime_type: bool = False,
+            cache_control: str | None = None,
+            content_disposition: str | None = None,
+            content_encoding: str | None = None,
+            content_language: str | None = None,
+            expires: str | None = None,
             request_payer: str | None = None,
             page_size: int | None = None,
             acl: str | None = None,
@@ -132,7 +143,18 @@ def job_options(*, deltas: bool = True) -> Callable[[Command], Command]:
                 reporter=Reporter(mode, on_interrupt=service.interruption.interrupt),
                 filters=ordered_filters(follow_symlinks),
                 storing=StoreOptions(
-                    no_delta, content_type, metadata, metadata_directive, not no_guess_mime_type
+                    no_delta,
+                    content_type,
+                    metadata,
+                    metadata_directive,
+                    not no_guess_mime_type,
+                    kept_headers(
+                        cache_control=cache_control,
+                        content_disposition=content_disposition,
+                        content_encoding=content_encoding,
+                        content_language=content_language,
+                        expires=expires,
+                    ),
                 ),
                 dryrun=dryrun,
             )

@@ -3,8 +3,11 @@ the command line can show them (and `--help`) before it imports anything else.""
 
 from __future__ import annotations
 
+import contextlib
+import email.utils
 import json
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import click
@@ -50,6 +53,16 @@ def delta_options(command: F) -> F:
     )
 
 
+# The headers S3 keeps with an object and gives back on GET and HEAD, by flag.
+HEADER_FLAGS = {
+    "--cache-control": "Cache-Control",
+    "--content-disposition": "Content-Disposition",
+    "--content-encoding": "Content-Encoding",
+    "--content-language": "Content-Language",
+    "--expires": "Expires",
+}
+
+
 def object_options(command: F) -> F:
     """What uploads and copies record for the objects, as `aws s3` takes it:
     `--content-type`, `--metadata`, `--metadata-directive`, `--no-guess-mime-type`."""
@@ -67,6 +80,18 @@ def object_options(command: F) -> F:
                 "--metadata-directive",
                 type=click.Choice(["COPY", "REPLACE"]),
                 help="Copies within S3: keep the source's metadata, or use the given.",
+            ),
+            *(
+                click.option(flag, metavar="VALUE", help=f"{header} of the objects.")
+                for flag, header in HEADER_FLAGS.items()
+                if flag != "--expires"
+            ),
+            click.option(
+                "--expires",
+                metavar="TIME",
+                callback=lambda _context, _param, value: http_date(value),
+                help="Expires of the objects: an ISO 8601 time, seconds since 1970, or an "
+                "HTTP date.",
             ),
             click.option(
                 "--no-guess-mime-type",
@@ -163,6 +188,27 @@ def parse_metadata(text: str | None) -> dict[str, str] | None:
     if any(not sep for _, sep, _ in pairs):
         raise click.BadParameter(f"{text!r} is not key=value[,key=value...]")
     return {key: value for key, _, value in pairs}
+
+
+def http_date(text: str | None) -> str | None:
+    """`--expires` as S3 keeps the header, an HTTP date (`Tue, 01 Jan 2030 00:00:00 GMT`),
+    from any of the forms aws takes."""
+    if text is None:
+        return None
+    moment: datetime | None = None
+    with contextlib.suppress(ValueError):
+        moment = datetime.fromisoformat(text)
+    if moment is None:
+        with contextlib.suppress(ValueError, OverflowError):
+            moment = datetime.fromtimestamp(float(text), UTC)
+    if moment is None:
+        with contextlib.suppress(ValueError, TypeError):
+            moment = email.utils.parsedate_to_datetime(text)
+    if moment is None:
+        raise click.BadParameter(f"{text!r} is not a time (2030-01-01T00:00:00Z, for one)")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return email.utils.format_datetime(moment.astimezone(UTC), usegmt=True)
 
 
 def output_options(command: F) -> F:

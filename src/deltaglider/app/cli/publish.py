@@ -28,13 +28,15 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class StoreOptions:
     """The flags that say how uploads and copies are stored (`--no-delta`,
-    `--content-type`, `--metadata`, `--metadata-directive`, `--no-guess-mime-type`)."""
+    `--content-type`, `--metadata`, `--metadata-directive`, `--no-guess-mime-type`, and
+    the headers kept with the objects: `--cache-control`, `--expires`, ...)."""
 
     no_delta: bool = False
     content_type: str | None = None
     metadata: Mapping[str, str] | None = None
     metadata_directive: str | None = None  # COPY or REPLACE, for copies within S3
     guess_mime_type: bool = True
+    headers: Mapping[str, str] | None = None  # Cache-Control, Expires, ... (lowercase names)
 
     def content_type_for(self, name: str) -> str | None:
         """The one given, else (unless told not to) the one `aws s3` guesses from the name."""
@@ -43,12 +45,18 @@ class StoreOptions:
         return mimetypes.guess_type(name)[0]
 
     def replacement(self) -> Attributes | None:
-        """For a copy: the metadata to give it instead of the source's (aws's REPLACE,
-        which giving --metadata or --content-type implies), None to keep the source's."""
-        given = self.metadata is not None or self.content_type is not None
-        if self.metadata_directive == "COPY" or (self.metadata_directive is None and not given):
+        """For a copy: the metadata to give it instead of the source's, None to keep the
+        source's. As with aws, REPLACE is implied by --metadata alone: --content-type and
+        the header flags change a copy only with --metadata-directive REPLACE."""
+        if self.metadata_directive == "COPY" or (
+            self.metadata_directive is None and self.metadata is None
+        ):
             return None
-        return Attributes(content_type=self.content_type, user_metadata=self.metadata or {})
+        return Attributes(
+            content_type=self.content_type,
+            user_metadata=self.metadata or {},
+            headers=self.headers or {},
+        )
 
 
 def copy(
@@ -82,6 +90,7 @@ def publish(
                 mtime=mtime,
                 content_type=options.content_type_for(path.name),
                 user_metadata=options.metadata,
+                headers=options.headers,
                 no_delta=options.no_delta,
             )
     except OSError as exc:

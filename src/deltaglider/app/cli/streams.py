@@ -40,6 +40,7 @@ def _from_stdin(service: DeltaService, target: S3Location, storing: StoreOptions
         sys.stdin.buffer,
         content_type=storing.content_type,  # nothing to guess it from
         user_metadata=storing.metadata,
+        headers=storing.headers,
         no_delta=storing.no_delta,
     )
 
