@@ -13,6 +13,7 @@ deltaglider's ratio to aws, and the goals of issue 15: `--help` and a local `ls`
 from __future__ import annotations
 
 import argparse
+import compileall
 import logging
 import os
 import statistics
@@ -56,7 +57,14 @@ def main() -> None:
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DG_"))}
+    # As installed by pip, both tools start from byte-compiled modules: compile ours (an
+    # editable install has none) and let neither run without them.
+    compileall.compile_dir(ROOT / "src", quiet=1)
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AWS_", "DG_")) and k != "PYTHONDONTWRITEBYTECODE"
+    }
     s3_env = base | {
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_ACCESS_KEY_ID": "bench",

@@ -156,6 +156,9 @@ def test_a_later_run_removes_what_killed_runs_left(backend: Backend, tmp_path: P
     process.wait()
     assert own_dirs(private_tmp, process.pid)  # a killed process cannot clean up
 
-    subprocess.run([str(DELTAGLIDER), "ls", f"s3://{backend.bucket}/"], env=env, check=False,
-                   capture_output=True)  # fmt: skip
+    small = tmp_path / "notes.txt"
+    small.write_text("a later upload\n")
+    later = subprocess.run([str(DELTAGLIDER), "cp", str(small), f"s3://{backend.bucket}/n/"],
+                           env=env, check=False, capture_output=True)  # fmt: skip
+    assert later.returncode == 0, later.stderr
     assert own_dirs(private_tmp, process.pid) == []

@@ -21,7 +21,6 @@ import errno
 import json
 import os
 import re
-import secrets
 import shutil
 import stat
 import time
@@ -422,7 +421,7 @@ class LocalFilesystemStorage:
 
     @staticmethod
     def _temp(path: Path) -> Path:
-        return path.with_name(f".{path.name}{TEMP_MARK}{secrets.token_hex(4)}")
+        return path.with_name(f".{path.name}{TEMP_MARK}{os.urandom(4).hex()}")
 
     def delete(self, bucket: str, key: str) -> None:
         try:

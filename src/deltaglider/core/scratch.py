@@ -4,7 +4,9 @@ and checked before anything leaves the process.
 Every private directory and temporary file the process makes is tracked while it lives,
 so that an interrupted process (Ctrl-C, SIGTERM) removes them all before it exits, even
 while its worker threads are still in the middle of writing them. Directories are named
-`deltaglider-{pid}-...`: a later run removes those whose process is gone (killed -9).
+`deltaglider-{pid}-...`: a later process, when it first needs one of its own, removes
+those whose process is gone (killed -9); a command that makes none (`ls`, `--help`) does
+not pay for looking.
 """
 
 from __future__ import annotations
@@ -20,10 +22,18 @@ from pathlib import Path
 _PREFIX = "deltaglider-"
 _tracked: set[Path] = set()
 _lock = threading.Lock()
+_swept_for_pid: int | None = None  # the process that has removed the abandoned ones
 
 
 def private_prefix(kind: str = "") -> str:
-    """The name prefix of this process's private directories in the system temp dir."""
+    """The name prefix of this process's private directories in the system temp dir; the
+    first call removes those that killed processes left."""
+    global _swept_for_pid  # noqa: PLW0603 (once per process, forks included)
+    with _lock:
+        sweep = _swept_for_pid != os.getpid()
+        _swept_for_pid = os.getpid()
+    if sweep:
+        remove_abandoned()
     return f"{_PREFIX}{os.getpid()}-{kind}"
 
 
@@ -64,10 +74,17 @@ def remove_tracked() -> None:
 def remove_abandoned(root: Path | None = None) -> None:
     """Remove the private directories of processes that are gone (killed before they
     could clean up); those of live processes, and any other name, are left alone."""
-    for path in Path(root or tempfile.gettempdir()).glob(f"{_PREFIX}*-*"):
-        pid = path.name[len(_PREFIX) :].split("-", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
-            shutil.rmtree(path, ignore_errors=True)
+    try:
+        entries = os.scandir(root or tempfile.gettempdir())  # a busy /tmp: no glob's regex
+    except OSError:
+        return
+    with entries:
+        for entry in entries:
+            pid = entry.name[len(_PREFIX) :].split("-", 1)[0]
+            if not (entry.name.startswith(_PREFIX) and pid.isdigit()):
+                continue
+            if int(pid) != os.getpid() and not _alive(int(pid)):
+                shutil.rmtree(entry.path, ignore_errors=True)
 
 
 def _alive(pid: int) -> bool:

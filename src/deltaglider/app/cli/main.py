@@ -46,10 +46,8 @@ def main(argv: list[str] | None = None) -> None:
     temporary files and private cache, lets the few writes that must not be cut in two
     finish, and ends at once, without waiting for transfers still in a long step (those
     store nothing more: they stop at their next safe point, core/interruption.py).
-    Private directories left by earlier runs that were killed are removed on the way in.
     """
     signal.signal(signal.SIGTERM, _terminated)
-    scratch.remove_abandoned()
     status = run(argv)
     if status == EXIT_INTERRUPTED:
         settle(timeout=2 * STOP_WAIT)

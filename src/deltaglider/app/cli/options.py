@@ -4,7 +4,6 @@ the command line can show them (and `--help`) before it imports anything else.""
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -195,6 +194,8 @@ def http_date(text: str | None) -> str | None:
     from any of the forms aws takes."""
     if text is None:
         return None
+    import email.utils  # noqa: PLC0415 (only for --expires: the others start without it)
+
     moment: datetime | None = None
     with contextlib.suppress(ValueError):
         moment = datetime.fromisoformat(text)
