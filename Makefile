@@ -3,12 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: quickstart test check system-deps clean
+.PHONY: quickstart test check system-deps test-deps clean
 
 quickstart: system-deps $(VENV)/.runtime
 	scripts/quickstart.sh
 
-test: system-deps $(VENV)/.dev
+test: test-deps $(VENV)/.dev
 	$(MAKE) check
 	scripts/run-tests.sh
 
@@ -19,6 +19,9 @@ check: $(VENV)/.dev
 
 system-deps:
 	scripts/install-system-deps.sh
+
+test-deps:
+	scripts/install-system-deps.sh --test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

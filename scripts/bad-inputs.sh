@@ -13,16 +13,17 @@ export AWS_ENDPOINT_URL="file://$work/store"
 "$dg" cp builds/myapp-1.0.0.zip s3://releases/ >/dev/null
 "$dg" cp builds/myapp-1.0.1.zip s3://releases/ >/dev/null
 DG_CODEC=xdelta3 "$dg" cp builds/myapp-1.0.2.zip s3://releases/ >/dev/null  # needs xdelta3 to read
+port=""  # the port of a plain web server, once one runs
 deep=$(printf 'd%.0s' {1..200}); deep="$deep/$deep/$deep/$deep/$deep"  # a 1,004-byte prefix
 cp builds/myapp-1.0.0.zip .dg-index.json  # a name of our own objects, kept at NAME.delta
 
 try() {  # DESCRIPTION COMMAND...: one table row (stderr without empty lines, exit status)
   local what=$1 said status
   shift
-  said=$("$@" 2>&1 >/dev/null | grep -v '^$' | tr '\n' ' ' | sed "s#$deep#\$DEEP#g")
+  said=$("$@" 2>&1 >/dev/null | grep -v '^$' | tr '\n' ' ' | sed "s#$deep#\$DEEP#g; s#$work/##g")
   "$@" >/dev/null 2>&1
   status=$?
-  printf '| %s | `%s` | %s | %s |\n' "$what" "$(echo "$*" | sed "s#$dg#deltaglider#; s#$work/##g; s#$deep#\$DEEP#g")" \
+  printf '| %s | `%s` | %s | %s |\n' "$what" "$(echo "$*" | sed "s#$dg#deltaglider#; s#$work/##g; s#$deep#\$DEEP#g; s#:${port:-none}\\b#:PORT#g")" \
     "$status" "${said% }"
 }
 flip_tail() { python3 -c "import sys; p=sys.argv[1]; d=bytearray(open(p,'rb').read()); d[-30:]=bytes(b^255 for b in d[-30:]); open(p,'wb').write(d)" "$1"; }
@@ -48,6 +49,17 @@ try "invalid DG_CACHE_ENCRYPTION_KEY" env DG_CACHE_ENCRYPTION_KEY=short "$dg" ls
 try "invalid endpoint URL" env AWS_ENDPOINT_URL=ftp://x "$dg" ls s3://releases/
 try "unreachable endpoint" env AWS_ENDPOINT_URL=http://127.0.0.1:9 AWS_ACCESS_KEY_ID=k AWS_SECRET_ACCESS_KEY=s "$dg" ls s3://releases/
 try "no credentials" env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_PROFILE AWS_ENDPOINT_URL=http://127.0.0.1:9 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true "$dg" ls s3://releases/
+try "a local store that is not there" env AWS_ENDPOINT_URL="file://$work/no-such-store" "$dg" ls s3://releases/
+python3 -m http.server 0 --bind 127.0.0.1 >"$work/web.log" 2>&1 &
+web=$!
+for _ in $(seq 50); do grep -q "Serving HTTP" "$work/web.log" && break; sleep 0.1; done
+port=$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$work/web.log" | head -1)
+try "an endpoint that is not S3 (a web server)" env AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ACCESS_KEY_ID=k AWS_SECRET_ACCESS_KEY=s "$dg" cp s3://releases/myapp-1.0.0.zip .
+kill "$web"
+try "invalid bucket name" "$dg" mb s3://Bad_Name
+try "an ACL that lets others read a delta" "$dg" cp builds/myapp-1.0.1.zip s3://releases/ --acl public-read
+try "a storage class read only after a restore" "$dg" cp builds/myapp-1.0.1.zip s3://releases/ --storage-class GLACIER
+try "encryption on a local store" "$dg" cp builds/myapp-1.0.1.zip s3://releases/ --sse --no-delta
 try "invalid gc grace period" "$dg" gc s3://releases --grace soon
 try "a file that is not regular" "$dg" cp /dev/null s3://releases/
 try "missing xdelta3 (an xdelta3 delta)" env PATH="$work/empty" "$dg" cp s3://releases/myapp-1.0.2.zip out.zip

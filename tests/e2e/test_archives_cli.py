@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tests.artifacts import jar, wheel
 from tests.conftest import Backend
-from tests.e2e.test_cli import corrupt, fail, succeed
+from tests.e2e.test_cli import changed, corrupt, fail, run, succeed
 
 
 def test_put_says_how_each_version_was_stored(backend: Backend, tmp_path: Path) -> None:
@@ -59,3 +59,21 @@ def test_a_damaged_content_delta_fails_with_one_line(backend: Backend, tmp_path:
     assert "damaged" in message
     assert len(message.strip().splitlines()) == 1
     assert not (tmp_path / "out.jar").exists()
+
+
+def test_ls_starts_without_the_archive_machinery(backend: Backend, tmp_path: Path) -> None:
+    """Listing a prefix of content deltas loads no layout or content form: only a
+    command that rebuilds one does (the start-up of every command stays as it was)."""
+    env, bucket = backend.subprocess_env(), backend.bucket
+    paths = [jar(tmp_path / f"app-1.{v}.jar", v) for v in range(2)]
+    for path in paths:
+        succeed(["cp", str(path), f"s3://{bucket}/j/"], env, tmp_path)
+    profiled = changed(env, PYTHONPROFILEIMPORTTIME="1")
+    listed = run(["ls", f"s3://{bucket}/j/"], profiled, tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert "app-1.1.jar" in listed.stdout
+    assert "deltaglider.adapters.archive_container" not in listed.stderr
+    fetched = run(["cp", f"s3://{bucket}/j/app-1.1.jar", "out.jar"], profiled, tmp_path)
+    assert fetched.returncode == 0, fetched.stderr
+    assert "deltaglider.adapters.archive_container" in fetched.stderr
+    assert (tmp_path / "out.jar").read_bytes() == paths[1].read_bytes()

@@ -115,8 +115,20 @@ def add_file(work: Path) -> None:
     os.utime(path, (MTIME + 10, MTIME + 10))
 
 
+def add_links(work: Path) -> None:
+    (work / "data/linked.txt").symlink_to("docs/README.txt")
+    (work / "data/linkdir").symlink_to("docs", target_is_directory=True)
+
+
 def delete_file(work: Path) -> None:
     (work / "data/releases/app-1.1.0.zip").unlink()
+
+
+def touch_downloaded(work: Path) -> None:
+    """A downloaded file made newer than its object, its size unchanged: `sync` leaves
+    it, `sync --exact-timestamps` fetches it again."""
+    later = time.time() + 86_400
+    os.utime(work / "down1/docs/README.txt", (later, later))
 
 
 # ---------------------------------------------------------------- the session
@@ -128,6 +140,8 @@ class Run:
 
     line: str
     own_bucket_only: bool = False  # keep only the lines naming the tool's bucket
+    stdin: str | None = None  # a file of the working directory, given as standard input
+    pipe: str | None = None  # a shell command that reads the tool's stdout, `head -c 0`
 
     @property
     def args(self) -> list[str]:
@@ -183,6 +197,9 @@ SESSION: list[Step] = [
     Run("sync s3://BUCKET/synced/ down1/"),
     Run("rm s3://BUCKET/synced/releases/app-1.2.0.zip"),
     Run("sync --delete s3://BUCKET/synced/ down1/"),
+    Edit("make down1/docs/README.txt a day newer than its object", touch_downloaded),
+    Run("sync s3://BUCKET/synced/ down1/"),
+    Run("sync --exact-timestamps s3://BUCKET/synced/ down1/"),
     # 6. downloads with cp
     Run("cp --recursive s3://BUCKET/tree/ down2/"),
     Run("cp s3://BUCKET/tree/releases/app-1.2.0.zip down3/"),
@@ -219,6 +236,45 @@ SESSION: list[Step] = [
     Run("cp app-1.4.0.zip s3://NEW/"),
     Run("rb s3://NEW"),
     Run("rb --force s3://NEW"),
+    # 11. streams: `-` as standard input and output, and a reader that goes away
+    Run("cp - s3://BUCKET/streamed/app.zip", stdin="app-1.4.0.zip"),
+    Run("cp - s3://BUCKET/streamed/", stdin="data/docs/notes.txt"),
+    Run("cp s3://BUCKET/streamed/app.zip -", pipe="sha256sum"),
+    Run("cp s3://BUCKET/streamed/- -"),
+    Run("cp s3://BUCKET/missing.zip -"),
+    Run("ls --recursive s3://BUCKET/streamed/"),
+    Run("ls --recursive s3://BUCKET", pipe="head -c 0"),
+    # 12. moves: local to S3, S3 to local, within S3, a tree, and one that fails
+    Run("mv renamed.zip s3://BUCKET/moved/"),
+    Run("mv s3://BUCKET/moved/renamed.zip moved-back.zip"),
+    Run("mv s3://BUCKET/copied/single.zip s3://BUCKET/moved/"),
+    Run("mv --recursive s3://BUCKET/mirror/ s3://BUCKET/mirror-moved/"),
+    Run("mv --recursive down4 s3://BUCKET/down4-moved/"),
+    Run("mv s3://BUCKET/missing.zip here.zip"),
+    Run("ls --recursive s3://BUCKET/moved/"),
+    # 13. symbolic links in a local tree: followed, or left out
+    Edit("link data/linked.txt to data/docs/README.txt, data/linkdir to data/docs", add_links),
+    Run("cp --recursive data s3://BUCKET/links-followed/ --exclude '*' --include 'link*'"),
+    Run(
+        "cp --recursive data s3://BUCKET/links-not/ --no-follow-symlinks"
+        " --exclude '*' --include 'link*'"
+    ),
+    Run("ls --recursive s3://BUCKET/links-followed/"),
+    # 14. what every request carries, and how objects are written
+    Run("ls --recursive --page-size 2 --request-payer requester s3://BUCKET/moved/"),
+    Run(
+        "cp app-1.4.0.zip s3://BUCKET/written/ --sse --storage-class STANDARD_IA"
+        " --acl bucket-owner-full-control --request-payer requester"
+    ),
+    Run("cp --recursive data/docs s3://BUCKET/written/docs/ --sse AES256 --page-size 3"),
+    Run("sync data/docs s3://BUCKET/written/docs/ --page-size 1 --storage-class STANDARD"),
+    Run("rm --recursive --page-size 2 --request-payer requester s3://BUCKET/written/docs/"),
+    Run("ls --recursive s3://BUCKET/written/"),
+    # 15. a presigned URL of an object stored whole: the same address, and it works
+    Run("presign 's3://BUCKET/release notes.txt'", pipe="cut -d'?' -f1"),
+    Run(
+        "presign 's3://BUCKET/release notes.txt' --expires-in 60", pipe="xargs curl -sf | sha256sum"
+    ),
 ]
 
 RUNS = [(index, step) for index, step in enumerate(SESSION, start=1) if isinstance(step, Run)]
@@ -256,19 +312,28 @@ class Sandbox:
     env: Mapping[str, str]
     started: float  # when the session started, for masking the times it produced
 
-    def run(self, args: list[str]) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, args: list[str], stdin: str | None = None, pipe: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the tool; with `pipe`, its stdout goes through that shell command and the
+        status is the tool's own."""
         names = {"BUCKET": self.bucket, "NEW": self.new_bucket, "WORK": str(self.work)}
         pattern = re.compile("|".join(names))
-        command = [pattern.sub(lambda m: names[m[0]], arg) for arg in args]
-        return subprocess.run(
-            [*TOOLS[self.tool], *command],
-            env=dict(self.env),
-            cwd=self.work,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        command = [*TOOLS[self.tool], *(pattern.sub(lambda m: names[m[0]], a) for a in args)]
+        if pipe is not None:
+            script = f'"$@" | {pipe}; exit "${{PIPESTATUS[0]}}"'
+            command = ["bash", "-c", script, "bash", *command]
+        with open(self.work / stdin if stdin else os.devnull, "rb") as given:
+            return subprocess.run(
+                command,
+                stdin=given,
+                env=dict(self.env),
+                cwd=self.work,
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
+            )
 
     def mask(self, moment: float) -> str:
         """A time the run produced is masked; a fixed one (a generated file's mtime,
@@ -288,7 +353,7 @@ class Sandbox:
         return sorted(line.rstrip() for line in lines)
 
     def outcome(self, step: Run) -> Outcome:
-        result = self.run(step.args)
+        result = self.run(step.args, step.stdin, step.pipe)
         stdout = self.normalise(result.stdout)
         if step.own_bucket_only:
             stdout = [line for line in stdout if re.search(r"\bBUCKET$", line)]

@@ -6,11 +6,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pty
 import random
 import re
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -426,6 +429,70 @@ def test_no_credentials_gives_one_line(
 
 
 @pytest.mark.parametrize(
+    ("args", "status"),
+    [
+        pytest.param(("ls",), 255, id="ls-buckets"),
+        pytest.param(("ls", "s3://bkt/"), 255, id="ls"),
+        pytest.param(("cp", "app-1.1.0.zip", "s3://bkt/"), 1, id="cp-up"),
+        pytest.param(("cp", "s3://bkt/app-1.1.0.zip", "."), 1, id="cp-down"),
+        pytest.param(("rm", "s3://bkt/app-1.1.0.zip"), 1, id="rm"),
+        pytest.param(("sync", ".", "s3://bkt/"), 1, id="sync"),
+    ],
+)
+def test_a_local_store_that_is_not_there_is_an_error(
+    work: Path, args: tuple[str, ...], status: int
+) -> None:
+    """A mistyped file:// endpoint is not an empty store: one line naming it, nothing
+    made (aws says it could not connect to an endpoint that is not there)."""
+    release_zip(work / "app-1.1.0.zip", 1)
+    missing = work / "no-such-store"
+    env = changed(dict(os.environ), AWS_ENDPOINT_URL=missing.as_uri())
+
+    line = fail(args, env, work, status)
+
+    assert f"{missing} is not a directory" in line
+    assert not missing.exists()
+
+
+@pytest.fixture(scope="module")
+def web_server() -> Iterator[str]:
+    """A plain web server (Python's own), the kind an endpoint URL is mistyped into."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SimpleHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("args", "status"),
+    [
+        pytest.param(("ls",), 255, id="ls-buckets"),
+        pytest.param(("ls", "s3://bkt/"), 255, id="ls"),
+        pytest.param(("cp", "app-1.1.0.zip", "s3://bkt/"), 1, id="cp-up"),
+        pytest.param(("cp", "s3://bkt/app-1.1.0.zip", "."), 1, id="cp-down"),
+    ],
+)
+def test_an_endpoint_that_is_not_s3_is_named_as_such(
+    web_server: str, work: Path, args: tuple[str, ...], status: int
+) -> None:
+    """Not a 404 about the key, a 500 or a 501 (what aws says): the endpoint is wrong."""
+    release_zip(work / "app-1.1.0.zip", 1)
+    env = changed(
+        dict(os.environ),
+        AWS_ENDPOINT_URL=web_server,
+        AWS_ACCESS_KEY_ID="key",
+        AWS_SECRET_ACCESS_KEY="secret",
+        AWS_MAX_ATTEMPTS="1",
+    )
+
+    line = fail(args, env, work, status)
+
+    assert re.search(r"The endpoint is not an S3 service: it answered \w+ with an HTML", line)
+    assert line.endswith("check --endpoint-url")
+
+
+@pytest.mark.parametrize(
     ("uploaded", "args"),
     [
         pytest.param(0, UPLOAD, id="first-upload"),
@@ -553,3 +620,52 @@ def test_help_exits_0(tmp_path: Path, args: list[str]) -> None:
 
     expected = "deltaglider, version" if args == ["--version"] else "Usage: deltaglider"
     assert lines[0].startswith(expected)
+
+
+def test_the_progress_bar_moves_through_every_phase_in_the_units_of_ls(
+    backend: Backend, work: Path
+) -> None:
+    """On a terminal (a pseudo-terminal here) a large upload's bar moves before the
+    upload ends, the encode included, and counts in MiB as `ls --human-readable`."""
+    rng = random.Random(7)
+    first = rng.randbytes(64 * 1024 * 1024)
+    second = bytearray(first)
+    for offset in range(0, len(second), 4 * 1024 * 1024):
+        second[offset : offset + 64] = rng.randbytes(64)
+    (work / "v1").mkdir()
+    (work / "v1" / "disk.img").write_bytes(first)
+    (work / "v2").mkdir()
+    (work / "v2" / "disk.img").write_bytes(bytes(second))
+    target = f"s3://{backend.bucket}/images/"
+    succeed(["cp", "v1/disk.img", target, "--no-progress"], backend.subprocess_env(), work)
+
+    screen = on_a_terminal(["cp", "v2/disk.img", target], backend.subprocess_env(), work)
+
+    frames = re.findall(r"(\d+)% of (\S+ \S+)", screen)
+    assert frames, screen
+    assert {total for _, total in frames} == {"64.0 MiB"}
+    assert any(0 < int(percent) < 100 for percent, _ in frames), screen
+    assert f"upload: v2/disk.img to {target}disk.img" in screen
+    assert "Traceback" not in screen
+
+
+def on_a_terminal(args: Sequence[str], env: Mapping[str, str], cwd: Path) -> str:
+    """What `deltaglider ARGS` shows on a terminal: run with a pseudo-terminal as its
+    standard output, everything it draws read back."""
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [str(DELTAGLIDER), *args], env=dict(env), cwd=cwd, stdout=follower, stderr=follower
+    )
+    os.close(follower)
+    shown = bytearray()
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed: the program ended
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    assert process.wait(timeout=300) == 0, shown.decode(errors="replace")
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown.decode(errors="replace"))

@@ -110,29 +110,43 @@ def test_the_local_stores_refuse_what_s3_refuses(
     tmp_path: Path, make: Callable[[Path], Store]
 ) -> None:
     storage = make(tmp_path)
-    storage.create_bucket("b")
+    storage.create_bucket("bkt")
     source = tmp_path / "data"
     source.write_bytes(b"payload")
     longest = "/".join(["k" * 200] * 5) + "/" + "k" * 19  # 1,024 bytes
     two_kb = {"dg-x": "v" * (METADATA_LIMIT - len("x-amz-meta-dg-x"))}
 
     with pytest.raises(InvalidKeyError) as long_key:
-        storage.upload("b", longest + "k", source, {})
+        storage.upload("bkt", longest + "k", source, {})
     assert (long_key.value.code, long_key.value.status) == ("KeyTooLongError", 400)
     assert (long_key.value.message, long_key.value.operation) == (
         "Your key is too long",
         "PutObject",
     )
     with pytest.raises(StorageError) as too_large:
-        storage.upload("b", "k", source, two_kb | {"dg-x": two_kb["dg-x"] + "v"})
+        storage.upload("bkt", "k", source, two_kb | {"dg-x": two_kb["dg-x"] + "v"})
     assert (too_large.value.code, too_large.value.status) == ("MetadataTooLarge", 400)
     assert too_large.value.message == (
         "Your metadata headers exceed the maximum allowed metadata size"
     )
-    assert list(storage.list("b", "")) == []
+    assert list(storage.list("bkt", "")) == []
     assert not any(path.is_file() for path in tmp_path.rglob("*") if path != source)
 
-    storage.upload("b", longest, source, two_kb)
-    info = storage.head("b", longest)
+    storage.upload("bkt", longest, source, two_kb)
+    info = storage.head("bkt", longest)
     assert info is not None
     assert info.metadata == two_kb
+
+
+def test_a_name_longer_than_the_filesystem_takes_is_a_bad_key(tmp_path: Path) -> None:
+    """A key segment over the 255 bytes a file name can have: refused as a key the
+    filesystem backend cannot hold (400 InvalidArgument), absent to a lookup, never an
+    OSError (a 500 through the gateway)."""
+    (tmp_path / "b").mkdir()
+    storage = LocalFilesystemStorage(tmp_path)
+    key = "dir/" + "发" * 86  # 258 bytes in one segment, well within S3's 1,024
+    with pytest.raises(InvalidKeyError) as caught:
+        storage.upload("b", key, b"x", {})
+    assert caught.value.status == 400
+    assert storage.head("b", key) is None
+    storage.delete("b", key)  # nothing there: no error, as on S3

@@ -104,7 +104,7 @@ def test_an_overwrite_between_head_and_get_reads_one_version(
 READER_AND_WRITER = """
 import json, logging, os, sys, time
 from pathlib import Path
-from deltaglider.app.cli.publish import publish
+from deltaglider.app.cli.publish import StoreOptions, publish
 from deltaglider.app.settings import Settings
 from deltaglider.app.wiring import build_service
 from deltaglider.core.errors import DeltaGliderError
@@ -125,7 +125,8 @@ errors = []
 step = 0
 while time.time() < float(until):
     if role == "writer":  # every move: delta to delta, to whole, whole to whole, to delta
-        publish(service, Path(versions[step % 2]), target, no_delta=step % 4 in (2, 3))
+        whole = StoreOptions(no_delta=step % 4 in (2, 3))
+        publish(service, Path(versions[step % 2]), target, whole)
         counts[str(step % 4)] = counts.get(str(step % 4), 0) + 1
     else:
         try:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import click
 import pytest
 
 from deltaglider.app.cli.aws_errors import error_line
@@ -166,3 +167,15 @@ def test_relative_paths_print_like_aws(tmp_path: Path, monkeypatch: pytest.Monke
 )
 def test_errors_read_as_the_aws_cli_prints_them(error: Exception, line: str) -> None:
     assert error_line(error) == line
+
+
+def test_the_command_list_says_what_each_command_says() -> None:
+    """`--help` lists the commands without importing them: from summaries kept in
+    app/cli/commands.py, which must stay the commands' own."""
+    from deltaglider.app.cli.commands import COMMANDS, LazyGroup
+
+    group = LazyGroup()
+    for name, (_, summary) in COMMANDS.items():
+        command = group.get_command(click.Context(group), name)
+        assert command is not None, name
+        assert command.get_short_help_str(limit=1000) == summary, name

@@ -124,9 +124,9 @@ def test_start_after_is_a_logical_key() -> None:
 
 def in_memory(objects: dict[str, ObjectInfo]) -> InMemoryStorage:
     storage = InMemoryStorage()
-    storage.create_bucket("b")
+    storage.create_bucket("bkt")
     for key, info in objects.items():
-        storage.buckets["b"][key] = StoredObject(b"x" * info.size, {}, info.last_modified)
+        storage.buckets["bkt"][key] = StoredObject(b"x" * info.size, {}, info.last_modified)
     return storage
 
 
@@ -171,12 +171,12 @@ def test_random_key_sets_list_completely_in_order_for_every_start_after(seed: in
     view = expected_view(objects, prefix, delimiter)
     alphabet_walk = ["", *by_bytes({k[:n] for k in objects for n in range(len(k) + 1)})]
     for after in [*view, *alphabet_walk]:
-        listing = storage.list("b", prefix, delimiter, start_after=after)
+        listing = storage.list("bkt", prefix, delimiter, start_after=after)
         probes: list[str] = []
 
         def probe(key: str, probes: list[str] = probes) -> ObjectInfo | None:
             probes.append(key)
-            return storage.head("b", key)
+            return storage.head("bkt", key)
 
         listed = list(
             logical_order(
@@ -208,10 +208,10 @@ def test_waiting_is_bounded_with_look_ups() -> None:
 
     def probe(key: str) -> ObjectInfo | None:
         probes.append(key)
-        return storage.head("b", key)
+        return storage.head("bkt", key)
 
     listing = logical_order(
-        counted(storage.list("b", "rel/"), seen), prefix="rel/", probe=probe, hold=5
+        counted(storage.list("bkt", "rel/"), seen), prefix="rel/", probe=probe, hold=5
     )
     first = [next(listing).key for _ in range(3)]
     assert first == by_bytes(names)[:3]
@@ -222,7 +222,7 @@ def test_waiting_is_bounded_with_look_ups() -> None:
     assert len(probes) < 30  # a look-up per nested candidate, not per object
 
     seen[0] = 0
-    without = logical_order(counted(storage.list("b", "rel/"), seen), prefix="rel/")
+    without = logical_order(counted(storage.list("bkt", "rel/"), seen), prefix="rel/")
     next(without)
     assert seen[0] == 1000  # without look-ups, every entry waits for a possible app.delta
 
@@ -254,7 +254,7 @@ def test_candidates_that_cannot_show_hold_nothing_back(prefix: str, start_after:
     names = [f"rel/app-1.{n}.zip" for n in range(100)]
     storage = in_memory({f"{n}.delta": ObjectInfo(f"{n}.delta", 1, T0) for n in names})
     seen = [0]
-    listing = counted(storage.list("b", prefix, start_after=start_after), seen)
+    listing = counted(storage.list("bkt", prefix, start_after=start_after), seen)
     ordered = logical_order(listing, prefix=prefix, start_after=start_after)
     first = next(ordered).key
     assert first == next(n for n in by_bytes(names) if n > start_after)

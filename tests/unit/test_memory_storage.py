@@ -11,6 +11,7 @@ from deltaglider.adapters.memory import InMemoryStorage
 from deltaglider.core.errors import (
     AccessDenied,
     BucketNotFound,
+    InvalidBucketName,
     KeyTooLong,
     MetadataTooLarge,
     ObjectChanged,
@@ -118,3 +119,14 @@ def test_delete_many_lists_the_keys_refused_with_their_errors(tmp_path: Path) ->
         ("other/d", AccessDenied),
     ]
     assert keys(storage) == ["other/b"]
+
+
+@pytest.mark.parametrize(
+    "name", ["b", "Bad_Name", "UPPER", "-lead", "trail-", "a..b", "192.168.1.1", "xn--x", "b" * 64]
+)
+def test_bucket_names_s3_refuses_are_refused(name: str) -> None:
+    storage = InMemoryStorage()
+    with pytest.raises(InvalidBucketName) as refused:
+        storage.create_bucket(name)
+    assert (refused.value.code, refused.value.status) == ("InvalidBucketName", 400)
+    assert storage.buckets == {}

@@ -5,14 +5,15 @@ from __future__ import annotations
 import base64
 import os
 import struct
-import tempfile
+from functools import cached_property
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
+from deltaglider.core.scratch import scratch_dir
 from deltaglider.ports import CachePort, LoggerPort
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 MAGIC = b"DGC1"
 CHUNK = 1024 * 1024
@@ -35,12 +36,18 @@ class EncryptedCache:
     def __init__(self, inner: CachePort, logger: LoggerPort, key: bytes | None = None) -> None:
         self._inner = inner
         self._logger = logger
-        secret = base64.urlsafe_b64decode(key) if key else AESGCM.generate_key(bit_length=256)
-        self._aead = AESGCM(secret)
+        self._secret = base64.urlsafe_b64decode(key) if key else os.urandom(32)  # AES-256
+
+    @cached_property
+    def _aead(self) -> AESGCM:
+        """The cipher, made on first use: a command that caches nothing never loads it."""
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: PLC0415
+
+        return AESGCM(self._secret)
 
     def fetch(self, sha256: str, destination: Path) -> bool:
-        with tempfile.TemporaryDirectory(prefix="deltaglider-seal-") as scratch:
-            sealed = Path(scratch, "sealed")
+        with scratch_dir() as work:
+            sealed = work / "sealed"
             if not self._inner.fetch(sha256, sealed):
                 return False
             with sealed.open("rb") as source, destination.open("wb") as out:
@@ -52,8 +59,8 @@ class EncryptedCache:
         return opened
 
     def store(self, sha256: str, source: Path) -> None:
-        with tempfile.TemporaryDirectory(prefix="deltaglider-seal-") as scratch:
-            sealed = Path(scratch, "sealed")  # ciphertext in transit, never plaintext
+        with scratch_dir() as work:
+            sealed = work / "sealed"  # ciphertext in transit, never plaintext
             entry_id = os.urandom(8)
             with source.open("rb") as plain, sealed.open("wb") as out:
                 out.write(MAGIC + entry_id)
@@ -76,6 +83,8 @@ class EncryptedCache:
     def _open(self, sha256: str, source: BinaryIO, size: int, out: BinaryIO) -> bool:
         """Decrypt chunk by chunk into `out`; False unless every chunk authenticates and
         the last one is marked last."""
+        from cryptography.exceptions import InvalidTag  # noqa: PLC0415
+
         header = source.read(len(MAGIC) + 8)
         if len(header) != len(MAGIC) + 8 or not header.startswith(MAGIC):
             return False

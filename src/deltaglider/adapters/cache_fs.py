@@ -9,6 +9,8 @@ import tempfile
 import threading
 from pathlib import Path
 
+from deltaglider.core import scratch
+
 
 class FilesystemCache:
     """Entries named by SHA256 in a two-level layout.
@@ -28,7 +30,8 @@ class FilesystemCache:
     def root(self) -> Path:
         with self._lock:
             if self._root is None:
-                self._root = Path(tempfile.mkdtemp(prefix="deltaglider-"))  # mode 0700
+                self._root = Path(tempfile.mkdtemp(prefix=scratch.private_prefix("cache-")))
+                scratch.track(self._root)  # mode 0700, removed on any way out
                 atexit.register(self.close)
             return self._root
 
@@ -67,4 +70,5 @@ class FilesystemCache:
         with self._lock:
             if self._private and self._root is not None:
                 shutil.rmtree(self._root, ignore_errors=True)
+                scratch.untrack(self._root)
                 self._root = None

@@ -21,7 +21,6 @@ import errno
 import json
 import os
 import re
-import secrets
 import shutil
 import stat
 import time
@@ -31,12 +30,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from deltaglider.core import scratch
 from deltaglider.core.errors import (
     AccessDenied,
     AlreadyExists,
     BucketNotEmpty,
     BucketNotFound,
     DeltaGliderError,
+    EndpointError,
     InvalidBucketName,
     InvalidKeyError,
     LocalFileError,
@@ -44,12 +45,14 @@ from deltaglider.core.errors import (
     ObjectNotFound,
     StorageError,
 )
-from deltaglider.core.limits import check_put
+from deltaglider.core.interruption import uninterruptible
+from deltaglider.core.limits import check_bucket_name, check_put
 from deltaglider.ports import BucketInfo, CommonPrefix, ObjectInfo
 
 META_SUFFIX = ".dg-meta.json"
 PUBLISH_ATTEMPTS = 5  # a write racing deletes that prune empty folders tries again
 TEMP_MARK = ".dg-tmp-"
+NAME_MAX = 255  # bytes of one file name on the filesystems this runs on
 _BUCKET = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-_]{0,254}")
 PAIRING_WAIT = 0.5  # seconds a HEAD waits for a writer between its two renames
 CHUNK = 1024 * 1024
@@ -79,13 +82,28 @@ class LocalFilesystemStorage:
     def _existing_bucket(self, bucket: str, operation: str) -> Path:
         path = self._bucket_dir(bucket)
         if not path.is_dir():
+            self._check_root()
             raise BucketNotFound(bucket, operation)
         return path
+
+    def _check_root(self) -> None:
+        """A store whose directory is missing is an endpoint that is not there (a typo in
+        the URL, an unmounted disk), not an empty store: say so."""
+        if not self.root.is_dir():
+            raise EndpointError(
+                f"Could not open the local store {self.root.as_uri()}: "
+                f"{self.root} is not a directory"
+            )
 
     def _object_path(self, bucket: str, key: str) -> Path:
         segments = key.split("/")
         for segment in segments:
-            if segment in ("", ".", "..") or "\0" in segment or is_internal_name(segment):
+            if (
+                segment in ("", ".", "..")
+                or "\0" in segment
+                or is_internal_name(segment)
+                or len(segment.encode("utf-8", "surrogatepass")) > NAME_MAX  # no such file
+            ):
                 raise InvalidKeyError(
                     f"key cannot be stored on the filesystem backend: {key!r}",
                     bucket=bucket,
@@ -119,6 +137,7 @@ class LocalFilesystemStorage:
         while True:
             found = _regular_stat(path)
             if found is None:
+                self._check_root()
                 return None
             sidecar = self._read_meta(path)
             etag = _etag(found)
@@ -201,17 +220,21 @@ class LocalFilesystemStorage:
     # --------------------------------------------------------------- buckets
 
     def bucket_exists(self, bucket: str) -> bool:
-        return self._bucket_dir(bucket).is_dir()
+        if self._bucket_dir(bucket).is_dir():
+            return True
+        self._check_root()
+        return False
 
     def list_buckets(self) -> Iterator[BucketInfo]:
-        if not self.root.is_dir():
-            return
+        self._check_root()
         for child in sorted(self.root.iterdir()):
             if child.is_dir() and _BUCKET.fullmatch(child.name):
                 yield BucketInfo(child.name, _mtime(child.stat().st_mtime))
 
     def create_bucket(self, bucket: str) -> None:
-        """Creating a bucket one already has succeeds, as in S3's us-east-1 (and Ceph)."""
+        """Creating a bucket one already has succeeds, as in S3's us-east-1 (and Ceph);
+        a name S3 would refuse is refused."""
+        check_bucket_name(bucket)
         self._bucket_dir(bucket).mkdir(parents=True, exist_ok=True)
 
     def delete_bucket(self, bucket: str) -> None:
@@ -351,6 +374,8 @@ class LocalFilesystemStorage:
         data = self._temp(path)
         meta_path = self._meta_path(path)
         meta = self._temp(meta_path)
+        scratch.track(data)
+        scratch.track(meta)
         try:
             fill(data)
             now = time.time_ns()
@@ -362,11 +387,12 @@ class LocalFilesystemStorage:
             meta.write_text(json.dumps(document, sort_keys=True))
             with meta.open("rb+") as stream:
                 os.fsync(stream.fileno())
-            if create_only:
-                self._claim(meta, meta_path, path)
-            else:
-                os.replace(meta, meta_path)
-            os.replace(data, path)
+            with uninterruptible():  # the pair of renames is never cut in two
+                if create_only:
+                    self._claim(meta, meta_path, path)
+                else:
+                    os.replace(meta, meta_path)
+                os.replace(data, path)
             return etag
         except OSError as exc:
             if exc.errno == errno.ENAMETOOLONG:
@@ -375,6 +401,8 @@ class LocalFilesystemStorage:
         finally:
             data.unlink(missing_ok=True)
             meta.unlink(missing_ok=True)
+            scratch.untrack(data)
+            scratch.untrack(meta)
 
     @staticmethod
     def _claim(meta: Path, meta_path: Path, path: Path) -> None:
@@ -393,7 +421,7 @@ class LocalFilesystemStorage:
 
     @staticmethod
     def _temp(path: Path) -> Path:
-        return path.with_name(f".{path.name}{TEMP_MARK}{secrets.token_hex(4)}")
+        return path.with_name(f".{path.name}{TEMP_MARK}{os.urandom(4).hex()}")
 
     def delete(self, bucket: str, key: str) -> None:
         try:

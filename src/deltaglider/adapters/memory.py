@@ -20,7 +20,7 @@ from deltaglider.core.errors import (
     ObjectNotFound,
     StorageError,
 )
-from deltaglider.core.limits import check_put
+from deltaglider.core.limits import check_bucket_name, check_put
 from deltaglider.ports import BucketInfo, CommonPrefix, ObjectInfo
 
 _COPY_ONTO_ITSELF = (
@@ -54,6 +54,7 @@ class InMemoryStorage:
 
     def create_bucket(self, bucket: str) -> None:
         self._count("create_bucket")
+        check_bucket_name(bucket)
         if bucket in self.buckets:
             raise BucketExists(bucket)
         self.buckets[bucket] = {}

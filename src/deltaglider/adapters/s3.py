@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import builtins
 import io
-import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from botocore.exceptions import (
     ResponseStreamingError,
 )
 
+from deltaglider.core import progress
 from deltaglider.core.errors import (
     AccessDenied,
     AlreadyExists,
@@ -157,10 +157,11 @@ class S3Storage:
             if create_only:
                 return self._create_multipart(bucket, key, body, metadata, size)
             extra = {"Metadata": dict(metadata)}
+            sent = {"ExtraArgs": extra, "Config": TRANSFER, "Callback": progress.current()}
             if isinstance(source, bytes):
-                self._client.upload_fileobj(body, bucket, key, ExtraArgs=extra, Config=TRANSFER)
+                self._client.upload_fileobj(body, bucket, key, **sent)  # type: ignore[arg-type]
             else:  # from the path: parts are read side by side
-                self._client.upload_file(str(source), bucket, key, ExtraArgs=extra, Config=TRANSFER)
+                self._client.upload_file(str(source), bucket, key, **sent)  # type: ignore[arg-type]
             # Some stores (Ceph RGW) answer a completed multipart upload with no ETag.
             return self._client.head_object(Bucket=bucket, Key=key)["ETag"]
 
@@ -211,7 +212,9 @@ class S3Storage:
                 expected = found["ContentLength"]
                 try:
                     with destination.open("wb") as out:
-                        shutil.copyfileobj(found["Body"], out, CHUNK)
+                        while chunk := found["Body"].read(CHUNK):
+                            out.write(chunk)
+                            progress.advance(len(chunk))
                         written = out.tell()
                 except (ConnectionError, ResponseStreamingError):
                     written = -1
@@ -365,6 +368,13 @@ class S3Storage:
         etag = finished.get("ETag")
         return etag or self._client.head_object(Bucket=dest_bucket, Key=dest_key)["ETag"]
 
+    def presigned_get(self, bucket: str, key: str, expires_in: int) -> str:
+        """A URL that GETs the object without credentials until `expires_in` seconds pass."""
+        with _mapped(bucket, key):
+            return self._client.generate_presigned_url(
+                "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_in
+            )
+
     def bucket_exists(self, bucket: str) -> bool:
         try:
             with _mapped(bucket):
@@ -447,7 +457,18 @@ def _mapped(bucket: str, key: str | None = None) -> Iterator[None]:
 def _from_client_error(exc: ClientError, bucket: str, key: str | None) -> DeltaGliderError:
     """S3's answer as DeltaGlider's error, keeping S3's code, status and message."""
     error = exc.response.get("Error", {})
-    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 500)
+    answer = exc.response.get("ResponseMetadata", {})
+    status = int(answer.get("HTTPStatusCode") or 500)
+    headers = answer.get("HTTPHeaders", {})
+    if "text/html" in headers.get("content-type", "") and not any(
+        name.startswith("x-amz") for name in headers
+    ):
+        # S3 answers in XML (or, to a HEAD, with no body) and with its request id: a web
+        # page without one is some other server.
+        return EndpointError(
+            f"The endpoint is not an S3 service: it answered {exc.operation_name} with an "
+            f"HTML page (HTTP {status}); check --endpoint-url"
+        )
     return _from_code(
         str(error.get("Code") or ""),
         error.get("Message") or None,

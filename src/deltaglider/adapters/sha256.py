@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from deltaglider.core import progress
 from deltaglider.core.errors import LocalFileError
+
+CHUNK = 1024 * 1024
 
 
 class Sha256Hasher:
@@ -14,6 +17,10 @@ class Sha256Hasher:
     def file_sha256(self, path: Path) -> str:
         try:
             with path.open("rb") as stream:
-                return hashlib.file_digest(stream, "sha256").hexdigest()
+                digest = hashlib.sha256()
+                while chunk := stream.read(CHUNK):
+                    digest.update(chunk)
+                    progress.advance(len(chunk))
+                return digest.hexdigest()
         except OSError as exc:
             raise LocalFileError(f"cannot read {path}: {exc.strerror}") from None

@@ -19,6 +19,7 @@ import mmap
 import sys
 from pathlib import Path
 
+from deltaglider.core import progress
 from deltaglider.core.errors import DiffError
 
 if sys.version_info >= (3, 14):
@@ -77,6 +78,7 @@ class ZstdCodec:
             with target.open("rb") as src, delta.open("wb") as out:
                 while chunk := src.read(CHUNK):
                     out.write(compressor.compress(chunk))
+                    progress.advance(len(chunk))
                 out.write(compressor.flush(ZstdCompressor.FLUSH_FRAME))
         except (ZstdError, OSError) as exc:
             raise DiffError(f"zstd encode failed: {_detail(exc)}") from None
@@ -94,7 +96,9 @@ class ZstdCodec:
                         if not chunk:
                             raise DiffError("zstd decode failed: the delta is truncated")
                     # Bounded output: a tiny delta can stand for a very large target.
-                    out.write(decompressor.decompress(chunk, CHUNK))
+                    rebuilt = decompressor.decompress(chunk, CHUNK)
+                    out.write(rebuilt)
+                    progress.advance(len(rebuilt))
                 if decompressor.unused_data or src.read(1):
                     raise DiffError("zstd decode failed: data after the end of the delta")
         except (ZstdError, OSError) as exc:

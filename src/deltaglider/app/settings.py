@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from deltaglider.adapters.s3_requests import PLAIN, RequestOptions
 from deltaglider.core.errors import ConfigError
 from deltaglider.core.policy import DEFAULT_MAX_RATIO, REFERENCE_POLICIES
 
@@ -41,6 +42,7 @@ class Settings:
     cache_encryption: bool = True
     cache_key: bytes | None = None  # None: an ephemeral key per process
     cache_dir: Path | None = None  # None: a private directory removed on exit
+    requests: RequestOptions = PLAIN  # what every S3 request carries
 
     @classmethod
     def load(
@@ -51,6 +53,7 @@ class Settings:
         region: str | None = None,
         profile: str | None = None,
         max_ratio: float | None = None,
+        requests: RequestOptions = PLAIN,
     ) -> Settings:
         """Flags win over environment variables; every value is checked here."""
         endpoint = endpoint_url or env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
@@ -61,6 +64,11 @@ class Settings:
         ratio = max_ratio if max_ratio is not None else _ratio(env.get("DG_MAX_RATIO"))
         if not 0.0 <= ratio <= 1.0:
             raise ConfigError(f"--max-ratio must be a number from 0 to 1, got {ratio}")
+        if file_root is not None and requests.write_flags():
+            raise ConfigError(
+                f"{', '.join(requests.write_flags())}: a local store (file://) keeps files "
+                "as they are, with no ACLs, encryption or storage classes"
+            )
         return cls(
             endpoint_url=None if file_root else endpoint,
             file_root=file_root,
@@ -76,6 +84,7 @@ class Settings:
             cache_encryption=_flag(env, "DG_CACHE_ENCRYPTION", default=True),
             cache_key=_cache_key(env.get("DG_CACHE_ENCRYPTION_KEY")),
             cache_dir=_directory(env.get("DG_CACHE_DIR")),
+            requests=requests,
         )
 
 

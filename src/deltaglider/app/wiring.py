@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import boto3
-import botocore.config
-from botocore.exceptions import BotoCoreError, ProfileNotFound
+from typing import TYPE_CHECKING
 
 from deltaglider import __version__
-from deltaglider.adapters.archive_container import ArchiveContainer
+from deltaglider.adapters.archive_lazy import LazyArchive
 from deltaglider.adapters.cache_encrypted import EncryptedCache
 from deltaglider.adapters.cache_fs import FilesystemCache
 from deltaglider.adapters.cache_memory import MemoryCache
@@ -15,7 +13,6 @@ from deltaglider.adapters.clock import UtcClock
 from deltaglider.adapters.gzip_container import GzipContainer
 from deltaglider.adapters.localfs import LocalFilesystemStorage
 from deltaglider.adapters.metrics import NoopMetrics
-from deltaglider.adapters.s3 import S3Storage
 from deltaglider.adapters.sha256 import Sha256Hasher
 from deltaglider.adapters.stdlog import std_logger
 from deltaglider.adapters.xdelta3 import Xdelta3Codec
@@ -24,24 +21,39 @@ from deltaglider.app.settings import Settings
 from deltaglider.core.errors import ConfigError
 from deltaglider.core.policy import DeltaPolicy
 from deltaglider.core.service import DeltaService
-from deltaglider.ports import CachePort, ContainerPort, DiffPort, LoggerPort, StoragePort
+from deltaglider.ports import (
+    BucketPort,
+    CachePort,
+    ContainerPort,
+    DiffPort,
+    LoggerPort,
+    StoragePort,
+)
+
+if TYPE_CHECKING:
+    import botocore.config
+
+    from deltaglider.adapters.s3 import S3Storage
 
 
-def build_service(settings: Settings, storage: StoragePort | None = None) -> DeltaService:
-    """A DeltaService over the backend the settings name (or over `storage`, a store
-    built elsewhere), with the standard adapters."""
-    backend = build_storage(settings)
-    storage = storage or backend
+def build_service(
+    settings: Settings, storage: StoragePort | None = None, buckets: BucketPort | None = None
+) -> DeltaService:
+    """A DeltaService over the backend the settings name (or over `storage` and
+    `buckets`, a store built elsewhere), with the standard adapters."""
+    if storage is None or buckets is None:
+        backend = build_storage(settings)
+        storage, buckets = storage or backend, buckets or backend
     logger = std_logger(settings.log_level)
     codecs: dict[str, DiffPort] = {"zstd": ZstdCodec(), "xdelta3": Xdelta3Codec()}
     containers: dict[str, ContainerPort] = {"gzip": GzipContainer()}
     return DeltaService(
         storage=storage,
-        buckets=backend,
+        buckets=buckets,
         diff=codecs[settings.codec],
         codecs=codecs,
         containers=containers,
-        archive=ArchiveContainer(),
+        archive=LazyArchive(),
         hasher=Sha256Hasher(),
         cache=build_cache(settings, logger),
         clock=UtcClock(),
@@ -74,12 +86,36 @@ def build_cache(settings: Settings, logger: LoggerPort) -> CachePort:
 
 
 def build_storage(settings: Settings) -> LocalFilesystemStorage | S3Storage:
-    """The filesystem backend for a `file://` endpoint, S3 through boto3 otherwise."""
+    """The filesystem backend for a `file://` endpoint, S3 through boto3 otherwise (boto3
+    is imported only then: a command on a local store starts without it)."""
     if settings.file_root is not None:
         return LocalFilesystemStorage(settings.file_root)
-    config = botocore.config.Config(
+    import boto3  # noqa: PLC0415
+    from botocore.exceptions import BotoCoreError, ProfileNotFound  # noqa: PLC0415
+
+    from deltaglider.adapters.s3 import S3Storage  # noqa: PLC0415
+    from deltaglider.adapters.s3_requests import ask_of_every_request  # noqa: PLC0415
+
+    try:
+        session = boto3.session.Session(profile_name=settings.profile, region_name=settings.region)
+        client = session.client(
+            "s3", endpoint_url=settings.endpoint_url, config=s3_config(settings.endpoint_url)
+        )
+    except ProfileNotFound:
+        raise ConfigError(f"The config profile ({settings.profile}) could not be found") from None
+    except (BotoCoreError, ValueError) as exc:
+        raise ConfigError(f"cannot set up the S3 client: {exc}") from None
+    ask_of_every_request(client, settings.requests)
+    return S3Storage(client)
+
+
+def s3_config(endpoint_url: str | None) -> botocore.config.Config:
+    """How DeltaGlider's boto3 clients talk to S3 (or to the store at `endpoint_url`)."""
+    import botocore.config  # noqa: PLC0415
+
+    return botocore.config.Config(
         # Custom endpoints (MinIO, Ceph, moto) are addressed path-style: no bucket DNS.
-        s3={"addressing_style": "path"} if settings.endpoint_url else {},
+        s3={"addressing_style": "path"} if endpoint_url else {},
         # Stores such as Ceph RGW reject the newer CRC checksums; send them only if needed.
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
@@ -87,11 +123,3 @@ def build_storage(settings: Settings) -> LocalFilesystemStorage | S3Storage:
         connect_timeout=10,
         read_timeout=60,
     )
-    try:
-        session = boto3.session.Session(profile_name=settings.profile, region_name=settings.region)
-        client = session.client("s3", endpoint_url=settings.endpoint_url, config=config)
-    except ProfileNotFound:
-        raise ConfigError(f"The config profile ({settings.profile}) could not be found") from None
-    except (BotoCoreError, ValueError) as exc:
-        raise ConfigError(f"cannot set up the S3 client: {exc}") from None
-    return S3Storage(client)

@@ -3,10 +3,12 @@
 A client that wrote `app.zip` expects HEAD, GET and LIST to answer with the ETag S3 would
 have given it (the MD5 of its bytes, or for a multipart upload the MD5 of its parts'
 MD5s and their count), its Content-Type and its own `x-amz-meta-*` metadata, whether it
-is stored whole or as a delta. These travel as `dg-etag`, `dg-part-sizes` and
-`dg-content-type` beside DeltaGlider's own keys, and the user's metadata under the
-user's own names (docs/FORMAT.md, section 3): a key of the user's that starts with `dg-`
-is kept as `dg-user-{key}`, so it never collides with DeltaGlider's.
+is stored whole or as a delta, and the headers S3 keeps with an object and sends back
+with it (Content-Encoding, Content-Disposition, Cache-Control, Content-Language,
+Expires). These travel as `dg-etag`, `dg-part-sizes`, `dg-content-type` and `dg-{header}`
+beside DeltaGlider's own keys, and the user's metadata under the user's own names
+(docs/FORMAT.md, section 3): a key of the user's that starts with `dg-` is kept as
+`dg-user-{key}`, so it never collides with DeltaGlider's.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ USER_PREFIX = "dg-user-"  # a user's own `dg-*` key, kept apart from DeltaGlider
 HEADER_SAFE = "".join(c for c in string.printable if c not in "% \t\n\r\x0b\x0c")
 _ETAG = re.compile(r"[0-9a-f]{32}(-[1-9][0-9]{0,4})?")
 _PLAIN_MD5 = re.compile(r"[0-9a-f]{32}")
+# The headers S3 stores with an object and answers GET and HEAD with (lowercase names).
+KEPT_HEADERS = (
+    "content-encoding", "content-disposition", "cache-control", "content-language", "expires",
+)  # fmt: skip
 # Bare keys DeltaGlider 0.x and early 6.x wrote (docs/FORMAT.md section 7): on objects
 # they wrote these are DeltaGlider's, not the user's.
 _LEGACY_KEYS = frozenset(
@@ -36,12 +42,13 @@ _LEGACY_KEYS = frozenset(
 
 @dataclass(frozen=True)
 class Attributes:
-    """A logical object's ETag (unquoted), Content-Type and user metadata."""
+    """A logical object's ETag (unquoted), Content-Type, user metadata and kept headers."""
 
     etag: str | None = None
     content_type: str | None = None
     user_metadata: Mapping[str, str] = field(default_factory=dict)
     part_sizes: tuple[int, ...] = ()  # the parts a multipart ETag was made of
+    headers: Mapping[str, str] = field(default_factory=dict)  # of KEPT_HEADERS, lowercase
 
     def to_metadata(self) -> dict[str, str]:
         meta = {_stored_user_key(k): v for k, v in self.user_metadata.items()}
@@ -51,6 +58,9 @@ class Attributes:
             meta["dg-part-sizes"] = _runs(self.part_sizes)
         if self.content_type is not None:
             meta["dg-content-type"] = quote(self.content_type, safe=HEADER_SAFE)
+        for name, value in self.headers.items():
+            if name.lower() in KEPT_HEADERS:
+                meta[f"dg-{name.lower()}"] = quote(value, safe=HEADER_SAFE)
         return meta
 
 
@@ -64,6 +74,7 @@ def read_attributes(meta: Mapping[str, str]) -> Attributes:
         content_type=unquote(content_type) if content_type is not None else None,
         user_metadata=user_metadata(lowered),
         part_sizes=_parsed_runs(lowered.get("dg-part-sizes", "")),
+        headers={h: unquote(lowered[f"dg-{h}"]) for h in KEPT_HEADERS if f"dg-{h}" in lowered},
     )
 
 

@@ -149,10 +149,10 @@ class Catalog:
         if known is not None and not (entry.etag and known.etag == entry.etag):
             known = None  # written for another version of the object
         # Times are the stored object's, as S3 shows them: `ls` and `sync` then agree
-        # with `aws s3` line for line (the file's own mtime stays in dg-file-mtime).
-        listed = functools.partial(
-            LogicalObject, key, last_modified=entry.last_modified, stored_key=entry.key
-        )
+        # with `aws s3` line for line (the file's own mtime stays in dg-file-mtime). In
+        # whole seconds: a HEAD says no more (HTTP dates), though some listings do (Ceph).
+        modified = entry.last_modified.replace(microsecond=0)
+        listed = functools.partial(LogicalObject, key, last_modified=modified, stored_key=entry.key)
         if head is None:
             if stored_as is StoredAs.DIRECT and is_plain_md5(entry.etag):
                 return listed(entry.size, stored_as=stored_as, stored_size=entry.size,
@@ -202,6 +202,8 @@ class Catalog:
             content_type=attributes.content_type,
             user_metadata=attributes.user_metadata,
             form=form,
+            headers=attributes.headers,
+            part_sizes=attributes.part_sizes,
         )
 
     def stats(self, bucket: str, prefix: str = "") -> Sequence[SpaceStats]:

@@ -16,7 +16,8 @@ gateway as S3's XML, a client as botocore's ClientError.
     ├── LocalFileError          500 InternalError       a local file not readable or writable
     ├── NotFoundError           404 NoSuchKey           something asked for is not there
     │   ├── BucketNotFound      404 NoSuchBucket
-    │   └── ObjectNotFound      404 NoSuchKey
+    │   ├── ObjectNotFound      404 NoSuchKey
+    │   └── UploadNotFound      404 NoSuchUpload        a multipart upload not (or no longer) there
     ├── StorageError            500 InternalError       the store failed or refused (its code)
     │   ├── BucketNotEmpty      409 BucketNotEmpty
     │   ├── BucketExists        409 BucketAlreadyOwnedByYou (or the store's BucketAlreadyExists)
@@ -33,7 +34,9 @@ gateway as S3's XML, a client as botocore's ClientError.
     ├── RequestError            400 InvalidRequest      a request that cannot be served as asked
     │   ├── IncompleteBody      400 IncompleteBody      a body not of its declared size
     │   ├── BadDigest           400 BadDigest           a body whose MD5 is not the one sent
-    │   └── InvalidRange        416 InvalidRange        a byte range outside the object
+    │   ├── InvalidRange        416 InvalidRange        a byte range outside the object
+    │   └── InvalidPart         400 InvalidPart         a multipart upload's part list that does not
+    │                                                   hold (or InvalidPartOrder, EntityTooSmall)
     └── DiffError               500 InternalError       the delta codec failed
         └── DiffToolMissing     500 InternalError       the codec's program is not installed
 
@@ -177,6 +180,21 @@ class ObjectNotFound(NotFoundError):
         self, bucket: str, key: str, operation: str = "HeadObject", *, message: str | None = None
     ) -> None:
         super().__init__(bucket=bucket, key=key, operation=operation, message=message)
+
+
+class UploadNotFound(NotFoundError):
+    """No multipart upload with this id for this key: never begun, completed or aborted."""
+
+    code = "NoSuchUpload"
+    message = (
+        "The specified upload does not exist. The upload ID may be invalid, or the upload "
+        "may have been aborted or completed."
+    )
+
+    def __init__(self, bucket: str, key: str, upload_id: str) -> None:
+        super().__init__(f"s3://{bucket}/{key}: no multipart upload {upload_id}",
+                         bucket=bucket, key=key)  # fmt: skip
+        self.upload_id = upload_id
 
 
 class StorageError(DeltaGliderError):
@@ -359,3 +377,18 @@ class InvalidRange(RequestError):
     def __init__(self, size: int) -> None:
         super().__init__(f"the requested range is not satisfiable (the object has {size} bytes)")
         self.size = size
+
+
+class InvalidPart(RequestError):
+    """A multipart upload completed with parts that are not its own: a part missing or
+    not of the ETag given (InvalidPart), out of order (InvalidPartOrder), or smaller
+    than S3's 5 MiB before the last (EntityTooSmall)."""
+
+    code = "InvalidPart"
+    message = (
+        "One or more of the specified parts could not be found. The part may not have "
+        "been uploaded, or the specified entity tag may not match the part's entity tag."
+    )
+
+    def __init__(self, detail: str, *, code: str | None = None, message: str | None = None) -> None:
+        super().__init__(detail, code=code, message=message)

@@ -26,14 +26,13 @@ abandoned once the store says it is ABANDONED_AFTER old.
 from __future__ import annotations
 
 import secrets
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from deltaglider.core.models import DeltaSpace, is_gc_lock_name
+from deltaglider.core.scratch import scratch_dir
 from deltaglider.ports import ObjectInfo, StoragePort
 
 LEASE = 60.0  # seconds a waiter waits on one lock at most
@@ -60,8 +59,8 @@ def take(storage: StoragePort, space: DeltaSpace, now: datetime) -> GcLock | Non
     abandoned by crashed collectors are removed on the way."""
     taken_at = time.monotonic()
     key = f"{space.gc_lock_prefix}{secrets.token_hex(8)}"
-    with tempfile.TemporaryDirectory(prefix="deltaglider-") as work:
-        body = Path(work, "lock")
+    with scratch_dir() as work:
+        body = work / "lock"
         body.write_bytes(b"deltaglider gc lock\n")
         storage.upload(space.bucket, key, body, {"dg-kind": "gc-lock"})
     others = [info for info in _locks(storage, space) if info.key != key]

@@ -155,8 +155,9 @@ class DeltaForm(StrEnum):
 @dataclass(frozen=True)
 class LogicalObject:
     """An object as users see it: its own name, size, time and ETag, never the stored
-    form's. `content_type` and `user_metadata` come with a HEAD (a listing has neither:
-    None)."""
+    form's. `content_type`, `user_metadata` and `headers` (those S3 keeps, e.g.
+    Cache-Control) come with a HEAD (a listing has none: None); `part_sizes` are the
+    parts of a multipart upload, as recorded (empty for a single PUT)."""
 
     key: str
     size: int
@@ -168,6 +169,20 @@ class LogicalObject:
     content_type: str | None = None
     user_metadata: Mapping[str, str] | None = None
     form: str | None = None  # a delta's: DeltaForm, when the index or metadata tells
+    headers: Mapping[str, str] | None = None
+    part_sizes: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Description:
+    """How a logical object is kept: its logical view, the SHA256 recorded for it (None
+    for a plain object that records none), and for a delta the reference it is rebuilt
+    from and the codec that made it."""
+
+    logical: LogicalObject
+    sha256: str | None
+    reference: str | None = None
+    codec: str | None = None
 
 
 @dataclass(frozen=True)

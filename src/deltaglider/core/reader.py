@@ -23,13 +23,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from deltaglider.core import scratch
 from deltaglider.core.catalog import Catalog
 from deltaglider.core.encoding import Encoder
 from deltaglider.core.errors import IntegrityError, LocalFileError, ObjectChanged, ObjectNotFound
+from deltaglider.core.interruption import Interruption
 from deltaglider.core.limits import fits_key
 from deltaglider.core.metadata import DeltaMeta, read_delta, read_direct, stored_kind
 from deltaglider.core.models import (
     ByteRange,
+    Description,
     GetResult,
     LogicalObject,
     ObjectKey,
@@ -104,6 +107,7 @@ class Reader:
         hasher: HashPort,
         logger: LoggerPort,
         metrics: MetricsPort,
+        interruption: Interruption,
     ) -> None:
         self.storage = storage
         self.catalog = catalog
@@ -113,6 +117,7 @@ class Reader:
         self.hasher = hasher
         self.logger = logger
         self.metrics = metrics
+        self.interruption = interruption  # checked before anything reaches a destination
 
     @contextmanager
     def open(self, key: ObjectKey, byte_range: ByteRange | None = None) -> Iterator[ObjectStream]:
@@ -121,6 +126,7 @@ class Reader:
         with scratch_dir() as work:
             stored, rebuilt = self._read(key, self.find(key), work / "rebuilt")
             _check(key, rebuilt)
+            self.interruption.check()
             info = self.catalog.logical(key.bucket, stored.info, head=stored.info)
             assert info is not None  # find never returns an internal object
             start, stop = byte_range.resolve(rebuilt.size) if byte_range else (0, rebuilt.size)
@@ -143,6 +149,7 @@ class Reader:
             with scratch_dir() as work:
                 stored, rebuilt = self._read(source, stored, work / "rebuilt")
                 _check(source, rebuilt)
+                self.interruption.check()
                 _copy_into(work / "rebuilt", dest)
         else:
             stored, rebuilt = self._get_file(source, stored, dest)
@@ -157,16 +164,19 @@ class Reader:
         except OSError as exc:
             raise LocalFileError(f"cannot create {dest.parent}: {exc.strerror}") from None
         temp = dest.parent / f".{dest.name}.dg-tmp-{secrets.token_hex(4)}"
+        scratch.track(temp)
         try:
             stored, rebuilt = self._read(source, stored, temp)
             _check(source, rebuilt)
             stamp = rebuilt.mtime.timestamp()
             os.utime(temp, (stamp, stamp))
+            self.interruption.check()
             os.replace(temp, dest)
         except OSError as exc:
             raise LocalFileError(f"cannot write {dest}: {exc.strerror}") from None
         finally:
             temp.unlink(missing_ok=True)
+            scratch.untrack(temp)
         return stored, rebuilt
 
     def verify(self, source: ObjectKey) -> VerifyResult:
@@ -237,6 +247,18 @@ class Reader:
         logical = self.catalog.logical(key.bucket, stored.info, head=stored.info)
         assert logical is not None  # find never returns an internal object
         return logical
+
+    def describe(self, key: ObjectKey) -> Description:
+        """How a logical object is stored, from its stored object's metadata (one HEAD of
+        each form looked up), without rebuilding it."""
+        stored = self.find(key)
+        logical = self.catalog.logical(key.bucket, stored.info, head=stored.info)
+        assert logical is not None  # find never returns an internal object
+        if stored.stored_as is StoredAs.DELTA:
+            meta = read_delta(stored.info.metadata, stored.info.key)
+            return Description(logical, meta.sha256, meta.ref_key, meta.codec)
+        direct = read_direct(stored.info.metadata)
+        return Description(logical, direct.sha256 if direct else None)
 
     def locate(self, key: ObjectKey) -> Stored:
         """Find the stored form of a logical object: `{key}.delta` or `{key}` itself."""

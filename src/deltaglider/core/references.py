@@ -17,8 +17,7 @@ new references and never grows without end.
 
 from __future__ import annotations
 
-import secrets
-import statistics
+import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -152,7 +151,11 @@ class References:
             for name, e in self.catalog.space_index(space).items()
             if e.ref == ref_name and e.delta_size is not None and e.size and name != own
         ]
-        return statistics.median(ratios) if len(ratios) >= DRIFT_HISTORY else None
+        if len(ratios) < DRIFT_HISTORY:
+            return None
+        import statistics  # noqa: PLC0415 (uploads only: `ls` starts without it)
+
+        return statistics.median(ratios)
 
     # ----------------------------------------------------------------- creating
 
@@ -214,7 +217,7 @@ class References:
 
     def _probe(self, space: DeltaSpace) -> bool:
         bucket = space.bucket
-        key = f"{space.prefix}{PROBE_PREFIX}{secrets.token_hex(8)}"
+        key = f"{space.prefix}{PROBE_PREFIX}{os.urandom(8).hex()}"
         with scratch_dir() as work:
             probe = work / "probe"
             probe.write_bytes(b"deltaglider probe\n")

@@ -30,6 +30,7 @@ from deltaglider.core.errors import (
     ObjectChanged,
     ObjectNotFound,
 )
+from deltaglider.core.interruption import Interruption
 from deltaglider.core.limits import fits_key
 from deltaglider.core.listing import ListPage
 from deltaglider.core.metadata import read_direct
@@ -37,6 +38,7 @@ from deltaglider.core.models import (
     DELTA_SUFFIX,
     ByteRange,
     DeleteResult,
+    Description,
     GetResult,
     LogicalObject,
     ObjectKey,
@@ -98,6 +100,7 @@ class DeltaService:
         self.metrics = metrics
         self.policy = policy
         self.tool = tool
+        self.interruption = Interruption()  # interrupt() stops work at its next safe point
         self.catalog = Catalog(storage=storage, logger=logger)
         self.references = References(
             storage=storage,
@@ -130,6 +133,7 @@ class DeltaService:
             logger=logger,
             metrics=metrics,
             tool=tool,
+            interruption=self.interruption,
         )
         self.reader = Reader(
             storage=storage,
@@ -140,6 +144,7 @@ class DeltaService:
             hasher=hasher,
             logger=logger,
             metrics=metrics,
+            interruption=self.interruption,
         )
 
     # ----------------------------------------------------------------- put
@@ -154,12 +159,14 @@ class DeltaService:
         mtime: datetime | None = None,
         content_type: str | None = None,
         user_metadata: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
         no_delta: bool = False,
     ) -> PutResult:
         """Store a body (a stream of known or unknown length) under `dest`, as a delta
         when that pays, else as itself. `size`, when given, must be what arrives
         (IncompleteBody otherwise); `content_md5` (base64, as the Content-MD5 header
-        has it) must be the body's (BadDigest otherwise). Nothing is stored on failure."""
+        has it) must be the body's (BadDigest otherwise); `headers` are those S3 keeps
+        with an object (attributes.KEPT_HEADERS). Nothing is stored on failure."""
         with self.spool(body, size=size) as spooled:
             if content_md5 is not None:
                 actual = base64.b64encode(bytes.fromhex(spooled.md5)).decode()
@@ -171,6 +178,7 @@ class DeltaService:
                 mtime=mtime,
                 content_type=content_type,
                 user_metadata=user_metadata,
+                headers=headers,
                 no_delta=no_delta,
             )
 
@@ -180,7 +188,7 @@ class DeltaService:
         """Read a body once, hashing it (core/spool.py); `store` it, or drop it by leaving
         the block. A way in that must check the body before storing it (a signature, a
         file that must not have changed) does so in between."""
-        return spool(body, size=size)
+        return spool(body, size=size, check=self.interruption.check)
 
     def store(
         self,
@@ -190,6 +198,7 @@ class DeltaService:
         mtime: datetime | None = None,
         content_type: str | None = None,
         user_metadata: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
         etag: str | None = None,
         part_sizes: tuple[int, ...] = (),
         no_delta: bool = False,
@@ -201,6 +210,7 @@ class DeltaService:
             mtime=mtime,
             content_type=content_type,
             user_metadata=user_metadata,
+            headers=headers,
             etag=etag,
             part_sizes=part_sizes,
             no_delta=no_delta,
@@ -223,6 +233,10 @@ class DeltaService:
         """A logical object's size, time, ETag, Content-Type and user metadata."""
         return self.reader.head(key)
 
+    def describe(self, key: ObjectKey) -> Description:
+        """How a logical object is stored: delta or whole, its reference and codec."""
+        return self.reader.describe(key)
+
     def verify(self, source: ObjectKey) -> VerifyResult:
         """Rebuild an object in a scratch directory and compare SHA256s; keep nothing."""
         return self.reader.verify(source)
@@ -235,8 +249,8 @@ class DeltaService:
         no_delta: bool = False,
         replace: Attributes | None = None,
     ) -> PutResult:
-        """Copy a logical object to another key (any bucket), with its Content-Type and
-        user metadata, or those of `replace` (S3's MetadataDirective REPLACE).
+        """Copy a logical object to another key (any bucket), with its Content-Type, user
+        metadata and kept headers, or those of `replace` (S3's MetadataDirective REPLACE).
 
         An object stored whole that the destination would store whole too is copied
         inside the store, its bytes never leaving it, bound to the version found (a
@@ -258,6 +272,7 @@ class DeltaService:
             kept = replace or Attributes(
                 content_type=stream.info.content_type,
                 user_metadata=stream.info.user_metadata or {},
+                headers=stream.info.headers or {},
             )
             return self.put(
                 dest,
@@ -265,6 +280,7 @@ class DeltaService:
                 size=stream.info.size,
                 content_type=kept.content_type,
                 user_metadata=kept.user_metadata,
+                headers=kept.headers,
                 no_delta=no_delta,
             )
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from deltaglider.core import progress
 from deltaglider.core.errors import IncompleteBody
 from deltaglider.core.scratch import scratch_dir
 
@@ -67,13 +68,15 @@ def spool(
     size: int | None = None,
     part_size: int | None = None,
     in_memory: int = IN_MEMORY,
+    check: Callable[[], None] | None = None,
 ) -> Iterator[Spooled]:
     """Read `body` to its end, hashing it; the copy is removed on the way out.
 
     `size`, when the sender declared one, must be what arrives (else IncompleteBody, as
     S3 answers a body cut short). `part_size` also hashes each part of that size, for
     the ETag of a multipart upload. Bodies above `in_memory` bytes (or any body when it
-    is 0) are written to a private scratch file as they arrive.
+    is 0) are written to a private scratch file as they arrive. `check` is called
+    between chunks: it raises to stop the read (Ctrl-C).
     """
     with scratch_dir() as work:
         sha256, md5 = hashlib.sha256(), hashlib.md5()
@@ -83,10 +86,13 @@ def spool(
         file: Path | None = None
         total = 0
         for chunk in _chunks(body):
+            if check is not None:
+                check()
             sha256.update(chunk)
             md5.update(chunk)
             parts.update(chunk)
             total += len(chunk)
+            progress.advance(len(chunk))
             if file is None and total > in_memory:  # too large to keep: on to disk
                 file = work / "body"
                 out = file.open("wb")

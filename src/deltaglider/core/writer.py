@@ -28,6 +28,7 @@ from deltaglider.core.errors import (
     StorageError,
 )
 from deltaglider.core.index import IndexEntry
+from deltaglider.core.interruption import Interruption
 from deltaglider.core.limits import KEY_LIMIT, fits_key
 from deltaglider.core.metadata import DeltaMeta, DirectMeta, ReferenceMeta, read_reference
 from deltaglider.core.models import DELTA_SUFFIX, DeltaForm, ObjectKey, PutResult, StoredAs
@@ -100,6 +101,7 @@ class Writer:
         logger: LoggerPort,
         metrics: MetricsPort,
         tool: str,
+        interruption: Interruption,
     ) -> None:
         self.storage = storage
         self.catalog = catalog
@@ -110,6 +112,7 @@ class Writer:
         self.logger = logger
         self.metrics = metrics
         self.tool = tool
+        self.interruption = interruption  # checked before anything new is stored
 
     def store(
         self,
@@ -119,6 +122,7 @@ class Writer:
         mtime: datetime | None = None,
         content_type: str | None = None,
         user_metadata: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
         etag: str | None = None,
         part_sizes: tuple[int, ...] = (),
         no_delta: bool = False,
@@ -138,6 +142,7 @@ class Writer:
             content_type=content_type,
             user_metadata=dict(user_metadata or {}),
             part_sizes=part_sizes,
+            headers=dict(headers or {}),
         )
         upload = _Upload(body, dest, mtime or self.clock.now(), attributes)
         wants_delta = (
@@ -203,6 +208,7 @@ class Writer:
             # The reference is written only once its delta exists (nothing is stored on
             # a failure), and only if nobody else wrote one meanwhile.
             own = self.encoder.self_delta(target)
+            self.interruption.check()
             key = self.references.first_key(space, upload.sha256)
             packed = self.encoder.packed_reference(target)
             written = self.references.create(space, key, *_as_reference(upload), sketch, packed)
@@ -219,6 +225,7 @@ class Writer:
                     upload.dest, 100 * ratio, "-" if usual is None else f"{100 * usual:.1f}%",
                 )  # fmt: skip
                 own = self.encoder.self_delta(target)
+                self.interruption.check()
                 key = space.named_reference_key(upload.sha256)
                 packed = self.encoder.packed_reference(target)
                 written = self.references.create(space, key, *_as_reference(upload), sketch, packed)
@@ -233,6 +240,7 @@ class Writer:
                 )  # fmt: skip
                 return None
             proven = self.encoder.checked(encoded, ref_path, target)
+            self.interruption.check()
             if proven.path == encoded.path and proven.size == encoded.size:
                 return self._store_delta(upload, proven, ref_info.key, reference.sha256, "delta")
             encoded = proven  # made again to be proven: decide again on what it weighs
@@ -258,6 +266,7 @@ class Writer:
             except (ReferenceMissing, ReferenceChanged):  # gone, or replaced, since listed
                 raise _Contended from None
             encoded = self.encoder.encode(ref_path, target)
+            self.interruption.check()
             if best is None or encoded.size < best[3].size:
                 kept = encoded.path.rename(work / f"try-{index}.delta")
                 best = ref_info, reference, ref_path, replace(encoded, path=kept)
@@ -336,6 +345,7 @@ class Writer:
     def _put_direct(self, upload: _Upload, *, tried_delta: bool) -> PutResult:
         """Store the file as itself: under its own key, or, for a reserved name (which
         would read as an internal object there), under `{key}.delta` marked direct."""
+        self.interruption.check()
         dest = upload.dest
         meta = DirectMeta(
             dest.name,
@@ -389,6 +399,7 @@ class Writer:
             content_type=(replace or kept).content_type,
             user_metadata=(replace or kept).user_metadata,
             part_sizes=kept.part_sizes,
+            headers=(replace or kept).headers,
         )
         meta = DirectMeta(
             dest.name, whole.sha256, whole.size, whole.mtime, self.clock.now(), self.tool,

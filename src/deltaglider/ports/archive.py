@@ -39,8 +39,15 @@ class ArchivePort(Protocol):
     so making and reading a delta costs what changed, not what the whole archive holds.
     """
 
-    kind: str  # recorded in metadata: "archive"
-    version: int  # of the content form written, recorded in the recipe
+    @property
+    def kind(self) -> str:
+        """Recorded in metadata (`dg-container`): "archive"."""
+        ...
+
+    @property
+    def version(self) -> int:
+        """Of the content form written, recorded in the recipe (`v1`)."""
+        ...
 
     def unpack(
         self, source: Path, reference: Path, out: Path, base: Path, *, thorough: bool = False

@@ -7,6 +7,10 @@ from __future__ import annotations
 from deltaglider.core.errors import DeltaGliderError, ObjectNotFound
 
 
+class Fatal(Exception):
+    """A problem found before anything is transferred; printed as is, exit status 255."""
+
+
 def error_line(error: BaseException) -> str:
     """The one line the CLI prints for an error.
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 
-from deltaglider.app.cli.aws_errors import error_line
-from deltaglider.app.cli.context import Fatal, make_service, storage_options
+from deltaglider.app.cli.aws_errors import Fatal, error_line
+from deltaglider.app.cli.backend import make_service
 from deltaglider.app.cli.locations import parse_s3
+from deltaglider.app.cli.options import storage_options
 from deltaglider.app.cli.output import complain, say
 from deltaglider.app.cli.plan import delete_tasks, s3_objects
 from deltaglider.app.cli.transfers import OutputMode, Reporter
@@ -25,8 +26,8 @@ def _bucket_only(path: str, command: str) -> str:
 @click.argument("path")
 @storage_options
 def mb(path: str, endpoint_url: str | None, region: str | None, profile: str | None) -> int:
-    """Create the bucket s3://bucket."""
-    bucket = _bucket_only(path, "mb")
+    """Create the bucket s3://bucket (a key after it is ignored, as aws ignores it)."""
+    bucket = parse_s3(path).bucket
     try:
         make_service(endpoint_url, region, profile).make_bucket(bucket)
     except DeltaGliderError as exc:

@@ -7,14 +7,10 @@ from pathlib import Path
 
 import click
 
-from deltaglider.app.cli.context import (
-    Fatal,
-    Job,
-    delta_options,
-    job_options,
-    make_service,
-    storage_options,
-)
+from deltaglider.app.cli import streams
+from deltaglider.app.cli.aws_errors import Fatal
+from deltaglider.app.cli.backend import make_service
+from deltaglider.app.cli.context import Job, job_options
 from deltaglider.app.cli.locations import (
     S3Location,
     download_target,
@@ -22,6 +18,7 @@ from deltaglider.app.cli.locations import (
     parse_s3,
     relative_path,
 )
+from deltaglider.app.cli.options import delta_options, storage_options
 from deltaglider.app.cli.output import human_size, percent, say, stored_how
 from deltaglider.app.cli.plan import (
     LocalTree,
@@ -31,7 +28,7 @@ from deltaglider.app.cli.plan import (
     s3_objects,
     upload_tasks,
 )
-from deltaglider.app.cli.publish import publish
+from deltaglider.app.cli.publish import StoreOptions, copy, publish
 from deltaglider.app.cli.transfers import Reporter, Task
 from deltaglider.core.errors import DeltaGliderError
 from deltaglider.core.filters import Filters
@@ -45,8 +42,14 @@ USAGE = "<LocalPath> <S3Uri> or <S3Uri> <LocalPath> or <S3Uri> <S3Uri>"
 @click.argument("source")
 @click.argument("destination")
 @click.option("--recursive", is_flag=True, help="Copy every file below SOURCE.")
+@click.option(
+    "--expected-size",
+    type=int,
+    metavar="BYTES",
+    help="Size of a stream from `-` (accepted for aws compatibility; the stream is read whole).",
+)
 @job_options()
-def cp(source: str, destination: str, recursive: bool, job: Job) -> int:
+def cp(source: str, destination: str, recursive: bool, expected_size: int | None, job: Job) -> int:
     """Copy a local file or S3 object to another location locally or in S3.
 
     SOURCE and DESTINATION take the forms `aws s3 cp` takes: a trailing `/` on an S3
@@ -57,9 +60,9 @@ def cp(source: str, destination: str, recursive: bool, job: Job) -> int:
     service, reporter = job.service, job.reporter
     try:
         if recursive:
-            stages = plan_tree(service, source, destination, job.filters, reporter, job.no_delta)
+            stages = plan_tree(service, source, destination, job.filters, reporter, job.storing)
         else:
-            stages = [[plan_file(service, source, destination, job.no_delta)]]
+            stages = [[plan_file(service, source, destination, job.storing)]]
     except DeltaGliderError as exc:  # listing or looking up the source failed
         reporter.fatal(exc)
         return reporter.exit_code
@@ -67,8 +70,13 @@ def cp(source: str, destination: str, recursive: bool, job: Job) -> int:
         return reporter.run(stages)
 
 
-def plan_file(service: DeltaService, source: str, destination: str, no_delta: bool) -> Task:
+def plan_file(service: DeltaService, source: str, destination: str, storing: StoreOptions) -> Task:
     """The single operation of a non-recursive cp."""
+    if source == streams.STREAM:
+        target = parse_s3(destination).joined(streams.STREAM)
+        return streams.upload_task(service, target, storing)
+    if destination == streams.STREAM:
+        return streams.download_task(service, parse_s3(source))
     if not is_s3(source):
         path = Path(source)
         if not path.exists():
@@ -78,7 +86,8 @@ def plan_file(service: DeltaService, source: str, destination: str, no_delta: bo
             "upload",
             f"{relative_path(path)} to {target}",
             path.stat().st_size,
-            partial(publish, service, path, target.object_key(), no_delta=no_delta),
+            partial(publish, service, path, target.object_key(), storing),
+            origin=path,
         )
     origin = parse_s3(source)
     facts = service.head(origin.object_key())  # as aws: a missing source is a fatal error
@@ -88,7 +97,8 @@ def plan_file(service: DeltaService, source: str, destination: str, no_delta: bo
             "copy",
             f"{origin} to {target}",
             facts.size,
-            partial(service.copy, origin.object_key(), target.object_key(), no_delta=no_delta),
+            partial(copy, service, origin.object_key(), target.object_key(), storing),
+            origin=origin.object_key(),
         )
     path = download_target(destination, origin.key)
     return Task(
@@ -96,6 +106,7 @@ def plan_file(service: DeltaService, source: str, destination: str, no_delta: bo
         f"{origin} to {relative_path(path)}",
         facts.size,
         partial(service.get, origin.object_key(), path),
+        origin=origin.object_key(),
     )
 
 
@@ -105,7 +116,7 @@ def plan_tree(
     destination: str,
     filters: Filters,
     reporter: Reporter,
-    no_delta: bool,
+    storing: StoreOptions,
 ) -> list[list[Task]]:
     """The operations of a recursive cp: every file below the source."""
     if not is_s3(source):
@@ -114,12 +125,12 @@ def plan_tree(
             raise Fatal(f"The user-provided path {source} does not exist.")
         files = tree.files(filters, reporter.warning)
         root = as_directory(parse_s3(destination))
-        return upload_tasks(service, tree, files, root, no_delta=no_delta)
+        return upload_tasks(service, tree, files, root, storing)
     origin = as_directory(parse_s3(source))
     files = s3_objects(service, origin, filters)
     if is_s3(destination):
         target = as_directory(parse_s3(destination))
-        return copy_tasks(service, origin, files, target, no_delta=no_delta)
+        return copy_tasks(service, origin, files, target, storing)
     return download_tasks(service, origin, files, LocalTree(Path(destination)))
 
 
@@ -143,7 +154,7 @@ def put(
     if not path.is_file():
         raise Fatal(f"The user-provided path {file} does not exist.")
     target: S3Location = parse_s3(destination).joined(path.name)
-    result = publish(service, path, target.object_key(), no_delta=no_delta)
+    result = publish(service, path, target.object_key(), StoreOptions(no_delta=no_delta))
     say(
         f"upload: {relative_path(path)} to {target} ({stored_how(result)}, "
         f"{human_size(result.stored_size)} stored for {human_size(result.file_size)}, "

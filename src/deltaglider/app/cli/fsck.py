@@ -5,14 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import click
-from rich import box
-from rich.console import Console
-from rich.table import Table
 
-from deltaglider.app.cli.context import make_service, storage_options
+from deltaglider.app.cli.backend import make_service
 from deltaglider.app.cli.gc import grace_option
 from deltaglider.app.cli.locations import parse_s3
-from deltaglider.app.cli.output import ls_time, say
+from deltaglider.app.cli.options import storage_options
+from deltaglider.app.cli.output import ls_time, print_table, say
 from deltaglider.core.fsck import Problem, check, repair, why_unused
 
 
@@ -41,20 +39,18 @@ def fsck(
     if fix:
         repair(service, location.bucket, location.key, report, grace=grace)
     if report.findings or report.scheduled:
-        table = Table(box=box.SIMPLE_HEAD, show_edge=False)
-        for column in ("OBJECT", "PROBLEM", "DETAIL", "ACTION"):
-            table.add_column(column)
+        rows = []
         for finding in report.findings:
             action = (
                 "removed"
                 if finding in report.repaired
                 else ("--repair removes it" if finding.problem.repairable else "none possible")
             )
-            table.add_row(finding.key, finding.problem.value, finding.detail, action)
+            rows.append((finding.key, finding.problem.value, finding.detail, action))
         for item in report.scheduled:
             due = f"scheduled for removal {ls_time(item.due)}"
-            table.add_row(item.key, Problem.UNUSED.value, why_unused(item), due)
-        Console(width=200).print(table)
+            rows.append((item.key, Problem.UNUSED.value, why_unused(item), due))
+        print_table(("OBJECT", "PROBLEM", "DETAIL", "ACTION"), rows)
     say(
         f"checked {report.objects} object(s) in {report.spaces} prefix(es): "
         f"{len(report.findings)} problem(s), {len(report.repaired)} repaired"

@@ -9,8 +9,9 @@ from typing import Any, TypeVar
 
 import click
 
-from deltaglider.app.cli.context import make_service, storage_options
+from deltaglider.app.cli.backend import make_service
 from deltaglider.app.cli.locations import parse_s3
+from deltaglider.app.cli.options import storage_options
 from deltaglider.app.cli.output import complain, human_size, ls_time, say
 from deltaglider.core.errors import DeltaGliderError
 from deltaglider.core.gc import DEFAULT_GRACE, Collector

@@ -7,13 +7,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from deltaglider.app.cli.aws_errors import Fatal
 from deltaglider.core.models import ObjectKey
 
 S3_SCHEME = "s3://"
 _BUCKET = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-_]{0,254}")
 
 
-class BadLocation(ValueError):
+class BadLocation(Fatal):
     """A command-line path or URI that cannot be used; the message says why."""
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import click
 
+from deltaglider.adapters.s3_requests import RequestOptions
 from deltaglider.app.cli.aws_errors import error_line
-from deltaglider.app.cli.context import make_service, storage_options
+from deltaglider.app.cli.backend import make_service
 from deltaglider.app.cli.locations import parse_s3
+from deltaglider.app.cli.options import request_options, storage_options
 from deltaglider.app.cli.output import (
     complain,
     human_size,
@@ -23,6 +25,7 @@ from deltaglider.ports import CommonPrefix
 @click.command()
 @click.argument("path", required=False)
 @storage_options
+@request_options
 @click.option("--recursive", is_flag=True, help="List every object below the prefix.")
 @click.option("--human-readable", is_flag=True, help="Sizes in KiB, MiB, GiB.")
 @click.option("--summarize", is_flag=True, help="End with the number and total size.")
@@ -31,6 +34,8 @@ def ls(
     endpoint_url: str | None,
     region: str | None,
     profile: str | None,
+    request_payer: str | None,
+    page_size: int | None,
     recursive: bool,
     human_readable: bool,
     summarize: bool,
@@ -39,7 +44,8 @@ def ls(
 
     References and `.delta` suffixes never show: what is listed is what `cp` gives back.
     """
-    service = make_service(endpoint_url, region, profile)
+    requests = RequestOptions(request_payer=request_payer, page_size=page_size)
+    service = make_service(endpoint_url, region, profile, requests=requests)
     if path in (None, "s3://", "s3:///"):
         for bucket in service.list_buckets():
             say(f"{ls_time(bucket.created)} {bucket.name}")

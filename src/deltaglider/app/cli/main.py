@@ -4,35 +4,26 @@ one line on stderr and an `aws s3`-style exit status (0 ok, 1 failed transfer,
 
 from __future__ import annotations
 
-import logging
+import os
 import signal
 import sys
-import traceback
 
 import click
 
 from deltaglider import __version__
-from deltaglider.adapters.stdlog import LOGGER_NAME
-from deltaglider.app.cli.aws_errors import error_line
-from deltaglider.app.cli.buckets import mb, rb
-from deltaglider.app.cli.context import Fatal, storage_options
-from deltaglider.app.cli.cp import cp, get, put
-from deltaglider.app.cli.fsck import fsck
-from deltaglider.app.cli.gc import gc
-from deltaglider.app.cli.locations import BadLocation
-from deltaglider.app.cli.ls import ls
-from deltaglider.app.cli.migrate import migrate
-from deltaglider.app.cli.report import stats, verify
-from deltaglider.app.cli.rm import rm
-from deltaglider.app.cli.sync import sync
+from deltaglider.app.cli.aws_errors import Fatal, error_line
+from deltaglider.app.cli.commands import LazyGroup
+from deltaglider.app.cli.options import storage_options
+from deltaglider.core import scratch
 from deltaglider.core.errors import DeltaGliderError
+from deltaglider.core.interruption import STOP_WAIT, settle
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 EXIT_FATAL = 255
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="deltaglider")
 @storage_options
 @click.pass_context
@@ -48,18 +39,23 @@ def cli(
     context.meta.update(endpoint_url=endpoint_url, region=region, profile=profile)
 
 
-for command in (cp, ls, rm, sync, mb, rb, put, get, verify, stats, migrate, fsck, gc):
-    cli.add_command(command)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Run the command line and exit with its status; never show a traceback.
 
-    SIGTERM ends the process as SIGINT does, through the normal exit path, so
-    temporary files and the private cache directory are removed either way.
+    SIGTERM ends the process as SIGINT does. Interrupted, the process removes its
+    temporary files and private cache, lets the few writes that must not be cut in two
+    finish, and ends at once, without waiting for transfers still in a long step (those
+    store nothing more: they stop at their next safe point, core/interruption.py).
     """
     signal.signal(signal.SIGTERM, _terminated)
-    sys.exit(run(argv))
+    status = run(argv)
+    if status == EXIT_INTERRUPTED:
+        settle(timeout=2 * STOP_WAIT)
+        scratch.remove_tracked()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    sys.exit(status)
 
 
 def _terminated(signum: int, frame: object) -> None:
@@ -75,6 +71,10 @@ def run(argv: list[str] | None = None) -> int:
             status = cli.invoke(context)
     except click.exceptions.Exit as exc:  # --help, --version
         return exc.exit_code
+    except BrokenPipeError:  # stdout closed early (`ls | head -1`): as aws says it
+        _silence_stdout()
+        _fail("\n[Errno 32] Broken pipe")
+        return EXIT_FATAL
     except (click.exceptions.Abort, KeyboardInterrupt):  # Abort: click's form of Ctrl-C
         _fail("cancelled: ctrl-c received")
         return EXIT_INTERRUPTED
@@ -87,20 +87,37 @@ def run(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
-    except (Fatal, BadLocation) as exc:
+    except Fatal as exc:  # BadLocation among them
         _fail(f"\n{exc}")
         return EXIT_FATAL
     except DeltaGliderError as exc:
         _fail(f"\nfatal error: {error_line(exc)}")
         return EXIT_FATAL
     except Exception as exc:
-        logging.getLogger(LOGGER_NAME).debug("%s", traceback.format_exc())
+        _log_traceback()
         _fail(
             f"\nfatal error: unexpected {type(exc).__name__}: {exc} "
             "(DG_LOG_LEVEL=DEBUG shows the details)"
         )
         return EXIT_FATAL
     return status if isinstance(status, int) else 0
+
+
+def _log_traceback() -> None:
+    """The unexpected error's traceback, for DG_LOG_LEVEL=DEBUG (loaded only then)."""
+    import logging  # noqa: PLC0415
+    import traceback  # noqa: PLC0415
+
+    from deltaglider.adapters.stdlog import LOGGER_NAME  # noqa: PLC0415
+
+    logging.getLogger(LOGGER_NAME).debug("%s", traceback.format_exc())
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing it on the way out raises nothing more."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _fail(message: str) -> None:

@@ -32,7 +32,7 @@ def migrate(source: str, destination: str, job: Job) -> int:
     strategy = SyncStrategy(Direction.COPY, size_only=True)
     todo = [a.source for a in plan_sync(sources, present, strategy) if a.source is not None]
     with service.batch():
-        code = reporter.run(copy_tasks(service, origin, todo, target, no_delta=job.no_delta))
+        code = reporter.run(copy_tasks(service, origin, todo, target, job.storing))
     if reporter.mode.quiet or reporter.mode.only_show_errors:
         return code
     skipped = len(sources) - len(todo)

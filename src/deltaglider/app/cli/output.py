@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 import click
@@ -60,3 +61,27 @@ def say(line: str, *, quiet: bool = False) -> None:
 
 def complain(line: str) -> None:
     click.echo(line, err=True)
+
+
+def print_table(
+    columns: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    right: Collection[str] = (),
+    total: Sequence[str] | None = None,
+) -> None:
+    """A table on stdout, aligned as `stats` and `fsck` print theirs (`right`: the columns
+    aligned right; `total`: a last row set apart). rich is loaded only here: commands
+    that print no table start without it."""
+    from rich import box  # noqa: PLC0415
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
+    for column in columns:
+        table.add_column(column, justify="right" if column in right else "left")
+    for row in rows:
+        table.add_row(*row)
+    if total is not None:
+        table.add_row(*total, end_section=True)
+    Console(width=200).print(table)

@@ -12,7 +12,7 @@ from functools import partial
 from pathlib import Path
 
 from deltaglider.app.cli.locations import S3Location, relative_path
-from deltaglider.app.cli.publish import publish
+from deltaglider.app.cli.publish import StoreOptions, copy, publish
 from deltaglider.app.cli.transfers import Task
 from deltaglider.core.filters import Filters
 from deltaglider.core.models import DeltaSpace, LogicalObject, ObjectKey
@@ -31,9 +31,9 @@ class LocalTree:
 
     def files(self, filters: Filters, warn: Warn) -> list[FileStat]:
         found: list[FileStat] = []
-        for path in sorted(self._walk()):
+        for path in sorted(self._walk(filters.follow_symlinks)):
             key = path.relative_to(self.root).as_posix()
-            if not filters.includes(key):
+            if not filters.includes(key) or (not filters.follow_symlinks and path.is_symlink()):
                 continue
             try:
                 info = path.stat()
@@ -52,8 +52,8 @@ class LocalTree:
             found.append(FileStat(key, info.st_size, datetime.fromtimestamp(info.st_mtime, UTC)))
         return sorted(found, key=lambda f: f.key.encode())
 
-    def _walk(self) -> Iterator[Path]:
-        for dirpath, _, filenames in os.walk(self.root, followlinks=True):
+    def _walk(self, follow_symlinks: bool) -> Iterator[Path]:
+        for dirpath, _, filenames in os.walk(self.root, followlinks=follow_symlinks):
             for name in filenames:
                 yield Path(dirpath, name)
 
@@ -85,8 +85,7 @@ def upload_tasks(
     tree: LocalTree,
     files: Sequence[FileStat],
     root: S3Location,
-    *,
-    no_delta: bool,
+    storing: StoreOptions,
 ) -> list[list[Task]]:
     tasks, targets = [], []
     for file in files:
@@ -97,7 +96,8 @@ def upload_tasks(
                 "upload",
                 f"{relative_path(path)} to {target}",
                 file.size,
-                partial(publish, service, path, target, no_delta=no_delta),
+                partial(publish, service, path, target, storing),
+                origin=path,
             )
         )
     return pioneers_first(tasks, targets, service.policy, files)
@@ -115,6 +115,7 @@ def download_tasks(
                 f"{source} to {relative_path(path)}",
                 file.size,
                 partial(service.get, source, path),
+                origin=source,
             )
         )
     return [tasks]
@@ -125,8 +126,7 @@ def copy_tasks(
     root: S3Location,
     files: Sequence[FileStat],
     target_root: S3Location,
-    *,
-    no_delta: bool,
+    storing: StoreOptions,
 ) -> list[list[Task]]:
     tasks, targets = [], []
     for file in files:
@@ -138,7 +138,8 @@ def copy_tasks(
                 "copy",
                 f"{source} to {target}",
                 file.size,
-                partial(service.copy, source, target, no_delta=no_delta),
+                partial(copy, service, source, target, storing),
+                origin=source,
             )
         )
     return pioneers_first(tasks, targets, service.policy, files)

@@ -1,24 +1,73 @@
-"""Publishing a local file: what an upload from disk adds to the service's stream API.
+"""Publishing a local file, and how the command line stores what it uploads or copies.
 
 The service reads a stream once and stores exactly what it read. A file on disk can be
 written to while it is read, so the file is looked at before and after: a file that
 changed meanwhile is refused (nothing stored), and a file that did not is stored with
-its own modification time, as `sync` compares it later.
+its own modification time, as `sync` compares it later. Its Content-Type is the one
+given, else guessed from its name as `aws s3` guesses it.
 """
 
 from __future__ import annotations
 
+import mimetypes
 import stat
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from deltaglider.core.attributes import Attributes
 from deltaglider.core.errors import LocalFileError
 from deltaglider.core.models import ObjectKey, PutResult
-from deltaglider.core.service import DeltaService
+
+if TYPE_CHECKING:
+    from deltaglider.core.service import DeltaService
+
+
+@dataclass(frozen=True)
+class StoreOptions:
+    """The flags that say how uploads and copies are stored (`--no-delta`,
+    `--content-type`, `--metadata`, `--metadata-directive`, `--no-guess-mime-type`, and
+    the headers kept with the objects: `--cache-control`, `--expires`, ...)."""
+
+    no_delta: bool = False
+    content_type: str | None = None
+    metadata: Mapping[str, str] | None = None
+    metadata_directive: str | None = None  # COPY or REPLACE, for copies within S3
+    guess_mime_type: bool = True
+    headers: Mapping[str, str] | None = None  # Cache-Control, Expires, ... (lowercase names)
+
+    def content_type_for(self, name: str) -> str | None:
+        """The one given, else (unless told not to) the one `aws s3` guesses from the name."""
+        if self.content_type is not None or not self.guess_mime_type:
+            return self.content_type
+        return mimetypes.guess_type(name)[0]
+
+    def replacement(self) -> Attributes | None:
+        """For a copy: the metadata to give it instead of the source's, None to keep the
+        source's. As with aws, REPLACE is implied by --metadata alone: --content-type and
+        the header flags change a copy only with --metadata-directive REPLACE."""
+        if self.metadata_directive == "COPY" or (
+            self.metadata_directive is None and self.metadata is None
+        ):
+            return None
+        return Attributes(
+            content_type=self.content_type,
+            user_metadata=self.metadata or {},
+            headers=self.headers or {},
+        )
+
+
+def copy(
+    service: DeltaService, source: ObjectKey, dest: ObjectKey, options: StoreOptions
+) -> PutResult:
+    """Copy an object within S3, its metadata kept or replaced as the flags say."""
+    return service.copy(source, dest, no_delta=options.no_delta, replace=options.replacement())
 
 
 def publish(
-    service: DeltaService, path: Path, dest: ObjectKey, *, no_delta: bool = False
+    service: DeltaService, path: Path, dest: ObjectKey, options: StoreOptions = StoreOptions()
 ) -> PutResult:
     """Upload one local file to `dest`; LocalFileError when it cannot be read whole."""
     try:
@@ -35,6 +84,14 @@ def publish(
                     "(upload it once it is complete)"
                 )
             mtime = datetime.fromtimestamp(before.st_mtime, UTC)
-            return service.store(dest, spooled, mtime=mtime, no_delta=no_delta)
+            return service.store(
+                dest,
+                spooled,
+                mtime=mtime,
+                content_type=options.content_type_for(path.name),
+                user_metadata=options.metadata,
+                headers=options.headers,
+                no_delta=options.no_delta,
+            )
     except OSError as exc:
         raise LocalFileError(f"cannot read {path}: {exc.strerror}") from None

@@ -6,14 +6,12 @@ import json
 from collections.abc import Sequence
 
 import click
-from rich import box
-from rich.console import Console
-from rich.table import Table
 
 from deltaglider.app.cli.aws_errors import error_line
-from deltaglider.app.cli.context import make_service, storage_options
+from deltaglider.app.cli.backend import make_service
 from deltaglider.app.cli.locations import parse_s3
-from deltaglider.app.cli.output import complain, human_size, percent, say
+from deltaglider.app.cli.options import storage_options
+from deltaglider.app.cli.output import complain, human_size, percent, print_table, say
 from deltaglider.core.errors import DeltaGliderError
 from deltaglider.core.models import SpaceStats
 
@@ -55,9 +53,9 @@ def stats(
     as_json: bool,
 ) -> int:
     """Logical bytes, stored bytes and savings per prefix, for s3://bucket[/prefix] or
-    every bucket: how many objects are deltas, how many of those are of a container's
-    content (CONTENT), and what the references take (REFS, counted in STORED).
-    Computed from listings and metadata; nothing is downloaded."""
+    every bucket. How many objects are deltas, how many of those are of a container's
+    content (CONTENT), and what the references take (REFS, counted in STORED); computed
+    from listings and metadata, nothing is downloaded."""
     service = make_service(endpoint_url, region, profile)
     if path is None:
         scopes = [(bucket.name, "") for bucket in service.list_buckets()]
@@ -68,16 +66,14 @@ def stats(
     if as_json:
         click.echo(json.dumps(_as_json(report), indent=2))
         return 0
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
-    columns = ("BUCKET", "PREFIX", "OBJECTS", "DELTAS", "CONTENT", "REFS", "LOGICAL", "STORED")
-    for column in (*columns, "SAVED"):
-        table.add_column(column, justify="left" if column in ("BUCKET", "PREFIX") else "right")
     every = [row for rows in report.values() for row in rows]
-    for bucket, rows in report.items():
-        for row in rows:
-            table.add_row(bucket, row.prefix or "/", *_cells(row))
-    table.add_row("TOTAL", "", *_cells(SpaceStats.combined("", every)), end_section=True)
-    Console(width=200).print(table)
+    print_table(
+        ("BUCKET", "PREFIX", "OBJECTS", "DELTAS", "CONTENT", "REFS", "LOGICAL", "STORED", "SAVED"),
+        [(bucket, row.prefix or "/", *_cells(row)) for bucket, rows in report.items()
+         for row in rows],
+        right=("OBJECTS", "DELTAS", "CONTENT", "REFS", "LOGICAL", "STORED", "SAVED"),
+        total=("TOTAL", "", *_cells(SpaceStats.combined("", every))),
+    )  # fmt: skip
     return 0
 
 

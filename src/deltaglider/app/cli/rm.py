@@ -41,6 +41,6 @@ def rm(path: str, recursive: bool, job: Job) -> int:
             return reporter.exit_code
         with service.batch():
             code = reporter.run([delete_tasks(service, root, keys)])
-    if not job.dryrun:
+    if not job.dryrun and code == 0:  # after a failure, gc finds what is left later
         collect_emptied(service, {ObjectKey(root.bucket, root.key + k).delta_space for k in keys})
     return code

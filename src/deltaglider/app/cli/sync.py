@@ -11,7 +11,8 @@ from pathlib import Path
 
 import click
 
-from deltaglider.app.cli.context import Fatal, Job, job_options
+from deltaglider.app.cli.aws_errors import Fatal
+from deltaglider.app.cli.context import Job, job_options
 from deltaglider.app.cli.gc import collect_emptied
 from deltaglider.app.cli.locations import S3Location, is_s3, parse_s3
 from deltaglider.app.cli.plan import (
@@ -24,6 +25,7 @@ from deltaglider.app.cli.plan import (
     s3_objects,
     upload_tasks,
 )
+from deltaglider.app.cli.publish import StoreOptions
 from deltaglider.app.cli.transfers import Reporter, Task
 from deltaglider.core.errors import DeltaGliderError
 from deltaglider.core.filters import Filters
@@ -62,7 +64,7 @@ def sync(
     with service.batch():  # the listings taken in planning serve the transfers too
         try:
             stages, cleanup = plan(
-                service, source, destination, job.filters, reporter, delete, job.no_delta,
+                service, source, destination, job.filters, reporter, delete, job.storing,
                 strategy_options,
             )  # fmt: skip
         except DeltaGliderError as exc:
@@ -81,7 +83,7 @@ def plan(
     filters: Filters,
     reporter: Reporter,
     delete: bool,
-    no_delta: bool,
+    storing: StoreOptions,
     strategy_options: dict[str, bool],
 ) -> tuple[list[list[Task]], set[DeltaSpace]]:
     """The stages of operations, and the DeltaSpaces that --delete may leave empty."""
@@ -93,7 +95,7 @@ def plan(
         sources = tree.files(filters, reporter.warning)
         targets = s3_objects(service, target, filters)
         transfers, removals = _compare(sources, targets, Direction.UPLOAD, strategy_options, delete)
-        stages = upload_tasks(service, tree, transfers, target, no_delta=no_delta)
+        stages = upload_tasks(service, tree, transfers, target, storing)
         return _with_deletes(service, stages, target, removals)
 
     origin = as_directory(parse_s3(source))
@@ -110,7 +112,7 @@ def plan(
     target = as_directory(parse_s3(destination))
     targets = s3_objects(service, target, filters)
     transfers, removals = _compare(sources, targets, Direction.COPY, strategy_options, delete)
-    stages = copy_tasks(service, origin, transfers, target, no_delta=no_delta)
+    stages = copy_tasks(service, origin, transfers, target, storing)
     return _with_deletes(service, stages, target, removals)
 
 

@@ -1,0 +1,18 @@
+"""The `deltaglider` program's entry point, kept light: Ctrl-C while the command line is
+still being imported ends as cleanly as later on (one line, exit 130, no traceback)."""
+
+from __future__ import annotations
+
+import sys
+
+INTERRUPTED = "\ncancelled: ctrl-c received\n"
+
+
+def main() -> None:
+    try:
+        from deltaglider.app.cli.main import main as run_command_line  # noqa: PLC0415
+
+        run_command_line()
+    except KeyboardInterrupt:  # before the command line could take over
+        sys.stderr.write(INTERRUPTED)
+        raise SystemExit(130) from None

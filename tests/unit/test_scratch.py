@@ -1,0 +1,54 @@
+"""Private scratch directories: what killed processes left is removed by the next
+process that needs a directory of its own, once, and nothing else is touched."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from deltaglider.core import scratch
+
+
+@pytest.fixture
+def temp_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(scratch, "_swept_for_pid", None)
+    return tmp_path
+
+
+def gone_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    return int(done.stdout)
+
+
+def test_first_private_directory_removes_those_of_gone_processes(temp_root: Path) -> None:
+    dead = temp_root / f"deltaglider-{gone_pid()}-abc"
+    (dead / "sub").mkdir(parents=True)
+    (dead / "sub" / "body").write_bytes(b"x" * 100)
+    alive = temp_root / f"deltaglider-{os.getppid()}-def"
+    alive.mkdir()
+    unrelated = temp_root / "deltaglider-notes"
+    unrelated.mkdir()
+
+    with scratch.scratch_dir() as mine:
+        assert mine.parent == temp_root
+        assert not dead.exists()
+    assert alive.is_dir()
+    assert unrelated.is_dir()
+    assert not mine.exists()
+
+
+def test_the_sweep_runs_once_per_process(temp_root: Path) -> None:
+    scratch.private_prefix()
+    later = temp_root / f"deltaglider-{gone_pid()}-later"
+    later.mkdir()
+    with scratch.scratch_dir():
+        pass
+    assert later.is_dir()  # left for the next process: looking costs a scan of the temp dir
