@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from deltaglider.adapters.deflate import Deflate, deflate
+from deltaglider.core import progress
 from deltaglider.core.errors import FormatError
 
 MAGIC = b"DGCF"
@@ -313,10 +314,11 @@ def _needs(reader: _Reader, depth: int) -> Needs:
 
 def rebuild(node: Node, reference: memoryview, out: BinaryIO, threads: int | None = None) -> None:
     """Write the bytes `node` stands for: gaps verbatim, copies from `reference`, the
-    top level's deflated streams compressed side by side on `threads` threads."""
+    top level's deflated streams compressed side by side on `threads` threads. The
+    bytes written are reported to the transfer's progress watcher as they go out."""
     workers = threads or min(4, os.cpu_count() or 1)
     if not isinstance(node, Container):
-        out.write(node.data)
+        _write(node.data, out)
         return
     with ThreadPoolExecutor(workers) as pool:
         pending: deque[Buffer | Future[bytes]] = deque()
@@ -332,7 +334,9 @@ def rebuild(node: Node, reference: memoryview, out: BinaryIO, threads: int | Non
 
 
 def _write(piece: Buffer | Future[bytes], out: BinaryIO) -> None:
-    out.write(piece.result() if isinstance(piece, Future) else piece)
+    data = piece.result() if isinstance(piece, Future) else piece
+    out.write(data)
+    progress.advance(len(data))
 
 
 def _deflated(part: Deflated, reference: memoryview) -> bytes:
