@@ -22,6 +22,7 @@ from deltaglider.core.errors import FormatError, IntegrityError
 from deltaglider.core.metadata import read_delta
 from deltaglider.core.models import DeltaForm, ObjectKey, PutResult, StoredAs
 from deltaglider.core.service import DeltaService
+from deltaglider.ports import Unpacked
 from tests.artifacts import jar, sdist, source_text, wheel, zip_of_streams
 from tests.fakes import make_service, put_file
 from tests.unit.test_archive_container import deflate, late_flush_deflate, odd_deflate
@@ -260,3 +261,43 @@ def test_containers_are_found_by_content_whatever_their_name(tmp_path: Path) -> 
         results = upload(service(storage), paths, prefix)
         assert results[1].form is DeltaForm.CONTENT
         check_reads(service(storage), paths, tmp_path / prefix, prefix)
+
+
+class CountingArchive(ArchiveContainer):
+    """The real archive container, counting the content forms it is asked to make."""
+
+    def __init__(self) -> None:
+        self.unpacks = 0
+
+    def unpack(
+        self, source: Path, reference: Path, out: Path, base: Path, *, thorough: bool = False
+    ) -> Unpacked | None:
+        self.unpacks += 1
+        return super().unpack(source, reference, out, base, thorough=thorough)
+
+
+def test_a_file_where_nothing_opens_is_looked_into_once_whatever_the_candidates(
+    tmp_path: Path,
+) -> None:
+    """An npm-like tarball (a gzip stream no zlib recipe rebuilds) among unrelated
+    references: each candidate reference gets a raw delta, its content form is not made
+    again for each of them."""
+    paths = []
+    for seed in range(4):
+        path = tmp_path / f"pkg-{seed}.tgz"
+        body = source_text(100 + seed, 200_000)
+        header = gzip.compress(b"", mtime=0)[:10]
+        trailer = zlib.crc32(body).to_bytes(4, "little") + len(body).to_bytes(4, "little")
+        path.write_bytes(header + odd_deflate(body) + trailer)
+        paths.append(path)
+    archive = CountingArchive()
+    svc, _, _ = make_service(
+        None, diff=ZstdCodec(), archive=archive, containers={"gzip": GzipContainer()}
+    )
+    results = upload(svc, paths[:3])
+    assert [r.created_reference for r in results] == [True, True, True]
+    archive.unpacks = 0
+    [last] = upload(svc, paths[3:])
+    assert archive.unpacks == 1
+    check_reads(svc, paths, tmp_path / "out")
+    assert last.form != DeltaForm.CONTENT

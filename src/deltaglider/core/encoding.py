@@ -62,6 +62,10 @@ class Target:
     sketch: Sketch | None = None
     sketched: bool = False
     thorough: bool = False  # a quick recipe failed: every recipe proven on its whole stream
+    # Nothing in it opened (no container, or no stream a recipe rebuilds, stored or
+    # copied): against another reference its form could at most copy compressed bytes,
+    # which a raw delta finds as well, so it is not made again (an npm tarball).
+    opened_nothing: bool = False
 
 
 @dataclass(frozen=True)
@@ -202,12 +206,13 @@ class Encoder:
         """The delta of a container's content form against the part of the reference
         it needs; None when the file is not a container looked into (or nothing in it
         could be opened)."""
-        if self.archive is None or not self.policy.unwrap_containers:
+        if self.archive is None or not self.policy.unwrap_containers or target.opened_nothing:
             return None
         work = target.work
         form, base = _fresh(work / "target.form"), _fresh(work / "reference.base")
         unpacked = self.archive.unpack(target.path, reference, form, base, thorough=thorough)
         if unpacked is None or unpacked.copied + unpacked.deflated + unpacked.stored == 0:
+            target.opened_nothing = True
             return None  # nothing in it opened: its raw bytes delta as well
         coded = _fresh(work / "target.coded")
         self.diff.encode(base, form, coded)
