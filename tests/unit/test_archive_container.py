@@ -17,6 +17,7 @@ import pytest
 
 from deltaglider.adapters import archive_container, content_form
 from deltaglider.adapters.archive_container import ArchiveContainer
+from deltaglider.adapters.deflate import Deflate, find_params
 from deltaglider.adapters.layouts import parse_tar, parse_zip
 from deltaglider.core.errors import FormatError
 from deltaglider.ports import Unpacked
@@ -350,3 +351,14 @@ def test_a_quick_look_can_be_wrong_and_a_thorough_one_is_not(tmp_path: Path) -> 
     assert (thorough.deflated, thorough.kept) == (0, 1)
     container.rebuild(tmp_path / "form", paths[0], tmp_path / "rebuilt")
     assert (tmp_path / "rebuilt").read_bytes() == paths[1].read_bytes()
+
+
+def test_a_quick_look_compares_some_of_the_stream_before_it_trusts_a_recipe() -> None:
+    """zlib holds back output until its symbol buffer fills: on compressible content no
+    byte comes out for the first 256 KiB (an npm tarball's tar at memLevel 9). A quick
+    look that compared nothing must not take any parameters for the stream's."""
+    body = bytes(range(256)) * 4096
+    right = deflate(body, 6)
+    wrong = random.Random(1).randbytes(len(right))
+    assert find_params(body, wrong, whole=False) is None
+    assert find_params(body, right, whole=False) == Deflate(6, 8, 0)

@@ -89,14 +89,18 @@ def find_params(
 
 
 QUICK = 256 * 1024  # content compared by a quick look: wrong parameters differ long before
+# ... provided some output was compared: zlib holds back its first block until its symbol
+# buffer fills, which compressible content (an npm tarball's tar) does only after more
+# than QUICK bytes; the quick look goes on until this much of the stream was compared.
+QUICK_OUTPUT = 16 * 1024
 
 
 def _rebuilds(
     content: bytes | memoryview, stream: bytes | memoryview, params: Deflate, whole: bool
 ) -> bool:
     """Whether deflating `content` with `params` gives exactly `stream` (or, unless
-    `whole`, its start as far as QUICK bytes of content give); stops at the first
-    difference."""
+    `whole`, its start as far as QUICK bytes of content and QUICK_OUTPUT bytes of the
+    stream give); stops at the first difference."""
     deflater = zlib.compressobj(
         params.level, zlib.DEFLATED, -zlib.MAX_WBITS, params.mem, params.strategy
     )
@@ -108,7 +112,8 @@ def _rebuilds(
         if expected[at : at + len(piece)] != piece:
             return False
         at += len(piece)
-        if not whole and start + FEED >= QUICK and start + FEED < len(source):
+        quick_done = start + FEED >= QUICK and at >= QUICK_OUTPUT
+        if not whole and quick_done and start + FEED < len(source):
             return True
     piece = deflater.flush()
     return len(expected) == at + len(piece) and expected[at:] == piece
