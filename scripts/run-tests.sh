@@ -23,8 +23,8 @@ export DG_TEST_CORPUS="$PWD/.cache/corpus"
 
 # The gateway's conformance (docs/GATEWAY.md): the floors are the counts reached.
 if [ -x ../shared/s3-tests/run.sh ]; then
-  scripts/gateway-s3-tests.sh file 187
-  scripts/gateway-s3-tests.sh ceph 190  # 192 seen; the issue asks for 190
+  scripts/gateway-s3-tests.sh file 191  # the 5 others need a/b and a/b/c both, see GATEWAY.md
+  scripts/gateway-s3-tests.sh ceph 194  # 196 seen; room for the suite's flaky UploadPartCopy
 else
   echo "no ../shared/s3-tests: the gateway's conformance suite is not run" >&2
 fi

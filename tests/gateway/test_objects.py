@@ -313,3 +313,21 @@ def test_the_longest_keys_s3_takes(gateway: Gateway, bucket: str) -> None:
         400, "KeyTooLongError")  # fmt: skip
     assert error_of(client.put_object, Bucket=bucket, Key="发" * 90, Body=b"x") == (
         400, "InvalidArgument")  # fmt: skip
+
+
+@pytest.mark.parametrize("expect", ["200", "", "100-continue"])
+def test_expectations_s3_ignores_are_ignored(gateway: Gateway, bucket: str, expect: str) -> None:
+    """S3 stores the object whatever `Expect` says (the conformance suite sends `200` and
+    an empty one); 100-continue is still answered, for clients that wait for it."""
+    client = gateway.client()
+
+    def add_expect(params: dict[str, Any], **_: Any) -> None:
+        params["headers"]["Expect"] = expect
+
+    client.meta.events.register("before-call.s3.PutObject", add_expect)
+    client.meta.events.register("before-call.s3.CreateBucket", add_expect)
+    body = b"expected\n" * 200_000  # large enough that clients ask for 100-continue
+    client.put_object(Bucket=bucket, Key="expect.txt", Body=body)
+    assert client.get_object(Bucket=bucket, Key="expect.txt")["Body"].read() == body
+    client.create_bucket(Bucket=f"{bucket}-x")
+    client.head_bucket(Bucket=f"{bucket}-x")

@@ -16,7 +16,7 @@ import os
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +98,13 @@ def test_objects_round_trip(s3: Subject) -> None:
             extra = {
                 "ContentType": "text/plain; charset=utf-8",
                 "Metadata": {"Build": "42", "origin": "ci"},
+                "CacheControl": "max-age=600",
+                "ContentDisposition": 'attachment; filename="notes.txt"',
+                "ContentLanguage": "en",
+                "Expires": datetime(2031, 1, 2, 3, 4, 5, tzinfo=UTC),
             }
+        if key == "releases/app-1.zip":  # the headers of a delta-stored object too
+            extra = {"CacheControl": "no-cache", "ContentEncoding": "identity"}
         payload = body()
         if key == "releases/app-3.zip" and not s3.is_deltaglider:
             payload = zips[3].read_bytes()  # botocore cannot send a body it cannot seek in
@@ -381,8 +387,9 @@ def test_delete_and_copy(s3: Subject) -> None:
     data["d/notes.txt"] = b"notes\n"
     for key, body in data.items():
         c.put_object(
-            Bucket=b, Key=key, Body=body, Metadata={"k": key}, ContentType="application/zip"
-        )
+            Bucket=b, Key=key, Body=body, Metadata={"k": key}, ContentType="application/zip",
+            CacheControl="max-age=60", Expires="2030-06-01T00:00:00Z",
+        )  # fmt: skip
     s3.record(
         "copy by string", c.copy_object(Bucket=b, Key="e/app-0.zip", CopySource=f"{b}/d/app-0.zip")
     )
@@ -395,6 +402,7 @@ def test_delete_and_copy(s3: Subject) -> None:
             MetadataDirective="REPLACE",
             Metadata={"new": "yes"},
             ContentType="application/x-zip",
+            ContentDisposition="inline",
         ),
     )
     s3.record(
@@ -449,7 +457,12 @@ def test_transfers(s3: Subject) -> None:
     big = random_file(s3.tmp / "big.bin", 12 * MIB + 12_345, seed=7)
     release = release_zip(s3.tmp / "app-1.zip", 1)
     sent: list[int] = []
-    extra = {"ContentType": "application/octet-stream", "Metadata": {"a": "1"}}
+    extra = {
+        "ContentType": "application/octet-stream",
+        "Metadata": {"a": "1"},
+        "CacheControl": "public",
+        "ContentLanguage": "de",
+    }
     c.upload_file(str(big), b, "t/big.bin", Callback=sent.append, Config=config, ExtraArgs=extra)
     s3.record("upload_file multipart: bytes called back", sum(sent))
     s3.record("upload_file multipart: head", c.head_object(Bucket=b, Key="t/big.bin"))

@@ -22,7 +22,7 @@ from deltaglider.app.client.objects import (
     head_source,
     readable,
 )
-from deltaglider.app.client.request import Call
+from deltaglider.app.client.request import KEPT_PARAMETERS, Call
 from deltaglider.app.client.responses import Answer, Parsed, answer, xml_time
 from deltaglider.app.client.uploads import Part, Upload, read_parts
 from deltaglider.core.limits import check_put
@@ -34,13 +34,13 @@ PAGE_LIMIT = 1000
 
 
 def create_multipart_upload(backend: Backend, call: Call) -> Answer:
-    call.accept("Bucket", "Key", "ContentType", "Metadata")
+    call.accept("Bucket", "Key", "ContentType", "Metadata", *KEPT_PARAMETERS)
     metadata = call.params.get("Metadata") or {}
     check_put(call.bucket, call.object_key.key, metadata)
     if not backend.service.buckets.bucket_exists(call.bucket):
         raise no_such_bucket(call.bucket)
     upload = backend.uploads.start(
-        call.bucket, call.object_key.key, call.text("ContentType"), metadata
+        call.bucket, call.object_key.key, call.text("ContentType"), metadata, call.kept_headers()
     )
     return answer(200, {"Bucket": call.bucket, "Key": upload.key, "UploadId": upload.upload_id})
 
@@ -106,6 +106,7 @@ def complete_multipart_upload(backend: Backend, call: Call) -> Answer:
             spooled,
             content_type=upload.content_type,
             user_metadata=upload.user_metadata,
+            headers=upload.headers,
             etag=etag,
             part_sizes=sizes,
         )

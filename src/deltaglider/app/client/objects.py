@@ -24,7 +24,7 @@ from deltaglider.app.client.failures import (
     invalid_request,
     not_implemented,
 )
-from deltaglider.app.client.request import Call
+from deltaglider.app.client.request import KEPT_PARAMETERS, Call
 from deltaglider.app.client.responses import (
     Answer,
     Parsed,
@@ -56,7 +56,10 @@ COPY_ONTO_ITSELF = (
 
 
 def put_object(backend: Backend, call: Call) -> Answer:
-    call.accept("Bucket", "Key", "Body", "ContentLength", "ContentMD5", "ContentType", "Metadata")
+    call.accept(
+        "Bucket", "Key", "Body", "ContentLength", "ContentMD5", "ContentType", "Metadata",
+        *KEPT_PARAMETERS,
+    )  # fmt: skip
     content_md5 = call.text("ContentMD5")
     if content_md5 is not None:
         check_md5(content_md5)
@@ -68,6 +71,7 @@ def put_object(backend: Backend, call: Call) -> Answer:
         content_md5=content_md5,
         content_type=call.text("ContentType"),
         user_metadata=call.params.get("Metadata") or {},
+        headers=call.kept_headers(),
     )
     return answer(200, {"ETag": result.etag}, {"etag": result.etag, "content-length": "0"})
 
@@ -130,6 +134,7 @@ def copy_object(backend: Backend, call: Call) -> Answer:
         "MetadataDirective",
         "Metadata",
         "ContentType",
+        *KEPT_PARAMETERS,
         *COPY_CONDITIONS,
     )
     source = copy_source(str(call.params["CopySource"]))
@@ -141,7 +146,9 @@ def copy_object(backend: Backend, call: Call) -> Answer:
     kept = None
     if replace:
         kept = Attributes(
-            content_type=call.text("ContentType"), user_metadata=call.params.get("Metadata") or {}
+            content_type=call.text("ContentType"),
+            user_metadata=call.params.get("Metadata") or {},
+            headers=call.kept_headers(),
         )
     try:
         result = backend.service.copy(source, dest, replace=kept)

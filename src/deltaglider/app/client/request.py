@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Any
+
+from botocore.utils import parse_to_aware_datetime
 
 from deltaglider.app.client.failures import not_implemented
 from deltaglider.core.models import ObjectKey
 
-_KEEPS = "DeltaGlider keeps an object's Content-Type and user metadata, not its other headers"
+_KEEPS = "DeltaGlider keeps an object's Content-Type, metadata and headers, not this one"
 _PRIVATE = "objects are stored private; a grant on a stored delta would not give its file"
 _ENCRYPTION = "the store's default encryption applies; customer keys are not supported"
 _CHECKSUMS = "DeltaGlider checks MD5 and SHA256 itself and keeps no other checksum"
@@ -25,8 +28,7 @@ _LOCKS = "retention acts on stored objects, and a delta's reference outlives the
 _OWNER = "the request goes to the store as DeltaGlider's own, without it"
 WHY = {
     **dict.fromkeys(
-        ("CacheControl", "ContentDisposition", "ContentEncoding", "ContentLanguage", "Expires",
-         "WebsiteRedirectLocation", "ResponseExpires"),
+        ("WebsiteRedirectLocation", "ResponseExpires"),
         _KEEPS,
     ),
     **dict.fromkeys(
@@ -59,6 +61,14 @@ WHY = {
     "IfNoneMatch": "conditional writes are not supported for logical objects",
     "OptionalObjectAttributes": "listings carry no optional attributes",
 }  # fmt: skip
+# The parameters for the headers S3 keeps with an object, and those headers.
+KEPT_PARAMETERS = {
+    "CacheControl": "cache-control",
+    "ContentDisposition": "content-disposition",
+    "ContentEncoding": "content-encoding",
+    "ContentLanguage": "content-language",
+    "Expires": "expires",
+}
 # Values of these parameters that ask for what is done anyway.
 HARMLESS: Mapping[str, object] = {"StorageClass": "STANDARD", "ACL": "private"}
 
@@ -90,6 +100,20 @@ class Call:
     def time(self, name: str) -> datetime | None:
         value = self.params.get(name)
         return value if isinstance(value, datetime) else None
+
+    def kept_headers(self) -> dict[str, str]:
+        """The headers S3 keeps with an object, as this call gives them; Expires (a
+        datetime, an ISO 8601 string or seconds) as the HTTP date botocore would send."""
+        headers = {}
+        for name, header in KEPT_PARAMETERS.items():
+            value = self.params.get(name)
+            if value is None:
+                continue
+            if name == "Expires":
+                moment = parse_to_aware_datetime(value).astimezone(UTC)
+                value = format_datetime(moment, usegmt=True)
+            headers[header] = str(value)
+        return headers
 
     def accept(self, *names: str) -> None:
         """Refuse any parameter besides `names` (and the harmless values of a few)."""

@@ -9,10 +9,11 @@ botocore's own StreamingBody over the checked logical object.
 from __future__ import annotations
 
 import base64
+import contextlib
 import secrets
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
-from email.utils import format_datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from typing import IO, Any, cast
 
 from botocore.awsrequest import AWSResponse
@@ -23,6 +24,13 @@ from deltaglider.core.models import LogicalObject
 from deltaglider.core.reader import ObjectStream
 
 Parsed = dict[str, Any]
+# The fields botocore parses the kept headers into (Expires: below).
+_KEPT_FIELDS = {
+    "cache-control": "CacheControl",
+    "content-disposition": "ContentDisposition",
+    "content-encoding": "ContentEncoding",
+    "content-language": "ContentLanguage",
+}
 Answer = tuple[AWSResponse, Parsed]
 DEFAULT_CONTENT_TYPE = "binary/octet-stream"  # what S3 answers for an object stored without one
 
@@ -69,6 +77,14 @@ def object_fields(info: LogicalObject) -> tuple[Parsed, dict[str, str]]:
         "etag": info.etag,
         "content-type": content_type,
     } | {f"x-amz-meta-{k}": v for k, v in metadata.items()}
+    for header, value in (info.headers or {}).items():
+        headers[header] = value
+        if header in _KEPT_FIELDS:
+            fields[_KEPT_FIELDS[header]] = value
+        elif header == "expires":  # botocore: the date when it reads as one, and the text
+            fields["ExpiresString"] = value
+            with contextlib.suppress(TypeError, ValueError):
+                fields["Expires"] = parsedate_to_datetime(value)
     return fields, headers
 
 

@@ -51,6 +51,7 @@ class Upload:
     key: str
     content_type: str | None
     user_metadata: Mapping[str, str]
+    headers: Mapping[str, str]  # those S3 keeps: Cache-Control, Expires, ...
     initiated: datetime
     directory: Path
     parts: dict[int, Part] = field(default_factory=dict)
@@ -70,13 +71,25 @@ class Uploads:
         weakref.finalize(self, _remove, self._root)
 
     def start(
-        self, bucket: str, key: str, content_type: str | None, user_metadata: Mapping[str, str]
+        self,
+        bucket: str,
+        key: str,
+        content_type: str | None,
+        user_metadata: Mapping[str, str],
+        headers: Mapping[str, str],
     ) -> Upload:
         upload_id = secrets.token_urlsafe(48)
         directory = self._root / secrets.token_hex(8)
         directory.mkdir()
         upload = Upload(
-            upload_id, bucket, key, content_type, dict(user_metadata), datetime.now(UTC), directory
+            upload_id,
+            bucket,
+            key,
+            content_type,
+            dict(user_metadata),
+            dict(headers),
+            datetime.now(UTC),
+            directory,
         )
         with self._lock:
             self._uploads[upload_id] = upload

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
+from gunicorn.http import message, parser  # type: ignore[import-untyped]
 
 from deltaglider.app.gateway.app import ACCESS_LOGGER, Gateway
 
@@ -38,11 +39,23 @@ def run(config: ServerConfig, build: Callable[[Path], Gateway]) -> None:
     where the workers' metrics meet (removed when the server stops)."""
     shared = Path(tempfile.mkdtemp(prefix="deltaglider-metrics-"))
     arbiter = os.getpid()
+    parser.RequestParser.mesg_class = _S3Request
     try:
         _Server(config, lambda: build(shared)).run()
     finally:
         if os.getpid() == arbiter:  # a worker leaves through here too, when it exits
             shutil.rmtree(shared, ignore_errors=True)
+
+
+class _S3Request(message.Request):  # type: ignore[misc]
+    """gunicorn's request, but an `Expect` other than 100-continue is ignored, as S3
+    ignores it (s3-tests: PUT with `Expect: 200` succeeds), where gunicorn answers 417
+    with an HTML page no S3 client can read."""
+
+    def _apply_header_policy(self, name: str, value: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "EXPECT" and value.strip().lower() != "100-continue":
+            return (name, value)
+        return super()._apply_header_policy(name, value, *args, **kwargs)
 
 
 class _Server(BaseApplication):  # type: ignore[misc]  # gunicorn has no type hints
