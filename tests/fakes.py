@@ -17,7 +17,7 @@ from deltaglider.core.gc import Collector, GcReport
 from deltaglider.core.models import ObjectKey, PutResult
 from deltaglider.core.policy import DeltaPolicy
 from deltaglider.core.service import DeltaService
-from deltaglider.ports import ContainerPort
+from deltaglider.ports import ArchivePort, ContainerPort, DiffPort
 
 
 class ZlibDictCodec:
@@ -59,8 +59,12 @@ def make_service(
     max_ratio: float = 0.5,
     references: str = "adaptive",
     containers: Mapping[str, ContainerPort] | None = None,
+    archive: ArchivePort | None = None,
+    diff: DiffPort | None = None,
     tool: str = "deltaglider/test",
 ) -> tuple[DeltaService, InMemoryStorage, ZlibDictCodec]:
+    """A service over in-memory storage; `diff` replaces the pure-Python codec (which is
+    still returned, unused) where a test needs a real one."""
     storage = storage or InMemoryStorage()
     if "bucket" not in storage.buckets:
         storage.create_bucket("bucket")
@@ -68,7 +72,7 @@ def make_service(
     service = DeltaService(
         storage=storage,
         buckets=storage,
-        diff=codec,
+        diff=diff or codec,
         hasher=Sha256Hasher(),
         cache=FilesystemCache(),
         clock=SteppingClock(),
@@ -77,6 +81,7 @@ def make_service(
         policy=DeltaPolicy(max_ratio=max_ratio, references=references),
         tool=tool,
         containers=containers,
+        archive=archive,
     )
     return service, storage, codec
 

@@ -217,7 +217,8 @@ def test_cp_down_gives_the_files_back_byte_for_byte(
 
 
 def test_verify_and_stats_after_upload(backend: Backend, work: Path, releases: list[Path]) -> None:
-    """verify checks each object's SHA256; stats reports the prefix, all deltas."""
+    """verify checks each object's SHA256; stats reports the prefix, all deltas, all of
+    the zip's content but the reference's own, and the reference's bytes."""
     env, bucket = backend.subprocess_env(), backend.bucket
     upload_releases(backend, releases, work)
 
@@ -232,12 +233,14 @@ def test_verify_and_stats_after_upload(backend: Backend, work: Path, releases: l
         "PREFIX",
         "OBJECTS",
         "DELTAS",
+        "CONTENT",
+        "REFS",
         "LOGICAL",
         "STORED",
         "SAVED",
     ]
-    assert re.match(rf"\s*{bucket}\s+releases/\s+4\s+4\s", table[2]), table
-    assert re.match(r"\s*TOTAL\s+4\s+4\s", table[-1]), table
+    assert re.match(rf"\s*{bucket}\s+releases/\s+4\s+4\s+3\s+\d", table[2]), table
+    assert re.match(r"\s*TOTAL\s+4\s+4\s+3\s", table[-1]), table
 
     report = json.loads("\n".join(succeed(["stats", "--json", f"s3://{bucket}/"], env, work)))
     [row] = report["buckets"][0]["prefixes"]
@@ -248,6 +251,9 @@ def test_verify_and_stats_after_upload(backend: Backend, work: Path, releases: l
         4,
         1,
     )
+    assert row["content_deltas"] == 3
+    # the first release, stored compressed (half of each of its files is zeros)
+    assert 0 < row["reference_bytes"] < releases[0].stat().st_size
     assert row["logical_bytes"] == logical
     assert row["stored_bytes"] < logical / 2
     assert report["total"]["saved_bytes"] == logical - row["stored_bytes"]

@@ -58,7 +58,9 @@ def test_unrelated_content_becomes_a_new_reference(backend: Backend, tmp_path: P
     other = random_file(tmp_path / "b.bin", 100_000, seed=2)
     result = put_file(service, other, ObjectKey(backend.bucket, "b.bin"))
     assert (result.stored_as, result.reason) == (StoredAs.DELTA, "new reference")
-    assert result.stored_size < 1_000  # against itself
+    # its bytes, as a reference, and its delta against itself
+    assert result.reference_size == 100_000
+    assert result.stored_size - result.reference_size < 1_000
     storage = backend.storage()
     references = [k.key for k in storage.list(backend.bucket, "reference") if k.size == 100_000]
     assert len(references) == 2
@@ -115,7 +117,9 @@ def test_gzip_files_delta_their_content_and_rebuild_exactly(
     for result in results:
         info = storage.head(backend.bucket, result.stored_key)
         assert info is not None
-        assert read_delta(info.metadata, info.key).container == "gzip"
+        # the first is the reference's own delta, of its raw bytes
+        expected = "archive" if result is not results[0] else None
+        assert read_delta(info.metadata, info.key).container == expected
     # Raw deltas of gzip streams are near the file's size; these are of the tar inside.
     assert all(r.stored_size < r.file_size * 0.05 for r in results[1:])
     reader = backend.service()

@@ -11,11 +11,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import Progress
 
+from deltaglider.adapters.archive_container import ArchiveContainer
 from deltaglider.adapters.sha256 import Sha256Hasher
 from deltaglider.adapters.zstd_codec import ZstdCodec
 from deltaglider.app.cli.transfers import _Share
 from deltaglider.core import progress
 from deltaglider.core.spool import spool
+from tests.artifacts import wheel
 
 MIB = 1024 * 1024
 
@@ -94,3 +96,18 @@ def test_work_in_another_thread_is_not_this_transfers() -> None:
         other.join()
     progress.advance(7)  # nobody watching
     assert counts == [3]
+
+
+def test_rebuilding_a_container_reports_the_bytes_it_writes(tmp_path: Path) -> None:
+    """A content delta's download spends most of its time re-deflating entries: the bar
+    moves while the file is rebuilt."""
+    reference = wheel(tmp_path / "pkg-1.0.whl", 0)
+    version = wheel(tmp_path / "pkg-1.1.whl", 1)
+    container = ArchiveContainer()
+    assert container.unpack(version, reference, tmp_path / "form", tmp_path / "base")
+    counts: list[int] = []
+    with progress.watched(counts.append):
+        container.rebuild(tmp_path / "form", reference, tmp_path / "back")
+    assert (tmp_path / "back").read_bytes() == version.read_bytes()
+    assert sum(counts) == version.stat().st_size
+    assert len(counts) > 1

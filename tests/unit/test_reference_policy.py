@@ -9,7 +9,7 @@ from pathlib import Path
 from deltaglider.adapters.memory import InMemoryStorage
 from deltaglider.core.metadata import read_delta
 from deltaglider.core.models import ObjectKey, StoredAs, is_reference_key
-from deltaglider.core.policy import DRIFT_FLOOR, DeltaPolicy
+from deltaglider.core.policy import DeltaPolicy
 from tests.fakes import make_service, put_file
 
 SIZE = 20_000  # below the fake codec's 32 KiB dictionary: a delta's size tracks the change
@@ -50,9 +50,11 @@ def test_policy_starts_a_new_reference_on_an_unusable_or_drifted_delta() -> None
     policy = DeltaPolicy(max_ratio=0.5)
     assert policy.starts_new_reference(0.6, None)
     assert not policy.starts_new_reference(0.4, None)  # no history: nothing to compare with
-    assert policy.starts_new_reference(0.3, 0.05)
-    assert not policy.starts_new_reference(0.3, 0.2)  # within twice the usual
-    assert not policy.starts_new_reference(DRIFT_FLOOR / 2, 0.001)  # too small to pay off
+    # pays for itself within 3 versions: 3 x (0.4 - 0.05) >= 1 - 0.05
+    assert policy.starts_new_reference(0.4, 0.05)
+    assert not policy.starts_new_reference(0.3, 0.05)  # 3 x 0.25 < 0.95: would not pay
+    assert not policy.starts_new_reference(0.45, 0.2)  # nor against a larger usual delta
+    assert not policy.starts_new_reference(0.3, 0.001)
     first = DeltaPolicy(max_ratio=0.5, references="first")
     assert not first.starts_new_reference(0.9, 0.01)
 
@@ -84,11 +86,11 @@ def test_an_unrelated_version_becomes_a_new_reference_and_old_deltas_keep_theirs
     check_all_rebuild(storage, files, tmp_path)
 
 
-def test_drift_past_twice_the_usual_delta_starts_a_new_reference(tmp_path: Path) -> None:
+def test_drift_that_would_pay_for_a_new_reference_starts_one(tmp_path: Path) -> None:
     service, storage, _ = make_service()
     base = random.Random(1).randbytes(SIZE)
     names = [f"r/app-1.{v}.bin" for v in range(6)]
-    changes = [0.0, 0.03, 0.04, 0.03, 0.35, 0.36]  # version 4 drifts; 5 follows it
+    changes = [0.0, 0.03, 0.04, 0.03, 0.45, 0.36]  # version 4 drifts; 5 follows it
     files = {}
     for index, (name, changed) in enumerate(zip(names, changes, strict=True)):
         source = base if index < 5 else files[names[4]].read_bytes()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from deltaglider import __version__
+from deltaglider.adapters.archive_lazy import LazyArchive
 from deltaglider.adapters.cache_encrypted import EncryptedCache
 from deltaglider.adapters.cache_fs import FilesystemCache
 from deltaglider.adapters.cache_memory import MemoryCache
@@ -52,6 +53,7 @@ def build_service(
         diff=codecs[settings.codec],
         codecs=codecs,
         containers=containers,
+        archive=LazyArchive(),
         hasher=Sha256Hasher(),
         cache=build_cache(settings, logger),
         clock=UtcClock(),

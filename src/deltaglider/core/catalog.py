@@ -30,6 +30,7 @@ from deltaglider.core.metadata import read_delta, stored_kind
 from deltaglider.core.models import (
     DELTA_SUFFIX,
     INDEX_NAME,
+    DeltaForm,
     DeltaSpace,
     LogicalObject,
     SpaceStats,
@@ -163,6 +164,7 @@ class Catalog:
                     stored_as=StoredAs.DIRECT if whole else stored_as,
                     stored_size=entry.size,
                     etag=quoted(known.file_etag),
+                    form=None if whole else known.form,
                 )
             head = self.storage.head(bucket, entry.key)
         return self._from_metadata(listed, entry, stored_as, head)
@@ -178,7 +180,7 @@ class Catalog:
         if head is None:  # gone since it was listed: what the listing said
             return listed(entry.size, stored_as=stored_as, stored_size=entry.size,
                           etag=entry.etag)  # fmt: skip
-        size, etag = entry.size, entry.etag
+        size, etag, form = entry.size, entry.etag, None
         if stored_as is StoredAs.DELTA and stored_kind(head.metadata) == "direct":
             stored_as = StoredAs.DIRECT  # a reserved name, stored whole
         attributes = read_attributes(head.metadata)
@@ -189,6 +191,7 @@ class Catalog:
                 self.logger.warning("s3://%s: %s", entry.key, exc)
             else:
                 size, etag = meta.size, quoted(attributes.etag or etag_for(meta.sha256))
+                form = DeltaForm.CONTENT if meta.container else DeltaForm.RAW
         elif attributes.etag is not None:
             etag = quoted(attributes.etag)
         return listed(
@@ -198,6 +201,7 @@ class Catalog:
             etag=etag,
             content_type=attributes.content_type,
             user_metadata=attributes.user_metadata,
+            form=form,
             headers=attributes.headers,
             part_sizes=attributes.part_sizes,
         )
@@ -215,10 +219,13 @@ class Catalog:
             needed = _needs_index(entry) and logical_key(entry.key) is not None
             logical = self.logical(bucket, entry, indexes.get(folder) if needed else {})
             if logical is None:
-                tally.references += is_reference_key(entry.key)
+                if is_reference_key(entry.key):
+                    tally.references += 1
+                    tally.reference_bytes += entry.size
             else:
                 tally.objects += 1
                 tally.deltas += logical.stored_as is StoredAs.DELTA
+                tally.content_deltas += logical.form == DeltaForm.CONTENT
                 tally.logical_bytes += logical.size
         return [tally.freeze(folder) for folder, tally in sorted(tallies.items())]
 
@@ -368,6 +375,8 @@ class _Tally:
     references: int = 0
     logical_bytes: int = 0
     stored_bytes: int = 0
+    content_deltas: int = 0
+    reference_bytes: int = 0
 
     def freeze(self, prefix: str) -> SpaceStats:
         return SpaceStats(
@@ -377,4 +386,6 @@ class _Tally:
             self.references,
             self.logical_bytes,
             self.stored_bytes,
+            self.content_deltas,
+            self.reference_bytes,
         )

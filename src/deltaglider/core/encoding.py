@@ -1,27 +1,47 @@
 """Encoding and decoding deltas: of a file's raw bytes, or of a container's content.
 
 A delta is made with the codec that writes new deltas and decoded with the one its
-metadata names. For a compressed container (a `.tar.gz`) whose stream rebuilds
-bit-exactly from its content, the delta is of the uncompressed content against the
-uncompressed reference, and the container's recipe rewraps it (docs/FORMAT.md, 8-9).
-Nothing is stored that has not been decoded and checked first.
+metadata names. A container (a zip, wheel or jar, a `.tar.gz`, nested ones too) is
+delta'd by its content: the delta is of its content form, made against the reference
+and lined up with it, against the part of the reference it needs (ArchivePort;
+docs/FORMAT.md, 8-9). A gzip file too large for that has the delta of its uncompressed
+content, rewrapped by a recipe in its metadata, as before. Nothing is stored that has
+not been decoded, rebuilt and checked first.
 """
 
 from __future__ import annotations
 
+import re
+import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import BinaryIO
 
 from deltaglider.core.errors import DiffError, DiffToolMissing, FormatError, IntegrityError
 from deltaglider.core.metadata import DeltaMeta, recipe_fits
 from deltaglider.core.policy import DeltaPolicy
-from deltaglider.ports import ContainerPort, DiffPort, HashPort, LoggerPort
+from deltaglider.core.sketch import Sketch
+from deltaglider.ports import (
+    ArchivePort,
+    ContainerPort,
+    DiffPort,
+    HashPort,
+    LoggerPort,
+    Unpacked,
+)
+
+ARCHIVE_RECIPE = re.compile(r"v(?P<version>[0-9]{1,4})")
+ARCHIVE_MAGIC = b"DGCD\x01"  # an archive delta's header, version 1
+PACKING_CODEC = "zstd"  # a reference that compresses well is stored as its frame
+PACKS = 0.9  # of the file's size: below this the frame is stored instead
+SAMPLE = 1024 * 1024  # bytes compressed first to judge whether the whole file would
+CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)
 class Content:
-    """A container file's uncompressed content, and the proven recipe that rewraps it."""
+    """A gzip file's uncompressed content, and the proven recipe that rewraps it."""
 
     container: ContainerPort
     path: Path
@@ -29,13 +49,37 @@ class Content:
     recipe: str
 
 
+@dataclass
+class Target:
+    """A file being stored, and what encoding learnt of it (kept across attempts)."""
+
+    path: Path
+    sha256: str
+    name: str
+    work: Path
+    gzip: Content | None = None
+    gzip_tried: bool = False
+    sketch: Sketch | None = None
+    sketched: bool = False
+    thorough: bool = False  # a quick recipe failed: every recipe proven on its whole stream
+    # Nothing in it opened (no container, or no stream a recipe rebuilds, stored or
+    # copied): against another reference its form could at most copy compressed bytes,
+    # which a raw delta finds as well, so it is not made again (an npm tarball).
+    opened_nothing: bool = False
+
+
 @dataclass(frozen=True)
 class Encoded:
-    """A delta checked to rebuild its file; `content` set when it is of the content."""
+    """A delta checked to rebuild its file, and how: of the raw bytes (`container`
+    None), of a container's content form (`unpacked` says what it holds), or of a gzip
+    file's uncompressed content."""
 
     path: Path
     size: int
-    content: Content | None
+    container: str | None = None
+    recipe: str | None = None
+    unpacked: Unpacked | None = None
+    proven: bool = False  # decoded and its file rebuilt exactly (Encoder.checked)
 
 
 class Encoder:
@@ -47,6 +91,7 @@ class Encoder:
         diff: DiffPort,
         codecs: Mapping[str, DiffPort],
         containers: Mapping[str, ContainerPort],
+        archive: ArchivePort | None,
         hasher: HashPort,
         policy: DeltaPolicy,
         logger: LoggerPort,
@@ -55,6 +100,7 @@ class Encoder:
         self.diff = diff
         self.codecs = {diff.codec: diff, **codecs}
         self.containers = dict(containers)
+        self.archive = archive
         self.hasher = hasher
         self.policy = policy
         self.logger = logger
@@ -65,79 +111,196 @@ class Encoder:
         """The codec new deltas are made with."""
         return self.diff.codec
 
-    def unwrap(self, source: Path, name: str, work: Path) -> Content | None:
-        """The file's uncompressed content, when it is a container that can be rebuilt
-        byte for byte from it (the recipe is found and proven once per upload)."""
-        kind = self.policy.container_for(name)
+    def target(self, source: Path, sha256: str, name: str, work: Path) -> Target:
+        return Target(source, sha256, name, work)
+
+    def sketch(self, target: Target) -> Sketch | None:
+        """The file's content sketch (made once per upload), None without an archive
+        port to see inside files."""
+        if not target.sketched:
+            target.sketched = True
+            if self.archive is not None:
+                target.sketch = Sketch.of(self.archive.features(target.path))
+        return target.sketch
+
+    # ----------------------------------------------------------------- encoding
+
+    def encode(self, reference: Path, target: Target) -> Encoded:
+        """A delta of the file against `reference`: of its content where it is a
+        container that rebuilds exactly, else of its raw bytes. Not yet proven: the
+        caller decides whether to keep it, then has it `checked` before storing it."""
+        found = self._try_archive(reference, target, thorough=target.thorough)
+        if found is not None:
+            return found
+        delta = _fresh(target.work / "target.delta")
+        content = self._gzip_content(target)
+        if content is not None:
+            ref_inner = _fresh(target.work / "reference.inner")
+            if content.container.decompress(reference, ref_inner):
+                self.diff.encode(ref_inner, content.path, delta)
+                size = delta.stat().st_size
+                return Encoded(delta, size, content.container.kind, content.recipe)
+        self.diff.encode(reference, target.path, delta)
+        return Encoded(delta, delta.stat().st_size)
+
+    def checked(self, encoded: Encoded, reference: Path, target: Target) -> Encoded:
+        """The delta, decoded (and its file rebuilt) as a reader would and its SHA256
+        compared: what is stored must rebuild exactly. An archive delta's recipes were
+        checked on their streams' starts only; if the rebuild fails, the form is made
+        again with every recipe proven on its whole stream (or, when nothing in the
+        file then opens, a delta of its raw bytes is made): the caller gets another
+        delta back, and decides again whether to keep it."""
+        if encoded.proven:
+            return encoded
+        work = target.work
+        if self.archive is not None and encoded.container == self.archive.kind:
+            if self._rebuilds(reference, encoded.path, target):
+                return replace(encoded, proven=True)
+            self.logger.debug("%s: a recipe did not rebuild its whole stream", target.name)
+            target.thorough = True
+            again = self.encode(reference, target)
+            return self.checked(again, reference, target)
+        if encoded.container is not None and target.gzip is not None:
+            inner = _fresh(work / "reference.inner")
+            if not target.gzip.container.decompress(reference, inner):
+                raise IntegrityError(f"{target.name}: its reference no longer decompresses")
+            self._check_round_trip(inner, encoded.path, target.gzip.sha256, work)
+        else:
+            self._check_round_trip(reference, encoded.path, target.sha256, work)
+        return replace(encoded, proven=True)
+
+    def packed_reference(self, target: Target) -> tuple[Path, str] | None:
+        """A zstd frame of a file that becomes a reference, when that is at most PACKS
+        of its size (an uncompressed tar, an image, a binary): stored instead of the
+        file, checked to decode to it first. None when it would not pay (a zip, a gzip),
+        judged on the first SAMPLE bytes before the whole file is compressed."""
+        codec = self.codecs.get(PACKING_CODEC)
+        if codec is None:
+            return None
+        work = target.work
+        empty = work / "empty"
+        empty.write_bytes(b"")
+        with target.path.open("rb") as source:
+            (work / "sample").write_bytes(source.read(SAMPLE))
+        codec.encode(empty, work / "sample", _fresh(work / "sample.packed"))
+        if (work / "sample.packed").stat().st_size > PACKS * (work / "sample").stat().st_size:
+            return None
+        packed = _fresh(work / "reference.packed")
+        codec.encode(empty, target.path, packed)
+        if packed.stat().st_size > PACKS * target.path.stat().st_size:
+            return None
+        codec.decode(empty, packed, _fresh(work / "check"))
+        if self.hasher.file_sha256(work / "check") != target.sha256:
+            raise IntegrityError(f"{codec.codec} produced a frame that does not decode")
+        return packed, codec.codec
+
+    def self_delta(self, target: Target) -> Encoded:
+        """The (tiny) delta of a file that becomes a reference, against itself: of its
+        raw bytes, so reading it back needs nothing inflated. Checked."""
+        delta = _fresh(target.work / "own.delta")
+        self.diff.encode(target.path, target.path, delta)
+        self._check_round_trip(target.path, delta, target.sha256, target.work)
+        return Encoded(delta, delta.stat().st_size, proven=True)
+
+    def _try_archive(self, reference: Path, target: Target, thorough: bool) -> Encoded | None:
+        """The delta of a container's content form against the part of the reference
+        it needs; None when the file is not a container looked into (or nothing in it
+        could be opened)."""
+        if self.archive is None or not self.policy.unwrap_containers or target.opened_nothing:
+            return None
+        work = target.work
+        form, base = _fresh(work / "target.form"), _fresh(work / "reference.base")
+        unpacked = self.archive.unpack(target.path, reference, form, base, thorough=thorough)
+        if unpacked is None or unpacked.copied + unpacked.deflated + unpacked.stored == 0:
+            target.opened_nothing = True
+            return None  # nothing in it opened: its raw bytes delta as well
+        coded = _fresh(work / "target.coded")
+        self.diff.encode(base, form, coded)
+        delta = _fresh(work / "target.delta")
+        header = archive_header(unpacked.needs, self.hasher.file_sha256(base))
+        with delta.open("wb") as out, coded.open("rb") as body:
+            out.write(header)
+            shutil.copyfileobj(body, out, CHUNK)
+        recipe = f"v{self.archive.version}"
+        return Encoded(delta, delta.stat().st_size, self.archive.kind, recipe, unpacked)
+
+    def _rebuilds(self, reference: Path, delta: Path, target: Target) -> bool:
+        """Whether an archive delta rebuilds the file exactly, read as a reader would."""
+        check = _fresh(target.work / "check")
+        try:
+            self._rebuild_archive(reference, self.diff, delta, check, target.work)
+            return self.hasher.file_sha256(check) == target.sha256
+        finally:
+            check.unlink(missing_ok=True)
+
+    def _gzip_content(self, target: Target) -> Content | None:
+        """A gzip file's uncompressed content, when a recipe rebuilds the file from it
+        (found and proven once per upload)."""
+        if not target.gzip_tried:
+            target.gzip_tried = True
+            target.gzip = self._unwrap_gzip(target)
+        return target.gzip
+
+    def _unwrap_gzip(self, target: Target) -> Content | None:
+        kind = self.policy.container_for(target.name)
         container = self.containers.get(kind) if kind else None
         if container is None:
             return None
-        inner = work / "target.inner"
-        if not container.decompress(source, inner):
+        inner = target.work / "target.inner"
+        if not container.decompress(target.path, inner):
             return None
-        recipe = container.find_recipe(source, inner)
+        recipe = container.find_recipe(target.path, inner)
         if recipe is None or not recipe_fits(
             recipe, container=container.kind, codec=self.codec, tool=self.tool
         ):
             self.logger.debug(
                 "%s cannot be rebuilt bit-exactly, or its recipe does not fit S3's "
                 "metadata: raw delta",
-                name,
+                target.name,
             )
             inner.unlink()
             return None
         return Content(container, inner, self.hasher.file_sha256(inner), recipe)
 
-    def encode(
-        self, reference: Path, source: Path, sha256: str, content: Content | None, work: Path
-    ) -> Encoded:
-        """A delta of `source` against `reference` (of the uncompressed content where both
-        sides unwrap), checked to rebuild the file exactly."""
-        delta = work / "target.delta"
-        if content is not None:
-            ref_inner = work / "reference.inner"
-            if content.container.decompress(reference, ref_inner):
-                self.diff.encode(ref_inner, content.path, delta)
-                self._check_round_trip(ref_inner, delta, content.sha256, work)
-                return Encoded(delta, delta.stat().st_size, content)
-        self.diff.encode(reference, source, delta)
-        self._check_round_trip(reference, delta, sha256, work)
-        return Encoded(delta, delta.stat().st_size, None)
-
-    def self_delta(self, source: Path, sha256: str, content: Content | None, work: Path) -> Encoded:
-        """The (tiny) delta of a file that becomes a reference, against itself."""
-        if content is not None:
-            source, sha256 = content.path, content.sha256
-        delta = work / "own.delta"
-        self.diff.encode(source, source, delta)
-        self._check_round_trip(source, delta, sha256, work)
-        return Encoded(delta, delta.stat().st_size, content)
-
     def _check_round_trip(self, reference: Path, delta: Path, sha256: str, work: Path) -> None:
         """Decode a fresh delta before storing it: what is stored must rebuild exactly.
-        (For a container's content, `sha256` is the content's: its recipe was proven to
+        (For a gzip file's content, `sha256` is the content's: its recipe was proven to
         rebuild the file from exactly those bytes.)"""
-        out = work / "check"
+        out = _fresh(work / "check")
         self.diff.decode(reference, delta, out)
         if self.hasher.file_sha256(out) != sha256:
             raise IntegrityError(f"{self.codec} produced a delta that does not round-trip")
         out.unlink()
 
+    # ----------------------------------------------------------------- decoding
+
     def check_decodable(self, meta: DeltaMeta, label: str) -> None:
         """FormatError, before anything is fetched, for a delta this reader cannot
-        decode: an unknown codec or container."""
+        decode: an unknown codec, container or content form version."""
         if meta.codec not in self.codecs:
             raise FormatError(f"{label} was encoded with unknown codec {meta.codec!r}")
-        if meta.container is not None and (
-            meta.container not in self.containers or meta.recipe is None
-        ):
+        if meta.container is None:
+            return
+        if self.archive is not None and meta.container == self.archive.kind:
+            match = ARCHIVE_RECIPE.fullmatch(meta.recipe or "")
+            if match is None:
+                raise FormatError(f"{label} has a malformed content form recipe")
+            if int(match["version"]) != self.archive.version:
+                raise FormatError(
+                    f"{label} is stored in content form version {match['version']}; this "
+                    f"DeltaGlider reads version {self.archive.version}: upgrade DeltaGlider"
+                )
+        elif meta.container not in self.containers or meta.recipe is None:
             raise FormatError(f"{label} is stored in unknown container {meta.container!r}")
 
     def decode(self, meta: DeltaMeta, reference: Path, delta: Path, out: Path, work: Path) -> None:
-        """Rebuild a delta's file into `out`: decode it against its reference (unwrapped
-        first when the delta is of a container's content), then rewrap it. A delta that
-        does not decode is damaged: IntegrityError."""
+        """Rebuild a delta's file into `out`: decode it against its reference (its base
+        form, or its uncompressed content, when the delta is of a container's), then
+        rebuild the container. A delta that does not decode is damaged: IntegrityError."""
         codec = self.codecs[meta.codec]
+        if self.archive is not None and meta.container == self.archive.kind:
+            self._rebuild_archive(reference, codec, delta, out, work)
+            return
         try:
             if meta.container is None or meta.recipe is None:
                 codec.decode(reference, delta, out)
@@ -151,3 +314,74 @@ class Encoder:
             raise
         except DiffError as exc:
             raise IntegrityError(f"the stored delta is damaged ({exc})") from None
+
+    def _rebuild_archive(
+        self, reference: Path, codec: DiffPort, delta: Path, out: Path, work: Path
+    ) -> None:
+        """Make the part of the reference the delta needs, decode the content form
+        against it, and rebuild the file from the form."""
+        assert self.archive is not None
+        coded, base = _fresh(work / "object.coded"), _fresh(work / "object.base")
+        form = _fresh(work / "object.form")
+        try:
+            with delta.open("rb") as source:
+                needs, base_sha256 = read_archive_header(source)
+                with coded.open("wb") as body:
+                    shutil.copyfileobj(source, body, CHUNK)
+            self.archive.base(reference, needs, base)
+            if self.hasher.file_sha256(base) != base_sha256:
+                raise FormatError(
+                    "the part of the reference it needs is not what its writer made (a "
+                    "DeltaGlider whose content forms differ from this one's, or damage)"
+                )
+            codec.decode(base, coded, form)
+            self.archive.rebuild(form, reference, out)
+        except DiffToolMissing:
+            raise
+        except (DiffError, FormatError) as exc:
+            raise IntegrityError(f"the stored delta is damaged ({exc})") from None
+        finally:
+            for path in (coded, base, form):
+                path.unlink(missing_ok=True)
+
+
+def archive_header(needs: bytes, base_sha256: str) -> bytes:
+    """What an archive delta starts with: which part of the reference it was made
+    against, and that part's SHA256 (docs/FORMAT.md 9.1)."""
+    return ARCHIVE_MAGIC + _varint(len(needs)) + needs + bytes.fromhex(base_sha256)
+
+
+def read_archive_header(source: BinaryIO) -> tuple[bytes, str]:
+    """The needs and base SHA256 an archive delta starts with; FormatError when it does
+    not start with such a header."""
+    if source.read(len(ARCHIVE_MAGIC)) != ARCHIVE_MAGIC:
+        raise FormatError("no archive delta header")
+    length = shift = 0
+    while True:
+        byte = source.read(1)
+        if not byte or shift > 28:
+            raise FormatError("malformed archive delta header")
+        length |= (byte[0] & 0x7F) << shift
+        shift += 7
+        if not byte[0] & 0x80:
+            break
+    needs = source.read(length)
+    digest = source.read(32)
+    if len(needs) != length or len(digest) != 32:
+        raise FormatError("truncated archive delta header")
+    return needs, digest.hex()
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _fresh(path: Path) -> Path:
+    """`path`, with whatever an earlier attempt left there removed."""
+    path.unlink(missing_ok=True)
+    return path

@@ -28,7 +28,8 @@ gateway as S3's XML, a client as botocore's ClientError.
     │   ├── CredentialsError    403 AccessDenied        no credentials, or rejected (its code)
     │   └── EndpointError       503 ServiceUnavailable  the endpoint cannot be reached
     ├── IntegrityError          500 InternalError       bytes that do not match their SHA256
-    │   └── ReferenceMissing    500 InternalError       a delta's reference is not in the store
+    │   ├── ReferenceMissing    500 InternalError       a delta's reference is not in the store
+    │   └── ReferenceChanged    500 InternalError       a reference's key holds other bytes
     ├── FormatError             500 InternalError       stored metadata that cannot be understood
     ├── RequestError            400 InvalidRequest      a request that cannot be served as asked
     │   ├── IncompleteBody      400 IncompleteBody      a body not of its declared size
@@ -313,6 +314,11 @@ class ReferenceMissing(IntegrityError):
             bucket=bucket,
             key=key,
         )
+
+
+class ReferenceChanged(IntegrityError):
+    """The reference at a key is not the one asked for (its SHA256 differs): damaged, or
+    removed and another written there since it was listed."""
 
 
 class FormatError(DeltaGliderError):

@@ -28,6 +28,7 @@ class IndexEntry:
     ref: str | None = None  # the reference's name within the DeltaSpace
     delta_size: int | None = None
     file_etag: str | None = None  # the logical object's ETag (unquoted), as HEAD gives it
+    form: str | None = None  # a delta's: "raw" or "content" (models.DeltaForm)
 
 
 class FolderIndexes:
@@ -70,6 +71,7 @@ def parse_index(data: bytes) -> dict[str, IndexEntry]:
                 str(e["ref"]) if "ref" in e else None,
                 int(e["delta_size"]) if "delta_size" in e else None,
                 str(e["file_etag"]) if "file_etag" in e else None,
+                str(e["form"]) if "form" in e else None,
             )
             for name, e in document["entries"].items()
         }
@@ -97,4 +99,6 @@ def _rendered(entry: IndexEntry) -> dict[str, str | int]:
         fields["delta_size"] = entry.delta_size
     if entry.file_etag is not None:
         fields["file_etag"] = entry.file_etag
+    if entry.form is not None:
+        fields["form"] = entry.form
     return fields

@@ -24,6 +24,7 @@ FORMAT_VERSION = 1
 PREFIX = "dg-"
 DEFAULT_CODEC = "xdelta3"  # the only codec before codecs were recorded
 NAME_KEY = "dg-original-name"
+SKETCH_KEY = "dg-sketch"
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _SAFE = HEADER_SAFE
@@ -38,6 +39,8 @@ class ReferenceMeta:
     size: int | None
     created_at: datetime | None
     tool: str
+    sketch: str | None = None  # the content's similarity sketch (core/sketch.py)
+    encoding: str | None = None  # the codec whose frame of the file is stored, if any
 
     def to_metadata(self) -> dict[str, str]:
         """The name, which the reference policy matches by its start, is shortened if
@@ -45,6 +48,10 @@ class ReferenceMeta:
         meta = _written(
             "reference", self.tool, self.name, self.sha256, self.size, None, self.created_at
         )
+        if self.encoding is not None:
+            meta["dg-encoding"] = self.encoding
+        if self.sketch is not None:
+            meta[SKETCH_KEY] = self.sketch
         excess = metadata_size(meta) - METADATA_LIMIT
         if excess > 0:
             meta[NAME_KEY] = _shortened(self.name, len(meta[NAME_KEY]) - excess)
@@ -121,6 +128,8 @@ def read_reference(meta: Mapping[str, str]) -> ReferenceMeta:
         size=fields.optional_int("file-size"),
         created_at=fields.optional_time("created-at"),
         tool=fields.text("tool"),
+        sketch=fields.get("sketch"),
+        encoding=fields.get("encoding"),
     )
 
 

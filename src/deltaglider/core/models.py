@@ -145,6 +145,13 @@ class StoredAs(StrEnum):
     DIRECT = "direct"
 
 
+class DeltaForm(StrEnum):
+    """What a delta is of: the file's raw bytes, or a container's content."""
+
+    RAW = "raw"
+    CONTENT = "content"
+
+
 @dataclass(frozen=True)
 class LogicalObject:
     """An object as users see it: its own name, size, time and ETag, never the stored
@@ -161,6 +168,7 @@ class LogicalObject:
     etag: str  # quoted, as S3 sends it
     content_type: str | None = None
     user_metadata: Mapping[str, str] | None = None
+    form: str | None = None  # a delta's: DeltaForm, when the index or metadata tells
     headers: Mapping[str, str] | None = None
     part_sizes: tuple[int, ...] = ()
 
@@ -186,10 +194,13 @@ class PutResult:
     stored_key: str
     file_size: int
     file_sha256: str
-    stored_size: int
+    stored_size: int  # every byte this upload stored: its delta and a reference it made
     created_reference: bool
     reason: str  # why it was stored this way, for logs and `put` output
     etag: str  # the logical object's ETag, quoted, as S3 would answer the PUT
+    reference_size: int = 0  # of stored_size, the new reference this upload made
+    form: DeltaForm | None = None  # a delta's
+    detail: str = ""  # how a content delta rebuilds it, e.g. "3 of 412 entries re-deflated"
 
     @property
     def ratio(self) -> float:
@@ -248,6 +259,8 @@ class SpaceStats:
     references: int
     logical_bytes: int
     stored_bytes: int
+    content_deltas: int = 0  # of deltas, those of a container's content
+    reference_bytes: int = 0  # of stored_bytes, the references'
 
     @classmethod
     def combined(cls, prefix: str, rows: Sequence[SpaceStats]) -> SpaceStats:
@@ -259,6 +272,8 @@ class SpaceStats:
             sum(r.references for r in rows),
             sum(r.logical_bytes for r in rows),
             sum(r.stored_bytes for r in rows),
+            sum(r.content_deltas for r in rows),
+            sum(r.reference_bytes for r in rows),
         )
 
     @property

@@ -9,13 +9,14 @@ from deltaglider.core.models import DELTA_SUFFIX, is_internal_name
 
 # Archives and binaries: versions of these differ little, and compress poorly otherwise.
 DELTA_EXTENSIONS: tuple[str, ...] = (
-    ".zip", ".jar", ".war", ".ear", ".whl", ".egg", ".nupkg",
+    ".zip", ".jar", ".war", ".ear", ".whl", ".egg", ".nupkg", ".xpi", ".aar",
     ".tar", ".tgz", ".tar.gz", ".gz", ".bz2", ".xz", ".zst", ".7z", ".rar",
     ".deb", ".rpm", ".apk", ".aab", ".ipa", ".dmg", ".iso", ".img", ".bin",
     ".exe", ".dll", ".so", ".msi", ".pkg", ".appimage", ".vsix", ".crx", ".gem",
 )  # fmt: skip
 
-# Compressed wrappers whose content deltas can see through (see ContainerPort).
+# Gzip files too large for the archive container (ArchivePort), whose content deltas can
+# still see through by streaming (ContainerPort).
 CONTAINER_EXTENSIONS: dict[str, str] = {".gz": "gzip", ".tgz": "gzip"}
 
 DEFAULT_MAX_RATIO = 0.5
@@ -24,12 +25,11 @@ DEFAULT_MIN_SIZE = 1024  # below this a delta's own overhead outweighs any savin
 # Reference policies: "adaptive" starts a new reference when a delta is poor; "first"
 # keeps the first file of a DeltaSpace as its only reference, as DeltaGlider 6.x did.
 REFERENCE_POLICIES = ("adaptive", "first")
-# A delta this much larger than the DeltaSpace's usual one means the releases drifted
-# away from the reference...
-DRIFT_FACTOR = 2.0
-# ...but below this fraction of the file a new reference (a whole copy) would take too
-# many versions to pay for itself.
-DRIFT_FLOOR = 0.2
+# A delta much larger than the DeltaSpace's usual one means the releases drifted away
+# from the reference; a new reference (a whole copy) is started when it would pay for
+# itself within this many more versions, were they to delta against it as the usual
+# ones do against the current reference.
+PAYBACK_VERSIONS = 3
 DRIFT_HISTORY = 3  # deltas against the current reference needed to know what is usual
 
 
@@ -49,7 +49,7 @@ class DeltaPolicy:
     max_ratio: float = DEFAULT_MAX_RATIO
     min_size: int = DEFAULT_MIN_SIZE
     references: str = "adaptive"
-    unwrap_containers: bool = True  # delta a gzip file's content (reading is unaffected)
+    unwrap_containers: bool = True  # delta a container's content (reading is unaffected)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.max_ratio <= 1.0:
@@ -77,10 +77,13 @@ class DeltaPolicy:
             return False
         if ratio > self.max_ratio:  # unusable: a new reference costs no more than storing it whole
             return True
-        return usual is not None and ratio >= DRIFT_FLOOR and ratio > DRIFT_FACTOR * usual
+        # Each later version would save (ratio - usual) of the file; the reference costs
+        # (1 - usual) of it more than this version's usual delta would.
+        return usual is not None and PAYBACK_VERSIONS * (ratio - usual) >= 1 - usual
 
     def container_for(self, name: str) -> str | None:
-        """The kind of compressed container whose content new deltas of `name` are of."""
+        """The kind of streamed container whose content new deltas of `name` are of, when
+        the archive container does not look into it."""
         if not self.unwrap_containers:
             return None
         lowered = name.lower()

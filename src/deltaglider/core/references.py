@@ -1,8 +1,9 @@
 """Choosing, creating, confirming and fetching a DeltaSpace's references.
 
-- Choosing: of the DeltaSpace's newest references, the one made from the file whose name
-  shares the longest start with the new file's (one product per prefix: the newest; `app-*`
-  and `lib-*` side by side: each its own), and what deltas against it usually weigh.
+- Choosing: of the DeltaSpace's newest references, those whose content sketch is most
+  like the new file's (core/sketch.py), and the one made from the file whose name shares
+  the longest start with the new file's (for references without a sketch); and what
+  deltas against a reference usually weigh.
 - Creating: create-only (`If-None-Match: *`), so racing uploaders agree on one; on stores
   that ignore conditional writes (found out once per bucket by a probe written twice),
   references are named by their content instead.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 
 from deltaglider.core import gc_lock
@@ -25,18 +27,22 @@ from deltaglider.core.bounded import KeyedLocks, RecentMap
 from deltaglider.core.catalog import Catalog
 from deltaglider.core.errors import (
     AlreadyExists,
+    DiffError,
     FormatError,
     IntegrityError,
     ObjectNotFound,
+    ReferenceChanged,
     ReferenceMissing,
 )
 from deltaglider.core.metadata import ReferenceMeta, read_reference
 from deltaglider.core.models import DELTA_SUFFIX, PROBE_PREFIX, DeltaSpace, is_reference_key
 from deltaglider.core.policy import DRIFT_HISTORY
 from deltaglider.core.scratch import scratch_dir
+from deltaglider.core.sketch import Sketch
 from deltaglider.ports import (
     CachePort,
     ClockPort,
+    DiffPort,
     HashPort,
     LoggerPort,
     MetricsPort,
@@ -44,7 +50,8 @@ from deltaglider.ports import (
     StoragePort,
 )
 
-RECENT_REFERENCES = 8  # references of a DeltaSpace that new deltas may be made against
+RECENT_REFERENCES = 16  # references of a DeltaSpace that new deltas may be made against
+SKETCHED_CANDIDATES = 2  # most alike references offered, beside the one chosen by name
 SPACES_REMEMBERED = 256  # DeltaSpaces (and buckets) whose references are kept
 REMEMBERED_FOR = 60.0  # seconds before another process's new reference is seen
 
@@ -63,8 +70,11 @@ class References:
         logger: LoggerPort,
         metrics: MetricsPort,
         tool: str,
+        codecs: Mapping[str, DiffPort] | None = None,
     ) -> None:
+        """`codecs` (by name) decode references stored compressed (`dg-encoding`)."""
         self.storage = storage
+        self.codecs = dict(codecs or {})
         self.catalog = catalog
         self.cache = cache
         self.hasher = hasher
@@ -82,16 +92,28 @@ class References:
 
     # ----------------------------------------------------------------- choosing
 
-    def current(self, space: DeltaSpace, name: str) -> ObjectInfo | None:
-        """The reference a new delta of file `name` is made against, None if the
-        DeltaSpace has none. Listed once per DeltaSpace (a LIST, and a HEAD per
-        reference considered) until it expires."""
+    def candidates(self, space: DeltaSpace, name: str, sketch: Sketch | None) -> list[ObjectInfo]:
+        """The references a new delta of file `name` may be made against, best first
+        (empty when the DeltaSpace has none): those whose content sketch is most like
+        the file's, then the one made from the file whose name shares the longest start
+        with `name` (the newest on a tie), for references without a sketch. Listed once
+        per DeltaSpace (a LIST, and a HEAD per reference considered) until it expires."""
         known = self._known.get(space)
         if known is None:
             known = self._known.setdefault(space, self._list(space))
         if not known:
-            return None
-        return max(known, key=lambda info: _shared_start(_file_name(info), name))
+            return []
+        by_name = max(known, key=lambda info: _shared_start(_file_name(info), name))
+        if sketch is None:
+            return [by_name]
+        alike = []
+        for info in known:
+            theirs = _sketch(info)
+            if theirs is not None:
+                alike.append((theirs.similarity(sketch), info))
+        alike.sort(key=lambda pair: pair[0], reverse=True)  # stable: newest first on a tie
+        chosen = [info for _, info in alike[:SKETCHED_CANDIDATES]]
+        return chosen + ([by_name] if by_name not in chosen else [])
 
     def _list(self, space: DeltaSpace) -> list[ObjectInfo]:
         """The DeltaSpace's newest references (up to RECENT_REFERENCES), newest first."""
@@ -145,27 +167,42 @@ class References:
         return space.named_reference_key(sha256)
 
     def create(
-        self, space: DeltaSpace, key: str, source: Path, name: str, sha256: str, size: int
-    ) -> bool:
-        """Write the file as a reference unless one exists at `key`; True when the key
-        now holds this file (a content-named key may already hold the same bytes)."""
-        reference = ReferenceMeta(name, sha256, size, self.clock.now(), self.tool)
+        self,
+        space: DeltaSpace,
+        key: str,
+        source: Path,
+        name: str,
+        sha256: str,
+        size: int,
+        sketch: Sketch | None = None,
+        packed: tuple[Path, str] | None = None,
+    ) -> int | None:
+        """Write the file as a reference unless one exists at `key` (`packed`: a frame
+        of it by the named codec, stored instead, `dg-encoding`); the bytes stored when
+        the key now holds this file (a content-named key may already hold the same
+        bytes: 0), None when it holds another. The cache keeps the file itself."""
+        stored, encoding = packed if packed is not None else (source, None)
+        reference = ReferenceMeta(
+            name, sha256, size, self.clock.now(), self.tool,
+            sketch.to_text() if sketch else None, encoding,
+        )  # fmt: skip
         try:
             etag = self.storage.upload(
-                space.bucket, key, source, reference.to_metadata(), create_only=True
+                space.bucket, key, stored, reference.to_metadata(), create_only=True
             )
         except AlreadyExists:
             existing = self.storage.head(space.bucket, key)
             if existing is None or read_reference(existing.metadata).sha256 != sha256:
                 self.logger.debug("%s was created by another uploader first", key)
-                return False
-            info = existing
+                return None
+            info, written = existing, 0
         else:
-            info = ObjectInfo(key, size, self.clock.now(), etag, reference.to_metadata())
+            written = stored.stat().st_size
+            info = ObjectInfo(key, written, self.clock.now(), etag, reference.to_metadata())
         self._remember(space, info)
         self.cache.store(sha256, source)
         self.logger.debug("created reference s3://%s/%s from %s", space.bucket, key, name)
-        return True
+        return written
 
     def _creates_exclusively(self, space: DeltaSpace) -> bool:
         """Whether the store honours create-only writes (If-None-Match: *), found out
@@ -232,12 +269,39 @@ class References:
                 raise ReferenceMissing(bucket, key) from None
             actual = self.hasher.file_sha256(local)
             if actual != sha256:
-                raise IntegrityError(
+                actual = self._unpacked(bucket, key, local) or actual
+            if actual != sha256:
+                raise ReferenceChanged(
                     f"reference s3://{bucket}/{key} has SHA256 {actual}, expected {sha256}"
                 )
             self.metrics.increment("reference.fetch")
             self.cache.store(sha256, local)
             return local
+
+    def _unpacked(self, bucket: str, key: str, local: Path) -> str | None:
+        """When the reference is stored compressed (its metadata's `dg-encoding` names
+        the codec of its frame), decode it in place and return its SHA256."""
+        info = self.storage.head(bucket, key)
+        try:
+            encoding = read_reference(info.metadata).encoding if info else None
+        except FormatError:
+            return None
+        codec = self.codecs.get(encoding) if encoding else None
+        if codec is None:
+            if encoding:
+                raise FormatError(f"reference s3://{bucket}/{key} is stored in {encoding!r}")
+            return None
+        packed, empty = local.with_name(local.name + ".packed"), local.with_name(local.name + ".0")
+        local.rename(packed)
+        empty.write_bytes(b"")
+        try:
+            codec.decode(empty, packed, local)
+        except DiffError as exc:
+            raise IntegrityError(f"reference s3://{bucket}/{key} is damaged ({exc})") from None
+        finally:
+            packed.unlink(missing_ok=True)
+            empty.unlink(missing_ok=True)
+        return self.hasher.file_sha256(local)
 
     def __len__(self) -> int:
         """How many DeltaSpaces' references are remembered (bounded)."""
@@ -254,6 +318,14 @@ def _file_name(info: ObjectInfo) -> str:
         return read_reference(info.metadata).name
     except FormatError:
         return ""
+
+
+def _sketch(info: ObjectInfo) -> Sketch | None:
+    """A reference's content sketch (None when it has none, or it is unreadable)."""
+    try:
+        return Sketch.from_text(read_reference(info.metadata).sketch)
+    except FormatError:
+        return None
 
 
 def _shared_start(one: str, other: str) -> int:

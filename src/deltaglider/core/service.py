@@ -54,6 +54,7 @@ from deltaglider.core.references import References
 from deltaglider.core.spool import Spooled, spool
 from deltaglider.core.writer import Writer
 from deltaglider.ports import (
+    ArchivePort,
     BucketInfo,
     BucketPort,
     CachePort,
@@ -87,9 +88,11 @@ class DeltaService:
         tool: str,
         codecs: Mapping[str, DiffPort] | None = None,
         containers: Mapping[str, ContainerPort] | None = None,
+        archive: ArchivePort | None = None,
     ) -> None:
         """`diff` encodes new deltas; `codecs` (by name) also decode the deltas others
-        made; `containers` (by kind) unwrap compressed files for their deltas."""
+        made; `archive` looks inside containers for their deltas; `containers` (by kind)
+        unwrap gzip files too large for it, and read what they wrote."""
         self.storage = storage
         self.buckets = buckets
         self.clock = clock
@@ -108,11 +111,13 @@ class DeltaService:
             logger=logger,
             metrics=metrics,
             tool=tool,
+            codecs={diff.codec: diff, **(codecs or {})},
         )
         self.encoder = Encoder(
             diff=diff,
             codecs=codecs or {},
             containers=containers or {},
+            archive=archive,
             hasher=hasher,
             policy=policy,
             logger=logger,

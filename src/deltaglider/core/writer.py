@@ -13,24 +13,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
 from deltaglider.core.attributes import Attributes, is_plain_md5, quoted
 from deltaglider.core.catalog import Catalog
-from deltaglider.core.encoding import Content, Encoded, Encoder
+from deltaglider.core.encoding import Encoded, Encoder, Target
 from deltaglider.core.errors import (
     BucketNotFound,
     InvalidKeyError,
+    ReferenceChanged,
     ReferenceMissing,
     StorageError,
 )
 from deltaglider.core.index import IndexEntry
 from deltaglider.core.interruption import Interruption
 from deltaglider.core.limits import KEY_LIMIT, fits_key
-from deltaglider.core.metadata import DeltaMeta, DirectMeta, read_reference
-from deltaglider.core.models import DELTA_SUFFIX, ObjectKey, PutResult, StoredAs
+from deltaglider.core.metadata import DeltaMeta, DirectMeta, ReferenceMeta, read_reference
+from deltaglider.core.models import DELTA_SUFFIX, DeltaForm, ObjectKey, PutResult, StoredAs
 from deltaglider.core.policy import DeltaPolicy, is_reserved_name
 from deltaglider.core.references import References
 from deltaglider.core.scratch import scratch_dir
@@ -38,6 +39,9 @@ from deltaglider.core.spool import Spooled
 from deltaglider.ports import ClockPort, LoggerPort, MetricsPort, ObjectInfo, StoragePort
 
 REFERENCE_ATTEMPTS = 5  # tries to settle a delta's reference while others change them
+CANDIDATES_TRIED = 3  # references a file is delta'd against, at most, most alike first
+TRY_MORE_ABOVE = 0.1  # a delta this large (of its file) is worth trying another reference
+TRY_MORE_UP_TO = 512 * 1024 * 1024  # files larger are delta'd against one reference only
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,7 @@ class _StoredDelta:
     etag: str
     ref_key: str
     ref_sha256: str
+    delta_size: int
 
 
 class _Contended(Exception):
@@ -166,13 +171,13 @@ class Writer:
         another attempt, against what the DeltaSpace holds now.
         """
         space = upload.dest.delta_space
-        content = self.encoder.unwrap(upload.source, upload.dest.name, work)
+        target = self.encoder.target(upload.source, upload.sha256, upload.dest.name, work)
         for attempt in range(REFERENCE_ATTEMPTS):
             if attempt:
                 self.references.forget(space)
                 time.sleep(0.05 * attempt)  # a racing writer's object may still land
             try:
-                stored = self._attempt_delta(upload, content, work)
+                stored = self._attempt_delta(upload, target, work)
             except _Contended:
                 continue
             if stored is None:
@@ -186,9 +191,7 @@ class Writer:
         self.storage.delete(upload.dest.bucket, upload.dest.delta_key)  # it names no reference
         raise StorageError(f"{space}: its references kept changing while uploading {upload.dest}")
 
-    def _attempt_delta(
-        self, upload: _Upload, content: Content | None, work: Path
-    ) -> _StoredDelta | None:
+    def _attempt_delta(self, upload: _Upload, target: Target, work: Path) -> _StoredDelta | None:
         """One try at storing the file as a delta against the DeltaSpace's current
         reference: the delta stored, or None when the file is better stored whole;
         _Contended when another writer got in the way.
@@ -199,49 +202,94 @@ class Writer:
         ones starts a new reference (DeltaPolicy.starts_new_reference).
         """
         space = upload.dest.delta_space
-        ref_info = self.references.current(space, upload.dest.name)
-        if ref_info is None:  # this file becomes the DeltaSpace's first reference
+        sketch = self.encoder.sketch(target)
+        candidates = self.references.candidates(space, upload.dest.name, sketch)
+        if not candidates:  # this file becomes the DeltaSpace's first reference
             # The reference is written only once its delta exists (nothing is stored on
             # a failure), and only if nobody else wrote one meanwhile.
-            own = self.encoder.self_delta(upload.source, upload.sha256, content, work)
+            own = self.encoder.self_delta(target)
             self.interruption.check()
             key = self.references.first_key(space, upload.sha256)
-            if not self.references.create(space, key, *_as_reference(upload)):
+            packed = self.encoder.packed_reference(target)
+            written = self.references.create(space, key, *_as_reference(upload), sketch, packed)
+            if written is None:
                 raise _Contended
-            return self._store_delta(upload, own, key, upload.sha256, "reference created")
-        reference = read_reference(ref_info.metadata)
-        try:
-            ref_path = self.references.fetch(
-                space.bucket, ref_info.key, reference.sha256, work / "reference.bin"
-            )
-        except ReferenceMissing:  # removed since this process listed it
-            raise _Contended from None
-        encoded = self.encoder.encode(ref_path, upload.source, upload.sha256, content, work)
-        self.interruption.check()
-        ratio = encoded.size / upload.size if upload.size else 0.0
-        usual = self.references.usual_ratio(space, ref_info.key, reference.name)
-        if self.policy.starts_new_reference(ratio, usual):
-            self.logger.debug(
-                "delta of %s is %.1f%% of it (usual %s): it becomes a new reference",
-                upload.dest, 100 * ratio, "-" if usual is None else f"{100 * usual:.1f}%",
-            )  # fmt: skip
-            own = self.encoder.self_delta(upload.source, upload.sha256, content, work)
+            return self._store_delta(upload, own, key, upload.sha256, "reference created", written)
+        ref_info, reference, ref_path, encoded = self._best_delta(upload, target, candidates, work)
+        while True:
+            ratio = encoded.size / upload.size if upload.size else 0.0
+            usual = self.references.usual_ratio(space, ref_info.key, reference.name)
+            if self.policy.starts_new_reference(ratio, usual):
+                self.logger.debug(
+                    "delta of %s is %.1f%% of it (usual %s): it becomes a new reference",
+                    upload.dest, 100 * ratio, "-" if usual is None else f"{100 * usual:.1f}%",
+                )  # fmt: skip
+                own = self.encoder.self_delta(target)
+                self.interruption.check()
+                key = space.named_reference_key(upload.sha256)
+                packed = self.encoder.packed_reference(target)
+                written = self.references.create(space, key, *_as_reference(upload), sketch, packed)
+                if written is not None:
+                    return self._store_delta(
+                        upload, own, key, upload.sha256, "new reference", written
+                    )
+            elif not self.policy.keeps_delta(encoded.size, upload.size):
+                self.logger.debug(
+                    "delta of %s is %d of %d bytes, above the ratio %.2f: storing it whole",
+                    upload.dest, encoded.size, upload.size, self.policy.max_ratio,
+                )  # fmt: skip
+                return None
+            proven = self.encoder.checked(encoded, ref_path, target)
             self.interruption.check()
-            key = space.named_reference_key(upload.sha256)
-            if self.references.create(space, key, *_as_reference(upload)):
-                return self._store_delta(upload, own, key, upload.sha256, "new reference")
-        elif not self.policy.keeps_delta(encoded.size, upload.size):
-            self.logger.debug(
-                "delta of %s is %d of %d bytes, above the ratio %.2f: storing it whole",
-                upload.dest, encoded.size, upload.size, self.policy.max_ratio,
-            )  # fmt: skip
-            return None
-        return self._store_delta(upload, encoded, ref_info.key, reference.sha256, "delta")
+            if proven.path == encoded.path and proven.size == encoded.size:
+                return self._store_delta(upload, proven, ref_info.key, reference.sha256, "delta")
+            encoded = proven  # made again to be proven: decide again on what it weighs
+
+    def _best_delta(
+        self, upload: _Upload, target: Target, candidates: list[ObjectInfo], work: Path
+    ) -> tuple[ObjectInfo, ReferenceMeta, Path, Encoded]:
+        """The smallest delta against the candidate references, most alike first: the
+        next one is tried only while the delta is above TRY_MORE_ABOVE of the file (and
+        the file small enough for another try to pay). _Contended when a candidate was
+        removed since this process listed it."""
+        space = upload.dest.delta_space
+        best: tuple[ObjectInfo, ReferenceMeta, Path, Encoded] | None = None
+        tries = CANDIDATES_TRIED if upload.size <= TRY_MORE_UP_TO else 1
+        for index, ref_info in enumerate(candidates[:tries]):
+            if best is not None and best[3].size <= TRY_MORE_ABOVE * upload.size:
+                break
+            reference = read_reference(ref_info.metadata)
+            try:
+                ref_path = self.references.fetch(
+                    space.bucket, ref_info.key, reference.sha256, work / f"reference-{index}.bin"
+                )
+            except (ReferenceMissing, ReferenceChanged):  # gone, or replaced, since listed
+                raise _Contended from None
+            encoded = self.encoder.encode(ref_path, target)
+            self.interruption.check()
+            if best is None or encoded.size < best[3].size:
+                kept = encoded.path.rename(work / f"try-{index}.delta")
+                best = ref_info, reference, ref_path, replace(encoded, path=kept)
+            if index:
+                self.logger.debug(
+                    "%s: %d bytes against %s (tried %d)", upload.dest, encoded.size, ref_info.key,
+                    index + 1,
+                )  # fmt: skip
+        assert best is not None
+        return best
 
     def _store_delta(
-        self, upload: _Upload, encoded: Encoded, ref_key: str, ref_sha256: str, reason: str
+        self,
+        upload: _Upload,
+        encoded: Encoded,
+        ref_key: str,
+        ref_sha256: str,
+        reason: str,
+        reference_size: int = 0,
     ) -> _StoredDelta:
-        dest, content = upload.dest, encoded.content
+        """Store a delta; `reference_size`: the bytes of the reference this upload made
+        for it (counted in what the upload stored)."""
+        dest = upload.dest
         meta = DeltaMeta(
             name=dest.name,
             sha256=upload.sha256,
@@ -253,8 +301,8 @@ class Writer:
             delta_size=encoded.size,
             codec=self.encoder.codec,
             tool=self.tool,
-            container=content.container.kind if content else None,
-            recipe=content.recipe if content else None,
+            container=encoded.container,
+            recipe=encoded.recipe,
             attributes=upload.attributes,
         )
         etag = self.storage.upload(
@@ -267,12 +315,15 @@ class Writer:
             stored_key=dest.delta_key,
             file_size=upload.size,
             file_sha256=upload.sha256,
-            stored_size=encoded.size,
+            stored_size=encoded.size + reference_size,
             created_reference=reason != "delta",
             reason=reason,
             etag=quoted(upload.etag),
+            reference_size=reference_size,
+            form=DeltaForm.CONTENT if encoded.container else DeltaForm.RAW,
+            detail=_detail(encoded),
         )
-        return _StoredDelta(stored, etag, ref_key, ref_sha256)
+        return _StoredDelta(stored, etag, ref_key, ref_sha256, encoded.size)
 
     def _settle_delta(self, upload: _Upload, stored: _StoredDelta) -> None:
         """A confirmed delta goes into the listing index, and replaces the direct form."""
@@ -283,8 +334,9 @@ class Writer:
             upload.size,
             upload.mtime,
             ref_name,
-            stored.result.stored_size,
+            stored.delta_size,
             file_etag=upload.etag,
+            form=stored.result.form,
         )
         self.catalog.record(dest.delta_space, dest.delta_key, entry)
         if not is_reserved_name(dest.name):  # a reserved name's own key is never the user's
@@ -375,6 +427,19 @@ class Writer:
         if self.catalog.exists(bucket, key):
             self.storage.delete(bucket, key)
             self.catalog.note_stored(bucket, key, present=False)
+
+
+def _detail(encoded: Encoded) -> str:
+    """How a content delta rebuilds its file, for `put` and logs."""
+    found = encoded.unpacked
+    if found is None:
+        return ""
+    parts = [f"{found.deflated} of {found.streams} entries re-deflated"]
+    if found.copied:
+        parts.append(f"{found.copied} copied")
+    if found.kept:
+        parts.append(f"{found.kept} kept as they are")
+    return ", ".join(parts)
 
 
 def _whole_key(dest: ObjectKey) -> str:

@@ -3,6 +3,7 @@
 One Protocol per module; adapters in `deltaglider.adapters` implement them.
 """
 
+from deltaglider.ports.archive import ArchivePort, Unpacked
 from deltaglider.ports.buckets import BucketInfo, BucketPort
 from deltaglider.ports.cache import CachePort
 from deltaglider.ports.clock import ClockPort
@@ -14,6 +15,7 @@ from deltaglider.ports.metrics import MetricsPort
 from deltaglider.ports.storage import CommonPrefix, ObjectInfo, StoragePort
 
 __all__ = [
+    "ArchivePort",
     "BucketInfo",
     "BucketPort",
     "CachePort",
@@ -26,4 +28,5 @@ __all__ = [
     "MetricsPort",
     "ObjectInfo",
     "StoragePort",
+    "Unpacked",
 ]

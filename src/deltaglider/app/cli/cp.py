@@ -19,7 +19,7 @@ from deltaglider.app.cli.locations import (
     relative_path,
 )
 from deltaglider.app.cli.options import delta_options, storage_options
-from deltaglider.app.cli.output import human_size, percent, say
+from deltaglider.app.cli.output import human_size, percent, say, stored_how
 from deltaglider.app.cli.plan import (
     LocalTree,
     as_directory,
@@ -32,7 +32,7 @@ from deltaglider.app.cli.publish import StoreOptions, copy, publish
 from deltaglider.app.cli.transfers import Reporter, Task
 from deltaglider.core.errors import DeltaGliderError
 from deltaglider.core.filters import Filters
-from deltaglider.core.models import ObjectKey, StoredAs
+from deltaglider.core.models import ObjectKey
 from deltaglider.core.service import DeltaService
 
 USAGE = "<LocalPath> <S3Uri> or <S3Uri> <LocalPath> or <S3Uri> <S3Uri>"
@@ -155,12 +155,11 @@ def put(
         raise Fatal(f"The user-provided path {file} does not exist.")
     target: S3Location = parse_s3(destination).joined(path.name)
     result = publish(service, path, target.object_key(), StoreOptions(no_delta=no_delta))
-    kind = "delta" if result.stored_as is StoredAs.DELTA else "whole"
     say(
-        f"upload: {relative_path(path)} to {target} ({kind}, {human_size(result.stored_size)} "
-        f"stored for {human_size(result.file_size)}, "
+        f"upload: {relative_path(path)} to {target} ({stored_how(result)}, "
+        f"{human_size(result.stored_size)} stored for {human_size(result.file_size)}, "
         f"{percent(result.stored_size, result.file_size)}"
-        f"{'; new reference' if result.created_reference else ''})"
+        f"{'; ' + result.detail if result.detail else ''})"
     )
     return 0
 

@@ -7,6 +7,8 @@ from datetime import datetime
 
 import click
 
+from deltaglider.core.models import DeltaForm, PutResult, StoredAs
+
 _UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
 
 
@@ -40,6 +42,16 @@ def ls_prefix_line(name: str) -> str:
 
 def percent(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "-"
+
+
+def stored_how(result: PutResult) -> str:
+    """How an upload was stored, as `put` says it: `whole`, `new reference` (its bytes
+    counted), `content delta` (of a container's content) or `delta` (of its bytes)."""
+    if result.stored_as is StoredAs.DIRECT:
+        return "whole"
+    if result.created_reference:
+        return "new reference"
+    return "content delta" if result.form is DeltaForm.CONTENT else "delta"
 
 
 def say(line: str, *, quiet: bool = False) -> None:

@@ -53,7 +53,9 @@ def stats(
     as_json: bool,
 ) -> int:
     """Logical bytes, stored bytes and savings per prefix, for s3://bucket[/prefix] or
-    every bucket. Computed from listings and metadata; nothing is downloaded."""
+    every bucket. How many objects are deltas, how many of those are of a container's
+    content (CONTENT), and what the references take (REFS, counted in STORED); computed
+    from listings and metadata, nothing is downloaded."""
     service = make_service(endpoint_url, region, profile)
     if path is None:
         scopes = [(bucket.name, "") for bucket in service.list_buckets()]
@@ -66,10 +68,10 @@ def stats(
         return 0
     every = [row for rows in report.values() for row in rows]
     print_table(
-        ("BUCKET", "PREFIX", "OBJECTS", "DELTAS", "LOGICAL", "STORED", "SAVED"),
+        ("BUCKET", "PREFIX", "OBJECTS", "DELTAS", "CONTENT", "REFS", "LOGICAL", "STORED", "SAVED"),
         [(bucket, row.prefix or "/", *_cells(row)) for bucket, rows in report.items()
          for row in rows],
-        right=("OBJECTS", "DELTAS", "LOGICAL", "STORED", "SAVED"),
+        right=("OBJECTS", "DELTAS", "CONTENT", "REFS", "LOGICAL", "STORED", "SAVED"),
         total=("TOTAL", "", *_cells(SpaceStats.combined("", every))),
     )  # fmt: skip
     return 0
@@ -79,6 +81,8 @@ def _cells(row: SpaceStats) -> list[str]:
     return [
         str(row.objects),
         str(row.deltas),
+        str(row.content_deltas),
+        human_size(row.reference_bytes),
         human_size(row.logical_bytes),
         human_size(row.stored_bytes),
         percent(row.saved_bytes, row.logical_bytes),
@@ -91,7 +95,9 @@ def _as_json(report: dict[str, Sequence[SpaceStats]]) -> dict[str, object]:
             "prefix": stats.prefix,
             "objects": stats.objects,
             "deltas": stats.deltas,
+            "content_deltas": stats.content_deltas,
             "references": stats.references,
+            "reference_bytes": stats.reference_bytes,
             "logical_bytes": stats.logical_bytes,
             "stored_bytes": stats.stored_bytes,
             "saved_bytes": stats.saved_bytes,

@@ -1,0 +1,392 @@
+"""ArchivePort over zlib: zip-family archives, gzip streams and tars looked into, nested.
+
+A container's content form (content_form.py) is what the delta codec sees. For a new
+version it is made against the reference and lined up with it: each stream copied from
+the reference (its compressed bytes are the same), rebuilt by zlib from its content
+(parameters found and proven by comparison), or kept as it is; containers inside
+streams are looked into too, to MAX_DEPTH levels. The delta is made against the
+reference's *base*: its streams that the version's changed streams met, inflated (the
+rest of the reference is not needed, so neither making nor reading a delta inflates
+more than what changed). Which streams those are (the *needs*) travels with the delta,
+and the base is a pure function of the reference's bytes and the needs.
+
+The limits below decide what a base holds: they are part of the storage format
+(docs/FORMAT.md section 9), fixed for version 1.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from dataclasses import dataclass, field, replace
+from difflib import SequenceMatcher
+from pathlib import Path
+
+from deltaglider.adapters import content_form as form
+from deltaglider.adapters.content_form import WHOLE, Needs
+from deltaglider.adapters.deflate import Deflate, find_params, inflate
+from deltaglider.adapters.layouts import (
+    GZIP_MAGIC,
+    ZIP_EOCD,
+    Layout,
+    Stream,
+    is_tar_header,
+    parse,
+    parse_tar,
+)
+from deltaglider.core.errors import FormatError
+from deltaglider.ports.archive import Unpacked
+
+MAX_DEPTH = 4  # containers looked into: the file, and three levels of nesting inside it
+STREAM_LIMIT = 256 * 1024 * 1024  # a stream inflating to more stays as it is
+TOTAL_LIMIT = 1024 * 1024 * 1024  # inflated bytes in one form; streams after that stay
+# Files larger than this are not looked into: their forms would not fit in memory.
+FILE_LIMIT = 2 * 1024 * 1024 * 1024
+TAIL = 22 + 0xFFFF  # where a zip's end of central directory record must be
+MIN_ALIKE = 8  # characters two names in one folder share to be taken for one file renamed
+BLOCK = 16 * 1024  # content per feature: an entry weighs by its size
+MAX_FEATURES = 1024  # per entry
+
+
+class ArchiveContainer:
+    """Zip, gzip and tar containers found by content, their streams rebuilt bit-exactly."""
+
+    kind = "archive"
+    version = form.VERSION
+
+    def unpack(
+        self, source: Path, reference: Path, out: Path, base: Path, *, thorough: bool = False
+    ) -> Unpacked | None:
+        if not _looks_like_container(source):
+            return None
+        data = memoryview(source.read_bytes())
+        ref_data = memoryview(reference.read_bytes())
+        ref = _Ref(ref_data, 0, 0, _Budget())
+        tally = _Tally(thorough=thorough)
+        node = _unpack(data, ref, 0, _Budget(), tally)
+        if not isinstance(node, form.Container):
+            return None
+        needs = ref.needs() if ref.kind == node.kind else WHOLE
+        with out.open("wb") as dst:
+            form.write_form(node, dst)
+        with base.open("wb") as dst:
+            form.write_form(_base(ref_data, 0, _Budget(), needs), dst)
+        return Unpacked(
+            tally.copied, tally.deflated, tally.stored, tally.kept, form.encode_needs(needs)
+        )
+
+    def features(self, path: Path) -> list[int]:
+        """Hashes of what the file holds: an archive's entries (by CRC32 and size, one
+        per BLOCK of entry), a gzip's or tar's members alike, else its blocks."""
+        if not _looks_like_container(path):
+            with path.open("rb") as file:
+                return [_hash(zlib.crc32(block)) for block in iter(lambda: file.read(BLOCK), b"")]
+        data = memoryview(path.read_bytes())
+        layout = parse(data, STREAM_LIMIT)
+        if layout is not None and layout.kind == "gzip" and len(layout.streams) == 1:
+            content = layout.streams[0].content
+            assert content is not None
+            data = memoryview(content)
+            layout = parse_tar(data)
+        if layout is None:
+            return [_hash(zlib.crc32(data[at : at + BLOCK])) for at in range(0, len(data), BLOCK)]
+        found: list[int] = []
+        for stream in layout.streams:
+            crc, size = stream.crc, stream.size
+            if crc is None or size is None:
+                crc, size = zlib.crc32(data[stream.start : stream.stop]), stream.stop - stream.start
+            found.extend(_hash(crc, size, i) for i in range(min(1 + size // BLOCK, MAX_FEATURES)))
+        return found
+
+    def base(self, reference: Path, needs: bytes, out: Path) -> None:
+        wanted = form.decode_needs(needs)
+        with out.open("wb") as dst:
+            form.write_form(_base(memoryview(reference.read_bytes()), 0, _Budget(), wanted), dst)
+
+    def rebuild(self, unpacked: Path, reference: Path, out: Path) -> None:
+        node = form.read_form(memoryview(unpacked.read_bytes()))
+        with out.open("wb") as dst:
+            form.rebuild(node, memoryview(reference.read_bytes()), dst)
+
+
+def _hash(*values: int) -> int:
+    """A 32-bit feature hash of a few numbers."""
+    packed = b"".join(v.to_bytes(8, "little") for v in values)
+    return int.from_bytes(hashlib.blake2b(packed, digest_size=4).digest(), "big")
+
+
+def _looks_like_container(path: Path) -> bool:
+    """A cheap look at the ends of a file before reading it whole."""
+    size = path.stat().st_size
+    if size > FILE_LIMIT or size < 22:
+        return False
+    with path.open("rb") as file:
+        head = file.read(512)
+        file.seek(max(0, size - TAIL))
+        tail = file.read()
+    return head.startswith(GZIP_MAGIC) or ZIP_EOCD in tail or is_tar_header(head)
+
+
+@dataclass
+class _Budget:
+    """Inflated bytes a form may still hold."""
+
+    left: int = TOTAL_LIMIT
+
+    @property
+    def limit(self) -> int:
+        return min(STREAM_LIMIT, self.left)
+
+    def take(self, size: int) -> bool:
+        if size > self.limit:
+            return False
+        self.left -= size
+        return True
+
+
+@dataclass
+class _Tally:
+    thorough: bool = False  # every recipe proven here, not only by the caller's rebuild
+    copied: int = 0
+    deflated: int = 0
+    kept: int = 0
+    stored: int = 0
+    last: list[Deflate] = field(default_factory=list)  # the parameters that worked last
+
+
+def _layout(data: memoryview, depth: int, budget: _Budget) -> Layout | None:
+    return parse(data, budget.limit) if depth < MAX_DEPTH else None
+
+
+def _content(data: memoryview, stream: Stream, budget: _Budget) -> bytes | None:
+    """A deflated stream's content, within the budget (None: it stays as it is)."""
+    if stream.content is not None:
+        return stream.content if budget.take(len(stream.content)) else None
+    content = inflate(data[stream.start : stream.stop], budget.limit)
+    return content if content is not None and budget.take(len(content)) else None
+
+
+# ----------------------------------------------------------------------------- base
+
+
+def _base(data: memoryview, depth: int, budget: _Budget, needs: Needs) -> form.Node:
+    """The part of the reference a delta is made against: with WHOLE, every stream
+    inflated (`i`), stored streams as their content (`s`), nested alike; with a map of
+    stream indices, the container's gaps and only those streams, in the file's order."""
+    layout = _layout(data, depth, budget)
+    if layout is None:
+        if not isinstance(needs, form.Whole):
+            raise FormatError("malformed delta: it needs streams of a reference that has none")
+        return form.Blob(data)
+    if isinstance(needs, dict) and needs and max(needs) >= len(layout.streams):
+        raise FormatError("malformed delta: it needs a stream the reference does not have")
+    parts: list[form.Part] = []
+    at = slot = 0
+    for index, stream in enumerate(layout.streams):
+        if stream.start > at:
+            parts.append(form.Gap(data[at : stream.start]))
+        at = stream.stop
+        need = WHOLE if isinstance(needs, form.Whole) else needs.get(index)
+        if need is None:
+            continue
+        slot += 1
+        raw = data[stream.start : stream.stop]
+        if stream.method == "stored":
+            parts.append(form.Stored(slot - 1, _base(raw, depth + 1, budget, need)))
+        elif not isinstance(need, form.Whole):
+            raise FormatError("malformed delta: it needs streams inside a deflated stream")
+        else:
+            content = _content(data, stream, budget)
+            if content is None:
+                parts.append(form.Kept(slot - 1, raw))
+            else:
+                child = _base(memoryview(content), depth + 1, budget, WHOLE)
+                parts.append(form.Inflated(slot - 1, child))
+    if at < len(data):
+        parts.append(form.Gap(data[at:]))
+    return form.Container(layout.kind, parts)
+
+
+# ----------------------------------------------------------------------------- a version
+
+
+class _Ref:
+    """The reference's streams at one level, by name, with their place in the reference
+    file when they lie there as they are (`offset`), their contents parsed on demand;
+    and which of them a version's changed streams met (what its delta needs)."""
+
+    def __init__(self, data: memoryview, offset: int | None, depth: int, budget: _Budget):
+        self.data = data
+        self.offset = offset
+        self.depth = depth
+        self.budget = budget
+        layout = _layout(data, depth, budget)
+        self.streams = layout.streams if layout else []
+        self.kind = layout.kind if layout else None
+        self._names: dict[bytes, int] = {}
+        self._stripped: dict[bytes, int] = {}
+        self._basenames: dict[bytes, int] = {}
+        self._folders: dict[bytes, list[int]] = {}
+        for index, stream in enumerate(self.streams):
+            self._names.setdefault(stream.name, index)
+            self._stripped.setdefault(_strip(stream.name), index)
+            folder, _, base = stream.name.rpartition(b"/")
+            self._basenames.setdefault(base, index)
+            self._folders.setdefault(folder, []).append(index)
+        self._children: dict[int, _Ref | None] = {}
+        self._used: dict[int, _Ref | None] = {}  # None: all of it
+
+    def match(self, name: bytes) -> int | None:
+        """The reference's stream of this name; failing that, of this name without its
+        first path component (`pkg-1.0/setup.py` for `pkg-1.1/setup.py`); of the same
+        last path component (a file moved to another folder); or, in the same folder,
+        of the most alike name with the same extension (`libz-3f2a.so` for `libz-9c1b.so`,
+        `function_base.py` for `_function_base_impl.py`): the part of the reference the
+        delta is made against holds the streams matched."""
+        for names, key in (
+            (self._names, name),
+            (self._stripped, _strip(name)),
+            (self._basenames, name.rpartition(b"/")[2]),
+        ):
+            found = names.get(key)
+            if found is not None:
+                return found
+        folder, _, base = name.rpartition(b"/")
+        scored = (
+            (_alike(base, self.streams[i].name.rpartition(b"/")[2]), -i)
+            for i in self._folders.get(folder, ())
+        )
+        score, index = max(scored, default=(0, 0))
+        return -index if score >= MIN_ALIKE else None
+
+    def raw(self, index: int) -> memoryview:
+        stream = self.streams[index]
+        return self.data[stream.start : stream.stop]
+
+    def child(self, index: int) -> _Ref | None:
+        if index not in self._children:
+            stream = self.streams[index]
+            if stream.method == "stored":
+                offset = None if self.offset is None else self.offset + stream.start
+                self._children[index] = _Ref(self.raw(index), offset, self.depth + 1, self.budget)
+            else:
+                content = _content(self.data, stream, self.budget)
+                self._children[index] = (
+                    None
+                    if content is None
+                    else _Ref(memoryview(content), None, self.depth + 1, self.budget)
+                )
+        return self._children[index]
+
+    def use(self, index: int, inner: _Ref | None) -> None:
+        """A changed stream met stream `index`: the delta needs it (only `inner`'s used
+        streams, when it is a stored container looked into alike)."""
+        if index in self._used and self._used[index] is not inner:
+            self._used[index] = None
+        else:
+            self._used[index] = inner
+
+    def needs(self) -> Needs:
+        return {i: WHOLE if inner is None else inner.needs() for i, inner in self._used.items()}
+
+
+def _alike(one: bytes, other: bytes) -> int:
+    """How alike two file names are: 0 unless they end in the same extension, else the
+    length of the longest run of characters they share."""
+    if one.rpartition(b".")[2] != other.rpartition(b".")[2]:
+        return 0
+    return SequenceMatcher(None, one, other, autojunk=False).find_longest_match().size
+
+
+def _strip(name: bytes) -> bytes:
+    return name.split(b"/", 1)[1] if b"/" in name else name
+
+
+def _unpack(
+    data: memoryview, ref: _Ref | None, depth: int, budget: _Budget, tally: _Tally
+) -> form.Node:
+    """A version's content form, lined up with the reference's (`ref`, same level)."""
+    layout = _layout(data, depth, budget)
+    if layout is None:
+        return form.Blob(data)
+    if ref is not None and ref.kind != layout.kind:
+        ref = None
+    matches = [ref.match(s.name) if ref else None for s in layout.streams]
+    made = [
+        _stream(data, stream, ref, match, depth, budget, tally)
+        for stream, match in zip(layout.streams, matches, strict=True)
+    ]
+    # Payloads go in the order of the reference's streams they met; new ones last.
+    with_payload = [i for i, part in enumerate(made) if not isinstance(part, form.Copy)]
+    with_payload.sort(key=lambda i: (matches[i] is None, matches[i] or 0, i))
+    slots = {index: slot for slot, index in enumerate(with_payload)}
+    parts: list[form.Part] = []
+    at = 0
+    for index, (stream, part) in enumerate(zip(layout.streams, made, strict=True)):
+        if stream.start > at:
+            parts.append(form.Gap(data[at : stream.start]))
+        parts.append(part if isinstance(part, form.Copy) else replace(part, slot=slots[index]))
+        at = stream.stop
+    if at < len(data):
+        parts.append(form.Gap(data[at:]))
+    return form.Container(layout.kind, parts)
+
+
+def _stream(
+    data: memoryview,
+    stream: Stream,
+    ref: _Ref | None,
+    match: int | None,
+    depth: int,
+    budget: _Budget,
+    tally: _Tally,
+) -> form.Copy | form.Kept | form.Stored | form.Deflated:
+    """How one stream of a version is made (its slot set later): copied from the
+    reference, stored (its content nested), deflated by a proven recipe, or kept."""
+    raw = data[stream.start : stream.stop]
+    if ref is None or match is None:
+        return _changed(data, stream, None, depth, budget, tally)
+    if ref.offset is not None and ref.raw(match) == raw:
+        tally.copied += 1
+        return form.Copy(ref.offset + ref.streams[match].start, len(raw))
+    child_ref = ref.child(match)
+    part = _changed(data, stream, child_ref, depth, budget, tally)
+    inner = (
+        child_ref
+        if isinstance(part, form.Stored)
+        and ref.streams[match].method == "stored"
+        and child_ref is not None
+        and isinstance(part.child, form.Container)
+        and part.child.kind == child_ref.kind
+        else None
+    )
+    ref.use(match, inner)
+    return part
+
+
+def _changed(
+    data: memoryview,
+    stream: Stream,
+    child_ref: _Ref | None,
+    depth: int,
+    budget: _Budget,
+    tally: _Tally,
+) -> form.Kept | form.Stored | form.Deflated:
+    """A stream not copied: stored (its content a node), deflated (its content a node,
+    its parameters proven), or kept as it is."""
+    raw = data[stream.start : stream.stop]
+    if stream.method == "stored":
+        tally.stored += 1
+        return form.Stored(0, _unpack(raw, child_ref, depth + 1, budget, tally))
+    content = _content(data, stream, budget)
+    params = None
+    if content is not None:
+        first = tally.last[0] if tally.last else None
+        params = find_params(content, raw, first, whole=tally.thorough)
+    if content is None or params is None:
+        tally.kept += 1
+        return form.Kept(0, raw)
+    tally.last[:] = [params]
+    tally.deflated += 1
+    child = _unpack(memoryview(content), child_ref, depth + 1, budget, tally)
+    return form.Deflated(0, params, child)
