@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from deltaglider.core import scratch
+from deltaglider.core.interruption import Interrupted
 
 
 @pytest.fixture
@@ -52,3 +53,31 @@ def test_the_sweep_runs_once_per_process(temp_root: Path) -> None:
     with scratch.scratch_dir():
         pass
     assert later.is_dir()  # left for the next process: looking costs a scan of the temp dir
+
+
+def test_nothing_is_made_after_the_way_out(
+    temp_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An interrupted process removes what it tracked while its workers still run: a
+    worker that then makes a directory or starts a file is stopped, and a child process
+    writing private files (xdelta3) is killed first, so nothing appears afterwards."""
+    monkeypatch.setattr(scratch, "_tracked", set())
+    monkeypatch.setattr(scratch, "_children", set())
+    monkeypatch.setattr(scratch, "_closed", False)
+    made = scratch.private_dir()
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    scratch.track_child(child)
+
+    scratch.remove_tracked()
+
+    assert not made.exists()
+    assert child.wait(timeout=10) != 0  # killed
+    with pytest.raises(Interrupted):
+        scratch.private_dir()
+    with pytest.raises(Interrupted):
+        scratch.track(temp_root / "late.tmp")
+    late = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    with pytest.raises(Interrupted):
+        scratch.track_child(late)
+    assert late.wait(timeout=10) != 0
+    assert [p.name for p in temp_root.iterdir()] == []

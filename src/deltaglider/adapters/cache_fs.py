@@ -30,8 +30,7 @@ class FilesystemCache:
     def root(self) -> Path:
         with self._lock:
             if self._root is None:
-                self._root = Path(tempfile.mkdtemp(prefix=scratch.private_prefix("cache-")))
-                scratch.track(self._root)  # mode 0700, removed on any way out
+                self._root = scratch.private_dir("cache-")  # 0700, removed on any way out
                 atexit.register(self.close)
             return self._root
 

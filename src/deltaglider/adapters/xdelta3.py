@@ -9,6 +9,7 @@ import subprocess
 import threading
 from pathlib import Path
 
+from deltaglider.core import scratch
 from deltaglider.core.errors import DiffError, DiffToolMissing
 
 INSTALL_HINT = "install it with `apt-get install xdelta3` (Debian/Ubuntu) or `brew install xdelta`"
@@ -73,18 +74,24 @@ class Xdelta3Codec:
     def _run(self, *args: str) -> None:
         self.version()
         try:
-            done = subprocess.run(
+            child = subprocess.Popen(
                 [self._program, *args],
-                check=False,
-                capture_output=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 text=True,
                 env=_clean_env(),
             )
         except OSError as exc:
             raise DiffToolMissing(f"xdelta3 cannot run ({exc}): {INSTALL_HINT}") from None
-        if done.returncode != 0:  # the first line names the cause; later ones are advice
-            lines = [line.removeprefix("xdelta3: ") for line in done.stderr.splitlines()]
-            detail = next((line for line in lines if line.strip()), f"exit {done.returncode}")
+        with child:
+            scratch.track_child(child)  # killed if the process leaves (Ctrl-C) meanwhile
+            try:
+                _, stderr = child.communicate()
+            finally:
+                scratch.untrack_child(child)
+        if child.returncode != 0:  # the first line names the cause; later ones are advice
+            lines = [line.removeprefix("xdelta3: ") for line in stderr.splitlines()]
+            detail = next((line for line in lines if line.strip()), f"exit {child.returncode}")
             raise DiffError(f"xdelta3 {args[0]} failed: {detail}")
 
 

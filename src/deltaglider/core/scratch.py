@@ -3,14 +3,17 @@ and checked before anything leaves the process.
 
 Every private directory and temporary file the process makes is tracked while it lives,
 so that an interrupted process (Ctrl-C, SIGTERM) removes them all before it exits, even
-while its worker threads are still in the middle of writing them. Directories are named
-`deltaglider-{pid}-...`: a later process, when it first needs one of its own, removes
-those whose process is gone (killed -9); a command that makes none (`ls`, `--help`) does
-not pay for looking.
+while its worker threads are still in the middle of writing them; from then on, none
+can be made (a worker that tries is Interrupted), and the child processes writing them
+(xdelta3) are killed first, so none appears after the removal.
+Directories are named `deltaglider-{pid}-...`: a later process, when it first needs one
+of its own, removes those whose process is gone (killed -9); a command that makes none
+(`ls`, `--help`) does not pay for looking.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -18,11 +21,24 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Protocol
+
+from deltaglider.core.interruption import Interrupted
 
 _PREFIX = "deltaglider-"
 _tracked: set[Path] = set()
 _lock = threading.Lock()
 _swept_for_pid: int | None = None  # the process that has removed the abandoned ones
+_closed = False  # set by remove_tracked: the process is on its way out
+
+
+class Child(Protocol):
+    """A child process (subprocess.Popen), as far as leaving goes."""
+
+    def kill(self) -> None: ...
+
+
+_children: set[Child] = set()
 
 
 def private_prefix(kind: str = "") -> str:
@@ -37,11 +53,20 @@ def private_prefix(kind: str = "") -> str:
     return f"{_PREFIX}{os.getpid()}-{kind}"
 
 
+def private_dir(kind: str = "") -> Path:
+    """A new directory only this process can read, tracked from the moment it exists."""
+    prefix = private_prefix(kind)
+    with _lock:
+        _refuse_if_closed()
+        path = Path(tempfile.mkdtemp(prefix=prefix))
+        _tracked.add(path)
+    return path
+
+
 @contextmanager
 def scratch_dir() -> Iterator[Path]:
     """A directory only this process can read, removed with everything in it on exit."""
-    path = Path(tempfile.mkdtemp(prefix=private_prefix()))
-    track(path)
+    path = private_dir()
     try:
         yield path
     finally:
@@ -50,8 +75,10 @@ def scratch_dir() -> Iterator[Path]:
 
 
 def track(path: Path) -> None:
-    """Remember a private directory or temporary file until `untrack`."""
+    """Remember a private directory or temporary file (before it is made) until
+    `untrack`."""
     with _lock:
+        _refuse_if_closed()
         _tracked.add(path)
 
 
@@ -60,15 +87,40 @@ def untrack(path: Path) -> None:
         _tracked.discard(path)
 
 
-def remove_tracked() -> None:
-    """Remove every tracked directory and file: the way out of an interrupted process."""
+def track_child(child: Child) -> None:
+    """Remember a running child process that writes private files until `untrack_child`;
+    on the way out it is killed (at once, when the process is already leaving)."""
     with _lock:
-        paths = list(_tracked)
-    for path in paths:
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
+        if _closed:
+            child.kill()
+        _refuse_if_closed()
+        _children.add(child)
+
+
+def untrack_child(child: Child) -> None:
+    with _lock:
+        _children.discard(child)
+
+
+def remove_tracked() -> None:
+    """Remove every tracked directory and file, and let no more be made: the way out of
+    an interrupted process (its worker threads may still be running)."""
+    global _closed  # noqa: PLW0603 (once, on the way out)
+    with _lock:
+        _closed = True
+        for child in _children:
+            with contextlib.suppress(OSError):
+                child.kill()
+        for path in _tracked:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+
+
+def _refuse_if_closed() -> None:
+    if _closed:
+        raise Interrupted("stopped on request: the process is exiting")
 
 
 def remove_abandoned(root: Path | None = None) -> None:

@@ -13,7 +13,6 @@ import base64
 import hashlib
 import secrets
 import shutil
-import tempfile
 import threading
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
@@ -24,7 +23,7 @@ from typing import BinaryIO
 
 from deltaglider.app.client.failures import S3Failure
 from deltaglider.core.errors import BadDigest, IncompleteBody
-from deltaglider.core.scratch import private_prefix, track, untrack
+from deltaglider.core.scratch import private_dir, untrack
 
 CHUNK = 1024 * 1024
 
@@ -64,8 +63,7 @@ class Uploads:
     """The uploads of one client, by UploadId."""
 
     def __init__(self) -> None:
-        self._root = Path(tempfile.mkdtemp(prefix=private_prefix("uploads-")))
-        track(self._root)  # removed by an interrupted process too
+        self._root = private_dir("uploads-")  # removed by an interrupted process too
         self._uploads: dict[str, Upload] = {}
         self._lock = threading.Lock()
         weakref.finalize(self, _remove, self._root)
