@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from deltaglider.core import progress
@@ -15,6 +14,8 @@ class Sha256Hasher:
     """Streams the file through hashlib, so memory stays flat for any size."""
 
     def file_sha256(self, path: Path) -> str:
+        import hashlib  # noqa: PLC0415 (OpenSSL loads in ~2 ms: not for `ls`)
+
         try:
             with path.open("rb") as stream:
                 digest = hashlib.sha256()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import threading
 from pathlib import Path
 
@@ -52,6 +51,8 @@ class Xdelta3Codec:
             return self._checked
 
     def _probe(self) -> str:
+        import subprocess  # noqa: PLC0415 (a command that only lists starts without it)
+
         path = shutil.which(self._program)
         if path is None:
             raise DiffToolMissing(f"xdelta3 not found: {INSTALL_HINT}")
@@ -72,6 +73,8 @@ class Xdelta3Codec:
         return ".".join(found.groups())
 
     def _run(self, *args: str) -> None:
+        import subprocess  # noqa: PLC0415 (see _probe)
+
         self.version()
         try:
             child = subprocess.Popen(

@@ -13,15 +13,15 @@ of it is handed out.
 from __future__ import annotations
 
 import base64
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
 from deltaglider.core.attributes import Attributes, is_plain_md5
 from deltaglider.core.catalog import Catalog
-from deltaglider.core.encoding import Encoder
 from deltaglider.core.errors import (
     BadDigest,
     BucketNotEmpty,
@@ -49,10 +49,6 @@ from deltaglider.core.models import (
     is_internal_key,
 )
 from deltaglider.core.policy import DeltaPolicy, is_reserved_name
-from deltaglider.core.reader import READ_ATTEMPTS, ObjectStream, Reader
-from deltaglider.core.references import References
-from deltaglider.core.spool import Spooled, spool
-from deltaglider.core.writer import Writer
 from deltaglider.ports import (
     ArchivePort,
     BucketInfo,
@@ -68,6 +64,22 @@ from deltaglider.ports import (
     ObjectInfo,
     StoragePort,
 )
+
+if TYPE_CHECKING:
+    from deltaglider.core.encoding import Encoder
+    from deltaglider.core.reader import ObjectStream, Reader
+    from deltaglider.core.references import References
+    from deltaglider.core.spool import Spooled
+    from deltaglider.core.writer import Writer
+
+
+class _Transfer(NamedTuple):
+    """The parts that move bytes (DeltaService._transfer)."""
+
+    references: References
+    encoder: Encoder
+    writer: Writer
+    reader: Reader
 
 
 class DeltaService:
@@ -102,50 +114,86 @@ class DeltaService:
         self.tool = tool
         self.interruption = Interruption()  # interrupt() stops work at its next safe point
         self.catalog = Catalog(storage=storage, logger=logger)
-        self.references = References(
-            storage=storage,
+        self._diff, self._codecs, self._containers = diff, codecs or {}, containers or {}
+        self._archive, self._hasher, self._cache = archive, hasher, cache
+        self._built: _Transfer | None = None
+        self._build_lock = threading.Lock()
+
+    @property
+    def references(self) -> References:
+        return self._transfer().references
+
+    @property
+    def encoder(self) -> Encoder:
+        return self._transfer().encoder
+
+    @property
+    def writer(self) -> Writer:
+        return self._transfer().writer
+
+    @property
+    def reader(self) -> Reader:
+        return self._transfer().reader
+
+    def _transfer(self) -> _Transfer:
+        """The references, encoder, writer and reader, built (their modules imported)
+        on first use: a command that only lists (`ls`) starts without them."""
+        with self._build_lock:
+            if self._built is None:
+                self._built = self._build_transfer()
+            return self._built
+
+    def _build_transfer(self) -> _Transfer:
+        from deltaglider.core.encoding import Encoder  # noqa: PLC0415 (see _transfer)
+        from deltaglider.core.reader import Reader  # noqa: PLC0415
+        from deltaglider.core.references import References  # noqa: PLC0415
+        from deltaglider.core.writer import Writer  # noqa: PLC0415
+
+        references = References(
+            storage=self.storage,
             catalog=self.catalog,
-            cache=cache,
-            hasher=hasher,
-            clock=clock,
-            logger=logger,
-            metrics=metrics,
-            tool=tool,
-            codecs={diff.codec: diff, **(codecs or {})},
+            cache=self._cache,
+            hasher=self._hasher,
+            clock=self.clock,
+            logger=self.logger,
+            metrics=self.metrics,
+            tool=self.tool,
+            codecs={self._diff.codec: self._diff, **self._codecs},
         )
-        self.encoder = Encoder(
-            diff=diff,
-            codecs=codecs or {},
-            containers=containers or {},
-            archive=archive,
-            hasher=hasher,
-            policy=policy,
-            logger=logger,
-            tool=tool,
+        encoder = Encoder(
+            diff=self._diff,
+            codecs=self._codecs,
+            containers=self._containers,
+            archive=self._archive,
+            hasher=self._hasher,
+            policy=self.policy,
+            logger=self.logger,
+            tool=self.tool,
         )
-        self.writer = Writer(
-            storage=storage,
+        writer = Writer(
+            storage=self.storage,
             catalog=self.catalog,
-            references=self.references,
-            encoder=self.encoder,
-            policy=policy,
-            clock=clock,
-            logger=logger,
-            metrics=metrics,
-            tool=tool,
+            references=references,
+            encoder=encoder,
+            policy=self.policy,
+            clock=self.clock,
+            logger=self.logger,
+            metrics=self.metrics,
+            tool=self.tool,
             interruption=self.interruption,
         )
-        self.reader = Reader(
-            storage=storage,
+        reader = Reader(
+            storage=self.storage,
             catalog=self.catalog,
-            references=self.references,
-            encoder=self.encoder,
-            policy=policy,
-            hasher=hasher,
-            logger=logger,
-            metrics=metrics,
+            references=references,
+            encoder=encoder,
+            policy=self.policy,
+            hasher=self._hasher,
+            logger=self.logger,
+            metrics=self.metrics,
             interruption=self.interruption,
         )
+        return _Transfer(references, encoder, writer, reader)
 
     # ----------------------------------------------------------------- put
 
@@ -188,6 +236,8 @@ class DeltaService:
         """Read a body once, hashing it (core/spool.py); `store` it, or drop it by leaving
         the block. A way in that must check the body before storing it (a signature, a
         file that must not have changed) does so in between."""
+        from deltaglider.core.spool import spool  # noqa: PLC0415 (see _transfer)
+
         return spool(body, size=size, check=self.interruption.check)
 
     def store(
@@ -256,6 +306,8 @@ class DeltaService:
         inside the store, its bytes never leaving it, bound to the version found (a
         version overwritten meanwhile means looking again); anything else is read,
         checked and stored anew."""
+        from deltaglider.core.reader import READ_ATTEMPTS  # noqa: PLC0415 (see _transfer)
+
         for _ in range(READ_ATTEMPTS):
             stored = self.reader.find(source)
             whole = (
