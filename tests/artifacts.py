@@ -53,10 +53,10 @@ def sdist(path: Path, version: int, *, crlf: bool = False, product: int = 5) -> 
     return path
 
 
-def source_text(seed: int, size: int) -> bytes:
+def source_text(seed: int, size: int, vocabulary: int = 2000) -> bytes:
     """Source-code-like bytes: a small vocabulary, so deflate finds matches and choices."""
     rng = random.Random(seed)
-    words = [rng.randbytes(rng.randint(2, 9)).hex().encode() for _ in range(2000)]
+    words = [rng.randbytes(rng.randint(2, 9)).hex().encode() for _ in range(vocabulary)]
     out = io.BytesIO()
     while out.tell() < size:
         out.write(b" ".join(rng.choices(words, k=12)) + b"\n")

@@ -20,16 +20,11 @@ import pytest
 
 from deltaglider.adapters.gzip_container import GzipContainer
 from deltaglider.core.errors import FormatError
+from tests.artifacts import source_text
 
 
 def text(seed: int, size: int) -> bytes:
-    """Source-code-like bytes: a small vocabulary, so deflate finds matches and choices."""
-    rng = random.Random(seed)
-    words = [rng.randbytes(rng.randint(2, 9)).hex().encode() for _ in range(3000)]
-    out = io.BytesIO()
-    while out.tell() < size:
-        out.write(b" ".join(rng.choices(words, k=12)) + b"\n")
-    return out.getvalue()[:size]
+    return source_text(seed, size, vocabulary=3000)
 
 
 def tar_payload(seed: int = 1) -> bytes:

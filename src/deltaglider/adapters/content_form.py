@@ -166,11 +166,7 @@ def read_form(data: memoryview) -> Node:
     """The node a content form holds; FormatError when it is not one."""
     if bytes(data[:5]) != MAGIC + bytes([VERSION]):
         raise FormatError("not a content form of a version this reader knows")
-    reader = _Reader(data, 5)
-    node = reader.node()
-    if reader.at != len(data):
-        raise FormatError("malformed content form: bytes after its end")
-    return node
+    return _whole_node(data, 5, "malformed content form: bytes after its end")
 
 
 class _Reader:
@@ -250,11 +246,16 @@ def _part(tag: int, number: int, params: tuple[int, ...], payloads: list[memoryv
     return Deflated(number, Deflate(level, mem, strategy), child)
 
 
-def _whole_node(payload: memoryview) -> Node:
-    reader = _Reader(payload, 0)
+def _whole_node(
+    data: memoryview,
+    at: int = 0,
+    excess: str = "malformed content form: a payload holds more than its node",
+) -> Node:
+    """The node that fills `data` from `at` to its end; FormatError `excess` if more."""
+    reader = _Reader(data, at)
     node = reader.node()
-    if reader.at != len(payload):
-        raise FormatError("malformed content form: a payload holds more than its node")
+    if reader.at != len(data):
+        raise FormatError(excess)
     return node
 
 
