@@ -479,6 +479,8 @@ def _estimate(content: Buffer, match: Buffer) -> int:
     options: dict[int, int] = {
         Option.compression_level: ESTIMATE_LEVEL,
         Option.window_log: min(max((window - 1).bit_length(), 20), 30),
+        # Without it a fast level indexes too little of a large match to find it.
+        Option.enable_long_distance_matching: 1,
     }
     prefix = ZstdDict(match, is_raw=True).as_prefix if len(match) >= 8 else None
     compressor = ZstdCompressor(options=options, zstd_dict=prefix)
