@@ -16,6 +16,8 @@ The limits below decide what a base holds: they are part of the storage format
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import hashlib
 import os
 import sys
@@ -76,6 +78,12 @@ class ArchiveContainer:
     def unpack(self, source: Path, reference: Path, out: Path, base: Path) -> Unpacked | None:
         if not _looks_like_container(source):
             return None
+        try:
+            return self._unpack(source, reference, out, base)
+        finally:
+            _give_back_memory()
+
+    def _unpack(self, source: Path, reference: Path, out: Path, base: Path) -> Unpacked | None:
         data = memoryview(source.read_bytes())
         ref_data = memoryview(reference.read_bytes())
         with ThreadPoolExecutor(PROVERS) as provers:
@@ -126,11 +134,28 @@ class ArchiveContainer:
         wanted = form.decode_needs(needs)
         with out.open("wb") as dst:
             form.write_form(_base(memoryview(reference.read_bytes()), 0, _Budget(), wanted), dst)
+        _give_back_memory()
 
     def rebuild(self, unpacked: Path, reference: Path, out: Path) -> None:
-        node = form.read_form(memoryview(unpacked.read_bytes()))
-        with out.open("wb") as dst:
-            form.rebuild(node, memoryview(reference.read_bytes()), dst)
+        try:
+            _rebuild(unpacked, reference, out)
+        finally:
+            _give_back_memory()
+
+
+def _rebuild(unpacked: Path, reference: Path, out: Path) -> None:
+    node = form.read_form(memoryview(unpacked.read_bytes()))
+    with out.open("wb") as dst:
+        form.rebuild(node, memoryview(reference.read_bytes()), dst)
+
+
+def _give_back_memory() -> None:
+    """Return the freed memory of a form's buffers to the system. glibc keeps what a
+    thread freed in that thread's arena: a recursive download whose workers rebuild
+    numpy's wheels one after another otherwise peaks at 460 MB, 340 MB with this. Not
+    glibc (no malloc_trim): its allocator does as it does."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).malloc_trim(0)
 
 
 def _hash(*values: int) -> int:
