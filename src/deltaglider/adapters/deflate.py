@@ -18,6 +18,10 @@ from typing import NamedTuple
 # Content is fed in steps this small so that a wrong candidate shows itself at its first
 # emitted block instead of after the whole content was compressed.
 FEED = 64 * 1024
+# A whole stream is proven in larger steps: each step gives Python's lock back, and a
+# proof running beside other work (streams proven side by side while the form is made)
+# waits for it at each step.
+PROOF_FEED = 1024 * 1024
 
 
 class Deflate(NamedTuple):
@@ -138,14 +142,15 @@ def _rebuilds(
     expected = memoryview(stream)
     source = memoryview(content)
     at = 0
-    for start in range(0, len(source), FEED):
-        piece = deflater.compress(source[start : start + FEED])
+    feed = PROOF_FEED if whole else FEED
+    for start in range(0, len(source), feed):
+        piece = deflater.compress(source[start : start + feed])
         if expected[at : at + len(piece)] != piece:
             return None
         at += len(piece)
-        quick_done = start + FEED >= QUICK and at >= QUICK_OUTPUT
-        if not whole and quick_done and start + FEED < len(source):
-            return start + FEED
+        quick_done = start + feed >= QUICK and at >= QUICK_OUTPUT
+        if not whole and quick_done and start + feed < len(source):
+            return start + feed
     piece = deflater.flush()
     if len(expected) != at + len(piece) or expected[at:] != piece:
         return None
