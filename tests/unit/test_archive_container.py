@@ -357,3 +357,23 @@ def test_a_quick_look_compares_some_of_the_stream_before_it_trusts_a_recipe() ->
     found = find_params(body, right, whole=False)
     assert found is not None
     assert found.params == Deflate(6, 8, 0)
+
+
+def test_a_tar_header_checksummed_with_signed_bytes_is_a_header() -> None:
+    """Old tars summed the header as signed chars: a name with bytes above 127 makes that
+    sum differ from the unsigned one, and either is accepted."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as archive:
+        info = tarfile.TarInfo("caf\u00e9-\u00e9t\u00e9.txt")
+        info.size = 3
+        archive.addfile(info, io.BytesIO(b"abc"))
+    header = bytearray(buffer.getvalue()[:512])
+    blanked = bytes(header[:148]) + b" " * 8 + bytes(header[156:])
+    signed = sum(blanked) - 256 * sum(1 for byte in blanked if byte > 127)
+    assert signed != sum(blanked)
+    header[148:156] = b"%06o\0 " % signed
+    layout = parse_tar(memoryview(bytes(header) + buffer.getvalue()[512:]))
+    assert layout is not None
+    assert [stream.name for stream in layout.streams] == ["caf\u00e9-\u00e9t\u00e9.txt".encode()]
+    header[150] ^= 1  # a wrong checksum: no header
+    assert parse_tar(memoryview(bytes(header) + buffer.getvalue()[512:])) is None
