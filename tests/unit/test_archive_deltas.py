@@ -267,13 +267,12 @@ class CountingArchive(ArchiveContainer):
     """The real archive container, counting the content forms it is asked to make."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.unpacks = 0
 
-    def unpack(
-        self, source: Path, reference: Path, out: Path, base: Path, *, thorough: bool = False
-    ) -> Unpacked | None:
+    def unpack(self, source: Path, reference: Path, out: Path, base: Path) -> Unpacked | None:
         self.unpacks += 1
-        return super().unpack(source, reference, out, base, thorough=thorough)
+        return super().unpack(source, reference, out, base)
 
 
 def test_a_file_where_nothing_opens_is_looked_into_once_whatever_the_candidates(

@@ -64,6 +64,8 @@ def test_log_level_is_case_insensitive() -> None:
             "DG_REFERENCE_POLICY must be one of adaptive, first",
         ),
         ({"DG_UNWRAP_GZIP": "perhaps"}, {}, "DG_UNWRAP_GZIP must be true or false"),
+        ({"DG_REDEFLATE_RATE": "-1"}, {}, "DG_REDEFLATE_RATE must be a number of MB per"),
+        ({"DG_REDEFLATE_RATE": "fast"}, {}, "DG_REDEFLATE_RATE must be a number of MB per"),
         ({"DG_CACHE_MEMORY_SIZE_MB": "lots"}, {}, "DG_CACHE_MEMORY_SIZE_MB must be a whole"),
         ({"DG_CACHE_MEMORY_SIZE_MB": "-5"}, {}, "DG_CACHE_MEMORY_SIZE_MB"),
         ({"DG_CACHE_ENCRYPTION": "maybe"}, {}, "DG_CACHE_ENCRYPTION must be true or false"),

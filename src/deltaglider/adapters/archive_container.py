@@ -16,15 +16,20 @@ The limits below decide what a base holds: they are part of the storage format
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import hashlib
+import os
+import sys
 import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
 from pathlib import Path
 
 from deltaglider.adapters import content_form as form
-from deltaglider.adapters.content_form import WHOLE, Needs
-from deltaglider.adapters.deflate import Deflate, find_params, inflate
+from deltaglider.adapters.content_form import WHOLE, Buffer, Needs
+from deltaglider.adapters.deflate import Deflate, Found, find_params, inflate, prove, seconds
 from deltaglider.adapters.layouts import (
     GZIP_MAGIC,
     ZIP_EOCD,
@@ -37,6 +42,13 @@ from deltaglider.adapters.layouts import (
 from deltaglider.core.errors import FormatError
 from deltaglider.ports.archive import Unpacked
 
+if sys.version_info >= (3, 14):
+    from compression.zstd import CompressionParameter as Option
+    from compression.zstd import ZstdCompressor, ZstdDict
+else:
+    from backports.zstd import CompressionParameter as Option
+    from backports.zstd import ZstdCompressor, ZstdDict
+
 MAX_DEPTH = 4  # containers looked into: the file, and three levels of nesting inside it
 STREAM_LIMIT = 256 * 1024 * 1024  # a stream inflating to more stays as it is
 TOTAL_LIMIT = 1024 * 1024 * 1024  # inflated bytes in one form; streams after that stay
@@ -46,6 +58,12 @@ TAIL = 22 + 0xFFFF  # where a zip's end of central directory record must be
 MIN_ALIKE = 8  # characters two names in one folder share to be taken for one file renamed
 BLOCK = 16 * 1024  # content per feature: an entry weighs by its size
 MAX_FEATURES = 1024  # per entry
+# A changed stream is re-deflated on download (stored as its content, `d`) only when its
+# content delta saves at least this many bytes per second that deflating it takes;
+# otherwise its compressed bytes are kept (`k`), copied on download (docs/FORMAT.md 9.1).
+REDEFLATE_RATE = 1000 * 1000
+ESTIMATE_LEVEL = 1  # zstd level of the per-stream delta estimate
+PROVERS = min(4, os.cpu_count() or 1)  # streams proven side by side (zlib frees the GIL)
 
 
 class ArchiveContainer:
@@ -54,23 +72,37 @@ class ArchiveContainer:
     kind = "archive"
     version = form.VERSION
 
-    def unpack(
-        self, source: Path, reference: Path, out: Path, base: Path, *, thorough: bool = False
-    ) -> Unpacked | None:
+    def __init__(self, rate: float = REDEFLATE_RATE) -> None:
+        self.rate = rate
+
+    def unpack(self, source: Path, reference: Path, out: Path, base: Path) -> Unpacked | None:
         if not _looks_like_container(source):
             return None
+        try:
+            return self._unpack(source, reference, out, base)
+        finally:
+            _give_back_memory()
+
+    def _unpack(self, source: Path, reference: Path, out: Path, base: Path) -> Unpacked | None:
         data = memoryview(source.read_bytes())
         ref_data = memoryview(reference.read_bytes())
-        ref = _Ref(ref_data, 0, 0, _Budget())
-        tally = _Tally(thorough=thorough)
-        node = _unpack(data, ref, 0, _Budget(), tally)
+        with ThreadPoolExecutor(PROVERS) as provers:
+            ref = _Ref(ref_data, 0, 0, _Budget())
+            tally = _Tally(rate=self.rate, provers=provers)
+            node = _unpack(data, ref, 0, _Budget(), tally)
+            if not all(proof.result() for proof in tally.proofs):
+                # A recipe right at its stream's start was wrong further on (rare): the
+                # form is made again, each recipe proven before it is taken.
+                ref = _Ref(ref_data, 0, 0, _Budget())
+                tally = _Tally(rate=self.rate)
+                node = _unpack(data, ref, 0, _Budget(), tally)
         if not isinstance(node, form.Container):
             return None
         needs = ref.needs() if ref.kind == node.kind else WHOLE
         with out.open("wb") as dst:
             form.write_form(node, dst)
         with base.open("wb") as dst:
-            form.write_form(_base(ref_data, 0, _Budget(), needs), dst)
+            form.write_form(_base(ref_data, 0, _Budget(), needs, ref), dst)
         return Unpacked(
             tally.copied, tally.deflated, tally.stored, tally.kept, form.encode_needs(needs)
         )
@@ -102,11 +134,28 @@ class ArchiveContainer:
         wanted = form.decode_needs(needs)
         with out.open("wb") as dst:
             form.write_form(_base(memoryview(reference.read_bytes()), 0, _Budget(), wanted), dst)
+        _give_back_memory()
 
     def rebuild(self, unpacked: Path, reference: Path, out: Path) -> None:
-        node = form.read_form(memoryview(unpacked.read_bytes()))
-        with out.open("wb") as dst:
-            form.rebuild(node, memoryview(reference.read_bytes()), dst)
+        try:
+            _rebuild(unpacked, reference, out)
+        finally:
+            _give_back_memory()
+
+
+def _rebuild(unpacked: Path, reference: Path, out: Path) -> None:
+    node = form.read_form(memoryview(unpacked.read_bytes()))
+    with out.open("wb") as dst:
+        form.rebuild(node, memoryview(reference.read_bytes()), dst)
+
+
+def _give_back_memory() -> None:
+    """Return the freed memory of a form's buffers to the system. glibc keeps what a
+    thread freed in that thread's arena: a recursive download whose workers rebuild
+    numpy's wheels one after another otherwise peaks at 460 MB, 340 MB with this. Not
+    glibc (no malloc_trim): its allocator does as it does."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).malloc_trim(0)
 
 
 def _hash(*values: int) -> int:
@@ -146,7 +195,11 @@ class _Budget:
 
 @dataclass
 class _Tally:
-    thorough: bool = False  # every recipe proven here, not only by the caller's rebuild
+    rate: float  # REDEFLATE_RATE
+    # Where recipes are proven on their whole streams while the form is made (None: one
+    # after another, each before it is taken), and their proofs.
+    provers: ThreadPoolExecutor | None = None
+    proofs: list[Future[bool]] = field(default_factory=list)
     copied: int = 0
     deflated: int = 0
     kept: int = 0
@@ -158,8 +211,13 @@ def _layout(data: memoryview, depth: int, budget: _Budget) -> Layout | None:
     return parse(data, budget.limit) if depth < MAX_DEPTH else None
 
 
-def _content(data: memoryview, stream: Stream, budget: _Budget) -> bytes | None:
-    """A deflated stream's content, within the budget (None: it stays as it is)."""
+def _content(
+    data: memoryview, stream: Stream, budget: _Budget, known: Buffer | None = None
+) -> Buffer | None:
+    """A deflated stream's content, within the budget (None: it stays as it is); `known`,
+    its content when it was inflated before."""
+    if known is not None:
+        return known if budget.take(len(known)) else None
     if stream.content is not None:
         return stream.content if budget.take(len(stream.content)) else None
     content = inflate(data[stream.start : stream.stop], budget.limit)
@@ -169,10 +227,14 @@ def _content(data: memoryview, stream: Stream, budget: _Budget) -> bytes | None:
 # ----------------------------------------------------------------------------- base
 
 
-def _base(data: memoryview, depth: int, budget: _Budget, needs: Needs) -> form.Node:
+def _base(
+    data: memoryview, depth: int, budget: _Budget, needs: Needs, known: _Ref | None = None
+) -> form.Node:
     """The part of the reference a delta is made against: with WHOLE, every stream
     inflated (`i`), stored streams as their content (`s`), nested alike; with a map of
-    stream indices, the container's gaps and only those streams, in the file's order."""
+    stream indices, the container's gaps and only those streams, in the file's order.
+    `known`: the same level of the reference as the writer's search saw it, whose streams
+    already inflated are taken from it rather than inflated again."""
     layout = _layout(data, depth, budget)
     if layout is None:
         if not isinstance(needs, form.Whole):
@@ -191,16 +253,17 @@ def _base(data: memoryview, depth: int, budget: _Budget, needs: Needs) -> form.N
             continue
         slot += 1
         raw = data[stream.start : stream.stop]
+        inner = known.known_child(index) if known is not None else None
         if stream.method == "stored":
-            parts.append(form.Stored(slot - 1, _base(raw, depth + 1, budget, need)))
+            parts.append(form.Stored(slot - 1, _base(raw, depth + 1, budget, need, inner)))
         elif not isinstance(need, form.Whole):
             raise FormatError("malformed delta: it needs streams inside a deflated stream")
         else:
-            content = _content(data, stream, budget)
+            content = _content(data, stream, budget, inner.data if inner is not None else None)
             if content is None:
                 parts.append(form.Kept(slot - 1, raw))
             else:
-                child = _base(memoryview(content), depth + 1, budget, WHOLE)
+                child = _base(memoryview(content), depth + 1, budget, WHOLE, inner)
                 parts.append(form.Inflated(slot - 1, child))
     if at < len(data):
         parts.append(form.Gap(data[at:]))
@@ -278,6 +341,10 @@ class _Ref:
                 )
         return self._children[index]
 
+    def known_child(self, index: int) -> _Ref | None:
+        """Stream `index`'s level, when the search already made it."""
+        return self._children.get(index)
+
     def use(self, index: int, inner: _Ref | None) -> None:
         """A changed stream met stream `index`: the delta needs it (only `inner`'s used
         streams, when it is a stored container looked into alike)."""
@@ -351,6 +418,8 @@ def _stream(
         return form.Copy(ref.offset + ref.streams[match].start, len(raw))
     child_ref = ref.child(match)
     part = _changed(data, stream, child_ref, depth, budget, tally)
+    if isinstance(part, form.Kept):
+        return part  # its compressed bytes as they are: the delta needs nothing of the match
     inner = (
         child_ref
         if isinstance(part, form.Stored)
@@ -379,14 +448,65 @@ def _changed(
         tally.stored += 1
         return form.Stored(0, _unpack(raw, child_ref, depth + 1, budget, tally))
     content = _content(data, stream, budget)
-    params = None
+    found = None
     if content is not None:
         first = tally.last[0] if tally.last else None
-        params = find_params(content, raw, first, whole=tally.thorough)
-    if content is None or params is None:
+        found = find_params(content, raw, first, whole=False)
+    if (
+        content is None
+        or found is None
+        or (not _may_open(content, depth + 1) and not _pays(content, raw, found, child_ref, tally))
+    ):
         tally.kept += 1
         return form.Kept(0, raw)
-    tally.last[:] = [params]
+    if not found.whole and tally.provers is not None:
+        tally.proofs.append(tally.provers.submit(prove, content, raw, found.params))
+    elif not found.whole and not prove(content, raw, found.params):
+        # The start matched, not the rest: another candidate may rebuild all of it.
+        found = find_params(content, raw, None, whole=True)
+        if found is None:
+            tally.kept += 1
+            return form.Kept(0, raw)
+    tally.last[:] = [found.params]
     tally.deflated += 1
     child = _unpack(memoryview(content), child_ref, depth + 1, budget, tally)
-    return form.Deflated(0, params, child)
+    return form.Deflated(0, found.params, child)
+
+
+def _may_open(content: Buffer, depth: int) -> bool:
+    """Whether a stream's content may be a container looked into: its own streams are
+    judged one by one (_pays), not its bytes as a whole."""
+    if depth >= MAX_DEPTH:
+        return False
+    head, tail = bytes(content[:512]), bytes(content[-TAIL:])
+    return head.startswith(GZIP_MAGIC) or ZIP_EOCD in tail or is_tar_header(head)
+
+
+def _pays(
+    content: Buffer, raw: memoryview, found: Found, child_ref: _Ref | None, tally: _Tally
+) -> bool:
+    """Whether storing a changed stream as its content (re-deflated on every download)
+    saves at least `tally.rate` bytes per second of deflating (deflate.seconds), against
+    keeping its compressed bytes: what it saves is estimated by a quick zstd delta of its
+    content against its match's (or of its content alone, a new stream). A rate of 0 or
+    less re-deflates every stream a recipe rebuilds."""
+    if tally.rate <= 0:
+        return True
+    cost = tally.rate * seconds(len(content), found.params)
+    if cost >= len(raw):
+        return False  # it could not pay even if its delta were empty
+    return len(raw) - _estimate(content, child_ref.data if child_ref else b"") >= cost
+
+
+def _estimate(content: Buffer, match: Buffer) -> int:
+    """The size of a quick zstd delta of `content` against `match`."""
+    window = max(len(match) + len(content), 1)
+    options: dict[int, int] = {
+        Option.compression_level: ESTIMATE_LEVEL,
+        Option.window_log: min(max((window - 1).bit_length(), 20), 30),
+        # Without it a fast level indexes too little of a large match to find it.
+        Option.enable_long_distance_matching: 1,
+    }
+    prefix = ZstdDict(match, is_raw=True).as_prefix if len(match) >= 8 else None
+    compressor = ZstdCompressor(options=options, zstd_dict=prefix)
+    return len(compressor.compress(content, ZstdCompressor.FLUSH_FRAME))

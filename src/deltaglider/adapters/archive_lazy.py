@@ -21,20 +21,21 @@ class LazyArchive:
 
     kind = "archive"
 
+    def __init__(self, rate: float | None = None) -> None:
+        self.rate = rate  # None: ArchiveContainer's REDEFLATE_RATE
+
     @cached_property
     def _loaded(self) -> ArchiveContainer:
         from deltaglider.adapters.archive_container import ArchiveContainer  # noqa: PLC0415
 
-        return ArchiveContainer()
+        return ArchiveContainer() if self.rate is None else ArchiveContainer(self.rate)
 
     @property
     def version(self) -> int:
         return self._loaded.version
 
-    def unpack(
-        self, source: Path, reference: Path, out: Path, base: Path, *, thorough: bool = False
-    ) -> Unpacked | None:
-        return self._loaded.unpack(source, reference, out, base, thorough=thorough)
+    def unpack(self, source: Path, reference: Path, out: Path, base: Path) -> Unpacked | None:
+        return self._loaded.unpack(source, reference, out, base)
 
     def features(self, path: Path) -> list[int]:
         return self._loaded.features(path)

@@ -38,7 +38,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from deltaglider.adapters.deflate import Deflate, deflate
+from deltaglider.adapters.deflate import PROVEN, Deflate
 from deltaglider.core import progress
 from deltaglider.core.errors import FormatError
 
@@ -341,7 +341,7 @@ def _write(piece: Buffer | Future[bytes], out: BinaryIO) -> None:
 
 
 def _deflated(part: Deflated, reference: memoryview) -> bytes:
-    return deflate(node_bytes(part.child, reference), part.params)
+    return PROVEN.deflate(node_bytes(part.child, reference), part.params)
 
 
 def node_bytes(node: Node, reference: memoryview) -> Buffer:

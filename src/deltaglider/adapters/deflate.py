@@ -9,12 +9,19 @@ zip tools are zlib underneath, so most entries of real archives rebuild.
 
 from __future__ import annotations
 
+import hashlib
+import threading
 import zlib
+from collections import OrderedDict
 from typing import NamedTuple
 
 # Content is fed in steps this small so that a wrong candidate shows itself at its first
 # emitted block instead of after the whole content was compressed.
 FEED = 64 * 1024
+# A whole stream is proven in larger steps: each step gives Python's lock back, and a
+# proof running beside other work (streams proven side by side while the form is made)
+# waits for it at each step.
+PROOF_FEED = 1024 * 1024
 
 
 class Deflate(NamedTuple):
@@ -76,16 +83,43 @@ def find_params(
     first: Deflate | None = None,
     *,
     whole: bool = True,
-) -> Deflate | None:
+) -> Found | None:
     """Parameters with which zlib rebuilds `stream` byte for byte from `content` (tried
     `first`, then CANDIDATES), proven by comparison; None when none does. With `whole`
-    False, only the first QUICK bytes of content are compared: the caller proves the
-    rest by rebuilding the whole file (and calls again with `whole` if that fails)."""
+    False, only the first QUICK bytes of content are compared (`Found.whole` says
+    whether that was all of it): `prove` compares the rest."""
     tried = (first, *(c for c in CANDIDATES if c != first)) if first else CANDIDATES
     for params in tried:
-        if params is not None and _rebuilds(content, stream, params, whole):
-            return params
+        if params is None:
+            continue
+        compared = _rebuilds(content, stream, params, whole)
+        if compared is not None:
+            return Found(params, compared == len(content))
     return None
+
+
+class Found(NamedTuple):
+    """Parameters that rebuild a stream (as far as compared)."""
+
+    params: Deflate
+    whole: bool  # compared over the whole stream, and remembered (PROVEN)
+
+
+# Content bytes zlib deflates per second, by level: measured here (2 shared cores) on
+# the test corpus (a numpy extension module, pip's sources, a setuptools sdist's tar),
+# the slowest of the three rounded down. What re-deflating a stream on download costs.
+SPEED = (400e6, 80e6, 80e6, 80e6, 25e6, 25e6, 25e6, 8e6, 8e6, 8e6)
+
+
+def seconds(content_size: int, params: Deflate) -> float:
+    """About how long deflating this much content with `params` takes."""
+    return content_size / SPEED[params.level]
+
+
+def prove(content: bytes | memoryview, stream: bytes | memoryview, params: Deflate) -> bool:
+    """Whether deflating all of `content` with `params` gives exactly `stream`; if so
+    the stream is remembered as proven (PROVEN), so rebuilding it again costs nothing."""
+    return _rebuilds(content, stream, params, whole=True) is not None
 
 
 QUICK = 256 * 1024  # content compared by a quick look: wrong parameters differ long before
@@ -97,23 +131,83 @@ QUICK_OUTPUT = 16 * 1024
 
 def _rebuilds(
     content: bytes | memoryview, stream: bytes | memoryview, params: Deflate, whole: bool
-) -> bool:
-    """Whether deflating `content` with `params` gives exactly `stream` (or, unless
-    `whole`, its start as far as QUICK bytes of content and QUICK_OUTPUT bytes of the
-    stream give); stops at the first difference."""
+) -> int | None:
+    """How many bytes of `content` deflating with `params` was compared over and gave
+    exactly `stream` (all of them when `whole`; else as far as QUICK bytes of content and
+    QUICK_OUTPUT bytes of the stream give); None at the first difference. A stream
+    compared whole is remembered in PROVEN."""
     deflater = zlib.compressobj(
         params.level, zlib.DEFLATED, -zlib.MAX_WBITS, params.mem, params.strategy
     )
     expected = memoryview(stream)
     source = memoryview(content)
     at = 0
-    for start in range(0, len(source), FEED):
-        piece = deflater.compress(source[start : start + FEED])
+    feed = PROOF_FEED if whole else FEED
+    for start in range(0, len(source), feed):
+        piece = deflater.compress(source[start : start + feed])
         if expected[at : at + len(piece)] != piece:
-            return False
+            return None
         at += len(piece)
-        quick_done = start + FEED >= QUICK and at >= QUICK_OUTPUT
-        if not whole and quick_done and start + FEED < len(source):
-            return True
+        quick_done = start + feed >= QUICK and at >= QUICK_OUTPUT
+        if not whole and quick_done and start + feed < len(source):
+            return start + feed
     piece = deflater.flush()
-    return len(expected) == at + len(piece) and expected[at:] == piece
+    if len(expected) != at + len(piece) or expected[at:] != piece:
+        return None
+    PROVEN.put(digest(source), params, expected)
+    return len(source)
+
+
+def digest(content: bytes | memoryview) -> bytes:
+    """What a content is known by in PROVEN."""
+    return hashlib.sha256(content).digest()
+
+
+class Proven:
+    """Deflate streams this process compared byte for byte with zlib's output (or made
+    with zlib), by the SHA256 of their content and their parameters: zlib gives the same
+    bytes for the same content and parameters, so a stream found here is what deflating
+    would give, without the deflating. Holds at most `limit` bytes, oldest dropped first.
+
+    This is what lets a writer's proof rebuild a file without deflating again the streams
+    its recipe search already compared whole (docs/FORMAT.md 9.1, "Writing"), and a
+    reader skip a deflate it made for an earlier file of the same run."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        self.hits = 0
+        self._streams: OrderedDict[tuple[bytes, Deflate], bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, key: bytes, params: Deflate, stream: bytes | memoryview) -> None:
+        if len(stream) > self.limit:
+            return
+        with self._lock:
+            if (key, params) in self._streams:
+                return
+            self._streams[key, params] = bytes(stream)
+            self.size += len(stream)
+            while self.size > self.limit:
+                _, dropped = self._streams.popitem(last=False)
+                self.size -= len(dropped)
+
+    def get(self, key: bytes, params: Deflate) -> bytes | None:
+        with self._lock:
+            found = self._streams.get((key, params))
+            if found is not None:
+                self._streams.move_to_end((key, params))
+                self.hits += 1
+            return found
+
+    def deflate(self, content: bytes | memoryview, params: Deflate) -> bytes:
+        """`deflate(content, params)`, taken from here when it is known."""
+        key = digest(content)
+        found = self.get(key, params)
+        if found is None:
+            found = deflate(content, params)
+            self.put(key, params, found)
+        return found
+
+
+PROVEN = Proven(64 * 1024 * 1024)

@@ -33,6 +33,7 @@ GZIP_MAGIC = b"\x1f\x8b\x08"
 FHCRC, FEXTRA, FNAME, FCOMMENT = 0x02, 0x04, 0x08, 0x10
 TAR_BLOCK = 512
 TAR_FILE_TYPES = (b"0", b"\0", b"7")
+HIGH_BYTES = bytes(range(128, 256))  # negative as signed chars (old tars sum those)
 
 
 @dataclass(frozen=True)
@@ -265,7 +266,7 @@ def _tar_header_size(header: memoryview) -> int | None:
     recorded = _octal(raw[148:156])
     blanked = raw[:148] + b" " * 8 + raw[156:]
     unsigned = sum(blanked)
-    signed = unsigned - 256 * sum(1 for b in blanked if b > 127)
+    signed = unsigned - 256 * (len(blanked) - len(blanked.translate(None, HIGH_BYTES)))
     if recorded is None or recorded not in (unsigned, signed):
         return None
     field = raw[124:136]

@@ -36,6 +36,7 @@ class Settings:
     codec: str = "zstd"
     references: str = "adaptive"
     unwrap_gzip: bool = True
+    redeflate_rate: float = 1.0  # MB a changed stream's content delta saves per second
     log_level: str = "INFO"
     cache_backend: str = "filesystem"
     cache_memory_bytes: int = 100 * 1024 * 1024
@@ -78,6 +79,7 @@ class Settings:
             codec=_choice(env, "DG_CODEC", CODECS, "zstd"),
             references=_choice(env, "DG_REFERENCE_POLICY", REFERENCE_POLICIES, "adaptive"),
             unwrap_gzip=_flag(env, "DG_UNWRAP_GZIP", default=True),
+            redeflate_rate=_rate(env.get("DG_REDEFLATE_RATE")),
             log_level=_log_level(env.get("DG_LOG_LEVEL")),
             cache_backend=_choice(env, "DG_CACHE_BACKEND", CACHE_BACKENDS, "filesystem"),
             cache_memory_bytes=_megabytes(env.get("DG_CACHE_MEMORY_SIZE_MB")),
@@ -113,6 +115,18 @@ def _ratio(raw: str | None) -> float:
         value = math.nan
     if not 0.0 <= value <= 1.0:
         raise ConfigError(f"DG_MAX_RATIO must be a number from 0 to 1, got {raw!r}")
+    return value
+
+
+def _rate(raw: str | None) -> float:
+    if raw is None or raw == "":
+        return 1.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value < math.inf:
+        raise ConfigError(f"DG_REDEFLATE_RATE must be a number of MB per second, got {raw!r}")
     return value
 
 

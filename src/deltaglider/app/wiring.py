@@ -53,7 +53,7 @@ def build_service(
         diff=codecs[settings.codec],
         codecs=codecs,
         containers=containers,
-        archive=LazyArchive(),
+        archive=LazyArchive(settings.redeflate_rate * 1e6),
         hasher=Sha256Hasher(),
         cache=build_cache(settings, logger),
         clock=UtcClock(),

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
@@ -37,6 +39,12 @@ PACKING_CODEC = "zstd"  # a reference that compresses well is stored as its fram
 PACKS = 0.9  # of the file's size: below this the frame is stored instead
 SAMPLE = 1024 * 1024  # bytes compressed first to judge whether the whole file would
 CHUNK = 1024 * 1024
+# Making a content form, or rebuilding a file from one, holds the reference, its base
+# and the form in memory: about this many times the reference's size (numpy's wheels:
+# 150-200 MB for an 18 MB reference). Those side by side (a recursive transfer) wait
+# until their estimates fit in ARCHIVE_MEMORY, one at least running.
+ARCHIVE_FACTOR = 8
+ARCHIVE_MEMORY = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -61,10 +69,10 @@ class Target:
     gzip_tried: bool = False
     sketch: Sketch | None = None
     sketched: bool = False
-    thorough: bool = False  # a quick recipe failed: every recipe proven on its whole stream
     # Nothing in it opened (no container, or no stream a recipe rebuilds, stored or
     # copied): against another reference its form could at most copy compressed bytes,
-    # which a raw delta finds as well, so it is not made again (an npm tarball).
+    # which a raw delta finds as well, so it is not made again (an npm tarball). Also
+    # set when a content form failed its proof: the file gets a raw delta instead.
     opened_nothing: bool = False
 
 
@@ -129,7 +137,7 @@ class Encoder:
         """A delta of the file against `reference`: of its content where it is a
         container that rebuilds exactly, else of its raw bytes. Not yet proven: the
         caller decides whether to keep it, then has it `checked` before storing it."""
-        found = self._try_archive(reference, target, thorough=target.thorough)
+        found = self._try_archive(reference, target)
         if found is not None:
             return found
         delta = _fresh(target.work / "target.delta")
@@ -145,19 +153,19 @@ class Encoder:
 
     def checked(self, encoded: Encoded, reference: Path, target: Target) -> Encoded:
         """The delta, decoded (and its file rebuilt) as a reader would and its SHA256
-        compared: what is stored must rebuild exactly. An archive delta's recipes were
-        checked on their streams' starts only; if the rebuild fails, the form is made
-        again with every recipe proven on its whole stream (or, when nothing in the
-        file then opens, a delta of its raw bytes is made): the caller gets another
-        delta back, and decides again whether to keep it."""
+        compared: what is stored must rebuild exactly. An archive delta is rebuilt from
+        its decoded form, end to end, its proven streams taken from where the recipe
+        search remembered them (deflate.Proven); should that ever fail, a delta of the
+        raw bytes is made instead: the caller gets another delta back, and decides
+        again whether to keep it."""
         if encoded.proven:
             return encoded
         work = target.work
         if self.archive is not None and encoded.container == self.archive.kind:
             if self._rebuilds(reference, encoded.path, target):
                 return replace(encoded, proven=True)
-            self.logger.debug("%s: a recipe did not rebuild its whole stream", target.name)
-            target.thorough = True
+            self.logger.warning("%s: its content form did not rebuild it: raw delta", target.name)
+            target.opened_nothing = True
             again = self.encode(reference, target)
             return self.checked(again, reference, target)
         if encoded.container is not None and target.gzip is not None:
@@ -202,7 +210,7 @@ class Encoder:
         self._check_round_trip(target.path, delta, target.sha256, target.work)
         return Encoded(delta, delta.stat().st_size, proven=True)
 
-    def _try_archive(self, reference: Path, target: Target, thorough: bool) -> Encoded | None:
+    def _try_archive(self, reference: Path, target: Target) -> Encoded | None:
         """The delta of a container's content form against the part of the reference
         it needs; None when the file is not a container looked into (or nothing in it
         could be opened)."""
@@ -210,12 +218,13 @@ class Encoder:
             return None
         work = target.work
         form, base = _fresh(work / "target.form"), _fresh(work / "reference.base")
-        unpacked = self.archive.unpack(target.path, reference, form, base, thorough=thorough)
-        if unpacked is None or unpacked.copied + unpacked.deflated + unpacked.stored == 0:
-            target.opened_nothing = True
-            return None  # nothing in it opened: its raw bytes delta as well
         coded = _fresh(work / "target.coded")
-        self.diff.encode(base, form, coded)
+        with _ARCHIVE_GATE.holding(ARCHIVE_FACTOR * reference.stat().st_size):
+            unpacked = self.archive.unpack(target.path, reference, form, base)
+            if unpacked is None or unpacked.copied + unpacked.deflated + unpacked.stored == 0:
+                target.opened_nothing = True
+                return None  # nothing in it opened: its raw bytes delta as well
+            self.diff.encode(base, form, coded)
         delta = _fresh(work / "target.delta")
         header = archive_header(unpacked.needs, self.hasher.file_sha256(base))
         with delta.open("wb") as out, coded.open("rb") as body:
@@ -319,7 +328,7 @@ class Encoder:
         self, reference: Path, codec: DiffPort, delta: Path, out: Path, work: Path
     ) -> None:
         """Make the part of the reference the delta needs, decode the content form
-        against it, and rebuild the file from the form."""
+        against it, and rebuild the file from the form (within ARCHIVE_MEMORY)."""
         assert self.archive is not None
         coded, base = _fresh(work / "object.coded"), _fresh(work / "object.base")
         form = _fresh(work / "object.form")
@@ -328,14 +337,15 @@ class Encoder:
                 needs, base_sha256 = read_archive_header(source)
                 with coded.open("wb") as body:
                     shutil.copyfileobj(source, body, CHUNK)
-            self.archive.base(reference, needs, base)
-            if self.hasher.file_sha256(base) != base_sha256:
-                raise FormatError(
-                    "the part of the reference it needs is not what its writer made (a "
-                    "DeltaGlider whose content forms differ from this one's, or damage)"
-                )
-            codec.decode(base, coded, form)
-            self.archive.rebuild(form, reference, out)
+            with _ARCHIVE_GATE.holding(ARCHIVE_FACTOR * reference.stat().st_size):
+                self.archive.base(reference, needs, base)
+                if self.hasher.file_sha256(base) != base_sha256:
+                    raise FormatError(
+                        "the part of the reference it needs is not what its writer made (a "
+                        "DeltaGlider whose content forms differ from this one's, or damage)"
+                    )
+                codec.decode(base, coded, form)
+                self.archive.rebuild(form, reference, out)
         except DiffToolMissing:
             raise
         except (DiffError, FormatError) as exc:
@@ -343,6 +353,31 @@ class Encoder:
         finally:
             for path in (coded, base, form):
                 path.unlink(missing_ok=True)
+
+
+class _MemoryGate:
+    """Lets work estimated at some bytes start while what runs stays within `limit`
+    (one piece of work at least, however large)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def holding(self, size: int) -> Iterator[None]:
+        with self._changed:
+            self._changed.wait_for(lambda: self.used == 0 or self.used + size <= self.limit)
+            self.used += size
+        try:
+            yield
+        finally:
+            with self._changed:
+                self.used -= size
+                self._changed.notify_all()
+
+
+_ARCHIVE_GATE = _MemoryGate(ARCHIVE_MEMORY)
 
 
 def archive_header(needs: bytes, base_sha256: str) -> bytes:

@@ -49,14 +49,12 @@ class ArchivePort(Protocol):
         """Of the content form written, recorded in the recipe (`v1`)."""
         ...
 
-    def unpack(
-        self, source: Path, reference: Path, out: Path, base: Path, *, thorough: bool = False
-    ) -> Unpacked | None:
+    def unpack(self, source: Path, reference: Path, out: Path, base: Path) -> Unpacked | None:
         """Write to `out` the content form of `source` made against `reference`, and to
         `base` the part of the reference its delta is to be made against; None when
-        `source` is not a container looked into. Each recipe is checked on the start of
-        its stream, the caller proving the whole by rebuilding the file; `thorough`
-        proves every recipe on its whole stream here (after such a rebuild failed)."""
+        `source` is not a container looked into. Every recipe in the form was proven on
+        its whole stream, and its stream remembered, so that the caller's proof (a
+        rebuild of the whole file) does not deflate it again."""
         ...
 
     def features(self, path: Path) -> list[int]:
