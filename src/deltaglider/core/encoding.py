@@ -348,7 +348,7 @@ class Encoder:
 def archive_header(needs: bytes, base_sha256: str) -> bytes:
     """What an archive delta starts with: which part of the reference it was made
     against, and that part's SHA256 (docs/FORMAT.md 9.1)."""
-    return ARCHIVE_MAGIC + _varint(len(needs)) + needs + bytes.fromhex(base_sha256)
+    return ARCHIVE_MAGIC + varint(len(needs)) + needs + bytes.fromhex(base_sha256)
 
 
 def read_archive_header(source: BinaryIO) -> tuple[bytes, str]:
@@ -372,7 +372,8 @@ def read_archive_header(source: BinaryIO) -> tuple[bytes, str]:
     return needs, digest.hex()
 
 
-def _varint(value: int) -> bytes:
+def varint(value: int) -> bytes:
+    """`value` as an unsigned LEB128 varint (also the segmented codec's numbers)."""
     out = bytearray()
     while True:
         byte, value = value & 0x7F, value >> 7
