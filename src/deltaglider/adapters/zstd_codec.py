@@ -11,6 +11,8 @@ target (matches may reach back anywhere in it), plus match-finder tables (a few 
 levels, hundreds of MB at level 19 on large inputs): about source + target bytes each way,
 e.g. +210 MiB peak RSS for 100 MB against 100 MB at level 3. Files are streamed in 1 MiB
 chunks. The window stops at 2 GiB: past that, the start of the source cannot be matched.
+Above 256 MiB of source and target together, writers use zstd_segments.py instead,
+whose memory does not follow the files' size.
 """
 
 from __future__ import annotations
