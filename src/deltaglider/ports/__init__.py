@@ -12,7 +12,7 @@ from deltaglider.ports.diff import DiffPort, HashingDiff
 from deltaglider.ports.hash import HashPort
 from deltaglider.ports.logger import LoggerPort
 from deltaglider.ports.metrics import MetricsPort
-from deltaglider.ports.storage import CommonPrefix, ObjectInfo, StoragePort
+from deltaglider.ports.storage import CommonPrefix, LinkingStorage, ObjectInfo, StoragePort
 
 __all__ = [
     "ArchivePort",
@@ -25,6 +25,7 @@ __all__ = [
     "DiffPort",
     "HashPort",
     "HashingDiff",
+    "LinkingStorage",
     "LoggerPort",
     "MetricsPort",
     "ObjectInfo",
