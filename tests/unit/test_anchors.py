@@ -102,3 +102,17 @@ def test_budget_keeps_the_best_voted_stretches(tmp_path: Path) -> None:
     ranges = aligner.ranges(target, 0)
     assert well_formed(ranges, len(ref), 2 * MIB)
     assert sum(r.length for r in ranges) == 2 * MIB
+
+
+def test_large_reference_table_is_thinned_not_grown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(anchors, "MOST_ANCHORS", 12)
+    ref = random.Random(11).randbytes(6 * MIB)  # ~96 anchors
+    table = table_of(tmp_path, ref)
+    assert 3 <= len(table) <= 12
+    for key, offset in anchors.anchors(ref):
+        assert table.find(key) in (None, offset)
+    target = ref[:MIB] + random.Random(12).randbytes(5000) + ref[MIB:]
+    aligner = Aligner(table, slack=64 * 1024, budget=8 * MIB)
+    assert covers(aligner.ranges(target[2 * MIB :], 2 * MIB), 2 * MIB - 5000, 4 * MIB)

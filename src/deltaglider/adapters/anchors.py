@@ -10,8 +10,8 @@ incompressible data; where a marker is too frequent (text, repeated patterns) it
 ignored for that stretch, where absent (runs of zeros) the alignment carries on from
 the last diagonal seen.
 
-The reference's anchors are kept as two sorted arrays (16 bytes per anchor: ~5 MB for a
-10 GB reference), not the reference: memory does not follow its size in any real way.
+The reference's anchors are kept as two sorted arrays of at most MOST_ANCHORS (16 bytes
+each), thinned by key on larger references: memory does not follow the reference's size.
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ MARKER_BYTES = 2
 KEY_BYTES = 8
 DENSEST = 16 * 1024  # a marker more frequent than one per this many bytes is skipped
 SCAN = 32 * 1024 * 1024  # the reference is read this much at a time
+# Kept of a reference at most (2 MB): one per 64 KiB up to 8 GiB of random bytes, one
+# per 128 KiB up to 16 GiB, and so on: still hundreds per 32 MiB segment.
+MOST_ANCHORS = 1 << 17
 _FINDERS = tuple(re.compile(re.escape(m)) for m in MARKERS)
 
 
@@ -103,17 +106,25 @@ class AnchorTable:
 
 
 def _scan(file: BinaryIO, keys: array[int], offsets: array[int], overlap: int) -> int:
+    """Collect the anchors, thinned by key (only keys whose low `thin` bits are zero;
+    one more bit each time MOST_ANCHORS is passed) so the table stays bounded: what a
+    file's anchor is not found in, it simply does not vote for."""
     seen: set[int] = set()  # anchors of the overlap, already taken from the previous read
-    position, tail = 0, b""
+    position, tail, mask = 0, b"", 0
     while block := file.read(SCAN):
         data = tail + block
         base = position - len(tail)
         fresh: set[int] = set()
         for key, offset in anchors(data, base):
-            if offset not in seen:
+            if offset not in seen and not key & mask:
                 keys.append(key)
                 offsets.append(offset)
                 fresh.add(offset)
+        while len(keys) > MOST_ANCHORS:
+            mask = mask << 1 | 1
+            kept = [i for i, key in enumerate(keys) if not key & mask]
+            keys[:] = array("Q", (keys[i] for i in kept))
+            offsets[:] = array("Q", (offsets[i] for i in kept))
         position += len(block)
         tail = data[-overlap:]
         seen = {o for o in fresh if o >= position - overlap}
