@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from deltaglider.adapters.zstd_codec import ZstdCodec
-from deltaglider.adapters.zstd_segments import MAGIC, SegmentedZstdCodec
+from deltaglider.adapters.zstd_segments import MAGIC, SegmentedZstdCodec, read_varint
 from deltaglider.core.errors import DiffError
 
 MIB = 1024 * 1024
@@ -143,3 +143,26 @@ def test_whole_file_zstd_delta_is_not_taken_for_a_segmented_one(
     ZstdCodec().encode(source, source, tmp_path / "whole")
     with pytest.raises(DiffError, match="not a segmented zstd delta"):
         SegmentedZstdCodec().decode(source, tmp_path / "whole", tmp_path / "out")
+
+
+def test_frame_claiming_more_than_its_segment_is_refused_before_allocating(
+    tmp_path: Path, stored: tuple[Path, Path, bytes]
+) -> None:
+    """A frame's window is known from its prefix and segment sizes: a damaged header
+    asking for more (here a content size of 1 GiB) is refused before zstd allocates it."""
+    source, delta_path, delta = stored
+    with delta_path.open("rb") as src:
+        src.seek(len(MAGIC))
+        read_varint(src)  # the reference's size
+        read_varint(src)  # the segment's
+        for _ in range(2 * read_varint(src)):
+            read_varint(src)
+        read_varint(src)  # the frame's
+        frame = src.tell()
+    descriptor = delta[frame + 4]
+    assert descriptor >> 6 == 2  # a 4-byte content size
+    assert descriptor & 0x20  # one segment: the window is the content size
+    damaged = bytearray(delta)
+    damaged[frame + 5 : frame + 9] = (1 << 30).to_bytes(4, "little")  # 1 GiB
+    with pytest.raises(DiffError, match="too much memory"):
+        decodes(tmp_path, source, bytes(damaged))

@@ -97,9 +97,7 @@ class SegmentedZstdCodec(SinkDecoding):
         window = len(prefix) + len(segment)
         options: dict[int, int] = {
             CompressionParameter.compression_level: self.level,
-            CompressionParameter.window_log: min(
-                max((window - 1).bit_length(), MIN_WINDOW_LOG), MAX_WINDOW_LOG
-            ),
+            CompressionParameter.window_log: _window_log(window),
             CompressionParameter.enable_long_distance_matching: 1,
             CompressionParameter.checksum_flag: 1,
         }
@@ -119,17 +117,17 @@ class SegmentedZstdCodec(SinkDecoding):
                 if src.read(len(MAGIC)) != MAGIC:
                     raise DiffError(f"{DECODE}: not a segmented zstd delta")
                 size = ref.seek(0, 2)
-                if _readvarint(src) != size:
+                if read_varint(src) != size:
                     raise DiffError(
                         "zstd-segmented decode failed: the reference is not the one it was "
                         "made against (another size)"
                     )
-                while length := _readvarint(src):
+                while length := read_varint(src):
                     stretches = [
-                        Range(_readvarint(src), _readvarint(src)) for _ in range(_readvarint(src))
+                        Range(read_varint(src), read_varint(src)) for _ in range(read_varint(src))
                     ]
                     _check_stretches(stretches, size)
-                    _decode_frame(_prefix(ref, stretches), src, _readvarint(src), length, sink)
+                    _decode_frame(_prefix(ref, stretches), src, read_varint(src), length, sink)
                 if src.read(1):
                     raise DiffError(f"{DECODE}: data after the end of the delta")
         except (ZstdError, OSError) as exc:
@@ -139,8 +137,11 @@ class SegmentedZstdCodec(SinkDecoding):
 def _decode_frame(
     prefix: bytearray, src: BinaryIO, frame_size: int, length: int, sink: Callable[[bytes], object]
 ) -> None:
+    # The window its writer chose: a damaged header asking for more is refused before
+    # zstd allocates it.
+    window = _window_log(len(prefix) + length)
     decompressor = ZstdDecompressor(
-        _as_prefix(prefix), {DecompressionParameter.window_log_max: MAX_WINDOW_LOG}
+        _as_prefix(prefix), {DecompressionParameter.window_log_max: window}
     )
     del prefix
     left, written = frame_size, 0
@@ -159,6 +160,11 @@ def _decode_frame(
         progress.advance(len(rebuilt))
     if left or decompressor.unused_data or written != length:
         raise DiffError(f"{DECODE}: a segment is damaged")
+
+
+def _window_log(window: int) -> int:
+    """The window log of a frame over `window` bytes of prefix and segment."""
+    return min(max((window - 1).bit_length(), MIN_WINDOW_LOG), MAX_WINDOW_LOG)
 
 
 def _check_stretches(stretches: list[Range], size: int) -> None:
@@ -191,7 +197,7 @@ def _as_prefix(prefix: bytearray) -> tuple[ZstdDict, int] | None:
     return ZstdDict(prefix, is_raw=True).as_prefix if len(prefix) >= MIN_PREFIX else None
 
 
-def _readvarint(src: BinaryIO) -> int:
+def read_varint(src: BinaryIO) -> int:
     value = shift = 0
     while True:
         byte = src.read(1)
