@@ -46,6 +46,7 @@ try "invalid DG_CACHE_BACKEND" env DG_CACHE_BACKEND=redis "$dg" ls s3://releases
 try "invalid DG_CACHE_MEMORY_SIZE_MB" env DG_CACHE_MEMORY_SIZE_MB=lots "$dg" ls s3://releases/
 try "invalid DG_CACHE_ENCRYPTION" env DG_CACHE_ENCRYPTION=maybe "$dg" ls s3://releases/
 try "invalid DG_CACHE_ENCRYPTION_KEY" env DG_CACHE_ENCRYPTION_KEY=short "$dg" ls s3://releases/
+try "invalid DG_SEGMENT_MB" env DG_SEGMENT_MB=big "$dg" ls s3://releases/
 try "invalid endpoint URL" env AWS_ENDPOINT_URL=ftp://x "$dg" ls s3://releases/
 try "unreachable endpoint" env AWS_ENDPOINT_URL=http://127.0.0.1:9 AWS_ACCESS_KEY_ID=k AWS_SECRET_ACCESS_KEY=s "$dg" ls s3://releases/
 try "no credentials" env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_PROFILE AWS_ENDPOINT_URL=http://127.0.0.1:9 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true "$dg" ls s3://releases/

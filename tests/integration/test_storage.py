@@ -176,3 +176,17 @@ def test_filesystem_key_through_an_object_is_refused(tmp_path: Path) -> None:
     put(storage, "bucket", "a", b"file", tmp_path)
     with pytest.raises(InvalidKeyError):
         put(storage, "bucket", "a/b", b"x", tmp_path)
+
+
+def test_filesystem_link_is_the_version_linked(tmp_path: Path) -> None:
+    """A reference read from a local store is a hard link, not a copy: an overwrite of
+    the object (a new file renamed over it) leaves the linked bytes as they were."""
+    storage = fs_store(tmp_path)
+    storage.upload("bucket", "ref.bin", b"first version", {})
+    linked = tmp_path / "linked"
+    assert storage.link("bucket", "ref.bin", linked)
+    assert linked.stat().st_nlink == 2
+    storage.upload("bucket", "ref.bin", b"second version", {})
+    assert linked.read_bytes() == b"first version"
+    assert not storage.link("bucket", "missing.bin", tmp_path / "other")
+    assert not (tmp_path / "other").exists()

@@ -198,3 +198,19 @@ def test_consecutive_pip_wheels_round_trip(
     with capsys.disabled():
         logical = sum(f.stat().st_size for f in files[1:])
         print(f"\n[corpus] zstd pip-wheels {len(files) - 1} deltas: {total:,} of {logical:,} B")
+
+
+def test_without_a_source_the_window_is_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reference stored compressed (no source) gets a window of PLAIN_WINDOW_LOG, not
+    one as large as the file, so decoding it needs no buffer of the file's size."""
+    from deltaglider.adapters import zstd_codec
+
+    monkeypatch.setattr(zstd_codec, "PLAIN_WINDOW_LOG", 20)
+    target = random.Random(8).randbytes(3 * 1024 * 1024)
+    frame = encode(tmp_path, b"", target)
+    descriptor = frame[4]
+    assert not descriptor & 0x20  # not a single segment: the header names a window
+    assert (frame[5] >> 3) + 10 == 20  # Window_Descriptor's exponent: 1 MiB
+    assert decode(tmp_path, frame, b"") == target

@@ -72,6 +72,8 @@ def test_log_level_is_case_insensitive() -> None:
         ({"DG_CACHE_ENCRYPTION_KEY": "c2hvcnQ="}, {}, "DG_CACHE_ENCRYPTION_KEY must be 32"),
         ({"DG_CACHE_ENCRYPTION_KEY": "not base64 !!"}, {}, "DG_CACHE_ENCRYPTION_KEY"),
         ({"DG_CACHE_DIR": "/etc/hostname"}, {}, "DG_CACHE_DIR"),
+        ({"DG_SEGMENT_MB": "0"}, {}, "DG_SEGMENT_MB must be a whole number of MiB from 1"),
+        ({"DG_SEGMENT_MB": "big"}, {}, "DG_SEGMENT_MB"),
     ],
 )
 def test_invalid_values_name_the_setting(
@@ -102,3 +104,8 @@ def test_cache_settings() -> None:
     assert not chosen.cache_encryption
     assert chosen.cache_key == base64.urlsafe_b64encode(bytes(range(32)))
     assert chosen.cache_dir == Path("/var/cache/dg")
+
+
+def test_segment_size() -> None:
+    assert Settings.load({}).segment_bytes == 32 << 20
+    assert Settings.load({"DG_SEGMENT_MB": "4"}).segment_bytes == 4 << 20

@@ -3,6 +3,7 @@ reference's metadata with its longest name."""
 
 from __future__ import annotations
 
+import heapq
 import random
 
 from deltaglider.core.limits import METADATA_LIMIT, metadata_size
@@ -42,3 +43,12 @@ def test_a_sketch_fits_beside_the_longest_reference_name() -> None:
     read = read_reference(meta)
     assert read.sketch == text
     assert name.startswith(read.name)
+
+
+def test_sketch_keeps_the_smallest_distinct_features_as_they_come() -> None:
+    rng = random.Random(3)
+    features = [rng.randrange(1 << 32) for _ in range(5000)]
+    features += features[:2000]  # repeats count once
+    expected = frozenset(heapq.nsmallest(K, set(features)))
+    assert Sketch.of(iter(features)).hashes == expected
+    assert Sketch.of(features[:10]).hashes == frozenset(features[:10])

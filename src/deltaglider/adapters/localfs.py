@@ -217,6 +217,21 @@ class LocalFilesystemStorage:
             except OSError:
                 raise LocalFileError(f"cannot write {destination}") from None
 
+    def link(self, bucket: str, key: str, destination: Path) -> bool:
+        """Make `destination` a hard link to the object's data file: its bytes with no
+        copy. Safe because a data file is never changed in place (every write renames
+        a new file over the name), so the link keeps the version it was made to. False
+        when the object is not there or cannot be linked (another filesystem)."""
+        self._existing_bucket(bucket, "GetObject")
+        try:
+            path = self._object_path(bucket, key)
+            if not path.is_file():
+                return False
+            os.link(path, destination)
+        except OSError:
+            return False
+        return True
+
     # --------------------------------------------------------------- buckets
 
     def bucket_exists(self, bucket: str) -> bool:

@@ -11,12 +11,15 @@ target (matches may reach back anywhere in it), plus match-finder tables (a few 
 levels, hundreds of MB at level 19 on large inputs): about source + target bytes each way,
 e.g. +210 MiB peak RSS for 100 MB against 100 MB at level 3. Files are streamed in 1 MiB
 chunks. The window stops at 2 GiB: past that, the start of the source cannot be matched.
+Above 256 MiB of source and target together, writers use zstd_segments.py instead,
+whose memory does not follow the files' size.
 """
 
 from __future__ import annotations
 
 import mmap
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from deltaglider.core import progress
@@ -41,22 +44,66 @@ else:
         ZstdError,
     )
 
+__all__ = [  # the zstd bindings too, for the segmented codec (zstd_segments.py)
+    "CHUNK",
+    "MAX_WINDOW_LOG",
+    "MIN_PREFIX",
+    "MIN_WINDOW_LOG",
+    "CompressionParameter",
+    "DecompressionParameter",
+    "SinkDecoding",
+    "ZstdCodec",
+    "ZstdCompressor",
+    "ZstdDecompressor",
+    "ZstdDict",
+    "ZstdError",
+    "check_level",
+    "describe",
+]
+
 CHUNK = 1024 * 1024
 # zstd refuses shorter dictionaries; a source this small has nothing worth matching.
 MIN_PREFIX = 8
 MIN_WINDOW_LOG = 20
 MAX_WINDOW_LOG = CompressionParameter.window_log.bounds()[1]  # 31 on 64-bit builds
+# Without a source (a reference stored compressed) the window buys little past 128 MiB,
+# and the decoder's buffer is as large as the window.
+PLAIN_WINDOW_LOG = 27
 
 
-class ZstdCodec:
+class SinkDecoding:
+    """`decode` to a file and `decoded_sha256` to a hash, from one `_decode` that hands
+    what it rebuilds, a chunk at a time, to a sink."""
+
+    codec: str
+
+    def decode(self, source: Path, delta: Path, target: Path) -> None:
+        try:
+            out = target.open("wb")
+        except OSError as exc:
+            raise DiffError(f"{self.codec} decode failed: {describe(exc)}") from None
+        with out:
+            self._decode(source, delta, out.write)
+
+    def decoded_sha256(self, source: Path, delta: Path) -> str:
+        """The SHA256 of what `delta` decodes to, without writing it anywhere."""
+        import hashlib  # noqa: PLC0415 (`ls` starts without it)
+
+        digest = hashlib.sha256()
+        self._decode(source, delta, digest.update)
+        return digest.hexdigest()
+
+    def _decode(self, source: Path, delta: Path, sink: Callable[[bytes], object]) -> None:
+        raise NotImplementedError
+
+
+class ZstdCodec(SinkDecoding):
     """zstd with the source as prefix dictionary; `level` trades encode speed for size."""
 
     codec = "zstd"
 
     def __init__(self, level: int = 3) -> None:
-        low, high = CompressionParameter.compression_level.bounds()
-        if not low <= level <= high:
-            raise ValueError(f"zstd level must be between {low} and {high}, not {level}")
+        check_level(level)
         self.level = level
 
     def encode(self, source: Path, target: Path, delta: Path) -> None:
@@ -64,6 +111,8 @@ class ZstdCodec:
             size = target.stat().st_size
             prefix = _prefix(source)
             window = max(source.stat().st_size + size, 1)
+            if prefix is None:  # plain compression (a packed reference): a bounded window
+                window = min(window, 1 << PLAIN_WINDOW_LOG)
             options: dict[int, int] = {
                 CompressionParameter.compression_level: self.level,
                 CompressionParameter.window_log: min(
@@ -81,14 +130,14 @@ class ZstdCodec:
                     progress.advance(len(chunk))
                 out.write(compressor.flush(ZstdCompressor.FLUSH_FRAME))
         except (ZstdError, OSError) as exc:
-            raise DiffError(f"zstd encode failed: {_detail(exc)}") from None
+            raise DiffError(f"zstd encode failed: {describe(exc)}") from None
 
-    def decode(self, source: Path, delta: Path, target: Path) -> None:
+    def _decode(self, source: Path, delta: Path, sink: Callable[[bytes], object]) -> None:
         try:
             decompressor = ZstdDecompressor(
                 _prefix(source), {DecompressionParameter.window_log_max: MAX_WINDOW_LOG}
             )
-            with delta.open("rb") as src, target.open("wb") as out:
+            with delta.open("rb") as src:
                 while not decompressor.eof:
                     chunk = b""
                     if decompressor.needs_input:
@@ -97,12 +146,18 @@ class ZstdCodec:
                             raise DiffError("zstd decode failed: the delta is truncated")
                     # Bounded output: a tiny delta can stand for a very large target.
                     rebuilt = decompressor.decompress(chunk, CHUNK)
-                    out.write(rebuilt)
+                    sink(rebuilt)
                     progress.advance(len(rebuilt))
                 if decompressor.unused_data or src.read(1):
                     raise DiffError("zstd decode failed: data after the end of the delta")
         except (ZstdError, OSError) as exc:
-            raise DiffError(f"zstd decode failed: {_detail(exc)}") from None
+            raise DiffError(f"zstd decode failed: {describe(exc)}") from None
+
+
+def check_level(level: int) -> None:
+    low, high = CompressionParameter.compression_level.bounds()
+    if not low <= level <= high:
+        raise ValueError(f"zstd level must be between {low} and {high}, not {level}")
 
 
 def _prefix(source: Path) -> tuple[ZstdDict, int] | None:
@@ -115,7 +170,7 @@ def _prefix(source: Path) -> tuple[ZstdDict, int] | None:
             return ZstdDict(mapped, is_raw=True).as_prefix
 
 
-def _detail(exc: Exception) -> str:
+def describe(exc: Exception) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
     return str(exc) or type(exc).__name__

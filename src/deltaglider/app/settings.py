@@ -43,6 +43,7 @@ class Settings:
     cache_encryption: bool = True
     cache_key: bytes | None = None  # None: an ephemeral key per process
     cache_dir: Path | None = None  # None: a private directory removed on exit
+    segment_bytes: int = 32 * 1024 * 1024  # zstd-segmented deltas' segment (DG_SEGMENT_MB)
     requests: RequestOptions = PLAIN  # what every S3 request carries
 
     @classmethod
@@ -86,6 +87,7 @@ class Settings:
             cache_encryption=_flag(env, "DG_CACHE_ENCRYPTION", default=True),
             cache_key=_cache_key(env.get("DG_CACHE_ENCRYPTION_KEY")),
             cache_dir=_directory(env.get("DG_CACHE_DIR")),
+            segment_bytes=_mebibytes(env, "DG_SEGMENT_MB", 32),
             requests=requests,
         )
 
@@ -162,6 +164,13 @@ def _megabytes(raw: str | None) -> int:
         return 100 * 1024 * 1024
     if not raw.strip().isdigit():
         raise ConfigError(f"DG_CACHE_MEMORY_SIZE_MB must be a whole number of MiB, got {raw!r}")
+    return int(raw) * 1024 * 1024
+
+
+def _mebibytes(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name) or str(default)
+    if not raw.strip().isdigit() or int(raw) < 1:
+        raise ConfigError(f"{name} must be a whole number of MiB from 1, got {raw!r}")
     return int(raw) * 1024 * 1024
 
 

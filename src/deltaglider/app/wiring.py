@@ -17,6 +17,7 @@ from deltaglider.adapters.sha256 import Sha256Hasher
 from deltaglider.adapters.stdlog import std_logger
 from deltaglider.adapters.xdelta3 import Xdelta3Codec
 from deltaglider.adapters.zstd_codec import ZstdCodec
+from deltaglider.adapters.zstd_segments import SEGMENTED_ABOVE, SegmentedZstdCodec
 from deltaglider.app.settings import Settings
 from deltaglider.core.errors import ConfigError
 from deltaglider.core.policy import DeltaPolicy
@@ -45,7 +46,11 @@ def build_service(
         backend = build_storage(settings)
         storage, buckets = storage or backend, buckets or backend
     logger = std_logger(settings.log_level)
-    codecs: dict[str, DiffPort] = {"zstd": ZstdCodec(), "xdelta3": Xdelta3Codec()}
+    codecs: dict[str, DiffPort] = {
+        "zstd": ZstdCodec(),
+        "zstd-segmented": SegmentedZstdCodec(segment=settings.segment_bytes),
+        "xdelta3": Xdelta3Codec(),
+    }
     containers: dict[str, ContainerPort] = {"gzip": GzipContainer()}
     return DeltaService(
         storage=storage,
@@ -63,6 +68,7 @@ def build_service(
             max_ratio=settings.max_ratio,
             references=settings.references,
             unwrap_containers=settings.unwrap_gzip,
+            segmented_above=SEGMENTED_ABOVE * settings.segment_bytes,
         ),
         tool=f"deltaglider/{__version__}",
     )

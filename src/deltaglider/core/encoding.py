@@ -28,6 +28,7 @@ from deltaglider.ports import (
     ArchivePort,
     ContainerPort,
     DiffPort,
+    HashingDiff,
     HashPort,
     LoggerPort,
     Unpacked,
@@ -36,6 +37,7 @@ from deltaglider.ports import (
 ARCHIVE_RECIPE = re.compile(r"v(?P<version>[0-9]{1,4})")
 ARCHIVE_MAGIC = b"DGCD\x01"  # an archive delta's header, version 1
 PACKING_CODEC = "zstd"  # a reference that compresses well is stored as its frame
+SEGMENTED_CODEC = "zstd-segmented"  # what a `zstd` writer uses on large files
 PACKS = 0.9  # of the file's size: below this the frame is stored instead
 SAMPLE = 1024 * 1024  # bytes compressed first to judge whether the whole file would
 CHUNK = 1024 * 1024
@@ -88,6 +90,7 @@ class Encoded:
     recipe: str | None = None
     unpacked: Unpacked | None = None
     proven: bool = False  # decoded and its file rebuilt exactly (Encoder.checked)
+    codec: str = ""  # that made it ("": the encoder's own)
 
 
 class Encoder:
@@ -145,11 +148,15 @@ class Encoder:
         if content is not None:
             ref_inner = _fresh(target.work / "reference.inner")
             if content.container.decompress(reference, ref_inner):
-                self.diff.encode(ref_inner, content.path, delta)
+                diff = self._diff_for(ref_inner, content.path)
+                diff.encode(ref_inner, content.path, delta)
                 size = delta.stat().st_size
-                return Encoded(delta, size, content.container.kind, content.recipe)
-        self.diff.encode(reference, target.path, delta)
-        return Encoded(delta, delta.stat().st_size)
+                return Encoded(
+                    delta, size, content.container.kind, content.recipe, codec=diff.codec
+                )
+        diff = self._diff_for(reference, target.path)
+        diff.encode(reference, target.path, delta)
+        return Encoded(delta, delta.stat().st_size, codec=diff.codec)
 
     def checked(self, encoded: Encoded, reference: Path, target: Target) -> Encoded:
         """The delta, decoded (and its file rebuilt) as a reader would and its SHA256
@@ -161,8 +168,9 @@ class Encoder:
         if encoded.proven:
             return encoded
         work = target.work
+        codec = self.codecs[encoded.codec or self.codec]
         if self.archive is not None and encoded.container == self.archive.kind:
-            if self._rebuilds(reference, encoded.path, target):
+            if self._rebuilds(reference, codec, encoded.path, target):
                 return replace(encoded, proven=True)
             self.logger.warning("%s: its content form did not rebuild it: raw delta", target.name)
             target.opened_nothing = True
@@ -172,9 +180,9 @@ class Encoder:
             inner = _fresh(work / "reference.inner")
             if not target.gzip.container.decompress(reference, inner):
                 raise IntegrityError(f"{target.name}: its reference no longer decompresses")
-            self._check_round_trip(inner, encoded.path, target.gzip.sha256, work)
+            self._check_round_trip(codec, inner, encoded.path, target.gzip.sha256, work)
         else:
-            self._check_round_trip(reference, encoded.path, target.sha256, work)
+            self._check_round_trip(codec, reference, encoded.path, target.sha256, work)
         return replace(encoded, proven=True)
 
     def packed_reference(self, target: Target) -> tuple[Path, str] | None:
@@ -197,8 +205,7 @@ class Encoder:
         codec.encode(empty, target.path, packed)
         if packed.stat().st_size > PACKS * target.path.stat().st_size:
             return None
-        codec.decode(empty, packed, _fresh(work / "check"))
-        if self.hasher.file_sha256(work / "check") != target.sha256:
+        if self._decoded_sha256(codec, empty, packed, work) != target.sha256:
             raise IntegrityError(f"{codec.codec} produced a frame that does not decode")
         return packed, codec.codec
 
@@ -206,9 +213,10 @@ class Encoder:
         """The (tiny) delta of a file that becomes a reference, against itself: of its
         raw bytes, so reading it back needs nothing inflated. Checked."""
         delta = _fresh(target.work / "own.delta")
-        self.diff.encode(target.path, target.path, delta)
-        self._check_round_trip(target.path, delta, target.sha256, target.work)
-        return Encoded(delta, delta.stat().st_size, proven=True)
+        diff = self._diff_for(target.path, target.path)
+        diff.encode(target.path, target.path, delta)
+        self._check_round_trip(diff, target.path, delta, target.sha256, target.work)
+        return Encoded(delta, delta.stat().st_size, proven=True, codec=diff.codec)
 
     def _try_archive(self, reference: Path, target: Target) -> Encoded | None:
         """The delta of a container's content form against the part of the reference
@@ -224,20 +232,31 @@ class Encoder:
             if unpacked is None or unpacked.copied + unpacked.deflated + unpacked.stored == 0:
                 target.opened_nothing = True
                 return None  # nothing in it opened: its raw bytes delta as well
-            self.diff.encode(base, form, coded)
+            diff = self._diff_for(base, form)
+            diff.encode(base, form, coded)
         delta = _fresh(work / "target.delta")
         header = archive_header(unpacked.needs, self.hasher.file_sha256(base))
         with delta.open("wb") as out, coded.open("rb") as body:
             out.write(header)
             shutil.copyfileobj(body, out, CHUNK)
         recipe = f"v{self.archive.version}"
-        return Encoded(delta, delta.stat().st_size, self.archive.kind, recipe, unpacked)
+        size = delta.stat().st_size
+        return Encoded(delta, size, self.archive.kind, recipe, unpacked, codec=diff.codec)
 
-    def _rebuilds(self, reference: Path, delta: Path, target: Target) -> bool:
+    def _diff_for(self, source: Path, target: Path) -> DiffPort:
+        """The codec for a delta between these files: a `zstd` writer's segmented one
+        when they are large together (its memory does not follow their size)."""
+        segmented = self.codecs.get(SEGMENTED_CODEC)
+        if self.diff.codec != PACKING_CODEC or segmented is None:
+            return self.diff
+        size = source.stat().st_size + target.stat().st_size
+        return segmented if size > self.policy.segmented_above else self.diff
+
+    def _rebuilds(self, reference: Path, codec: DiffPort, delta: Path, target: Target) -> bool:
         """Whether an archive delta rebuilds the file exactly, read as a reader would."""
         check = _fresh(target.work / "check")
         try:
-            self._rebuild_archive(reference, self.diff, delta, check, target.work)
+            self._rebuild_archive(reference, codec, delta, check, target.work)
             return self.hasher.file_sha256(check) == target.sha256
         finally:
             check.unlink(missing_ok=True)
@@ -271,15 +290,26 @@ class Encoder:
             return None
         return Content(container, inner, self.hasher.file_sha256(inner), recipe)
 
-    def _check_round_trip(self, reference: Path, delta: Path, sha256: str, work: Path) -> None:
+    def _check_round_trip(
+        self, codec: DiffPort, reference: Path, delta: Path, sha256: str, work: Path
+    ) -> None:
         """Decode a fresh delta before storing it: what is stored must rebuild exactly.
         (For a gzip file's content, `sha256` is the content's: its recipe was proven to
         rebuild the file from exactly those bytes.)"""
+        if self._decoded_sha256(codec, reference, delta, work) != sha256:
+            raise IntegrityError(f"{codec.codec} produced a delta that does not round-trip")
+
+    def _decoded_sha256(self, codec: DiffPort, source: Path, delta: Path, work: Path) -> str:
+        """The SHA256 of what a delta decodes to: hashed as it is decoded where the codec
+        can (no copy of the file on disk), else of the decoded file."""
+        if isinstance(codec, HashingDiff):
+            return codec.decoded_sha256(source, delta)
         out = _fresh(work / "check")
-        self.diff.decode(reference, delta, out)
-        if self.hasher.file_sha256(out) != sha256:
-            raise IntegrityError(f"{self.codec} produced a delta that does not round-trip")
-        out.unlink()
+        try:
+            codec.decode(source, delta, out)
+            return self.hasher.file_sha256(out)
+        finally:
+            out.unlink(missing_ok=True)
 
     # ----------------------------------------------------------------- decoding
 
@@ -383,7 +413,7 @@ _ARCHIVE_GATE = _MemoryGate(ARCHIVE_MEMORY)
 def archive_header(needs: bytes, base_sha256: str) -> bytes:
     """What an archive delta starts with: which part of the reference it was made
     against, and that part's SHA256 (docs/FORMAT.md 9.1)."""
-    return ARCHIVE_MAGIC + _varint(len(needs)) + needs + bytes.fromhex(base_sha256)
+    return ARCHIVE_MAGIC + varint(len(needs)) + needs + bytes.fromhex(base_sha256)
 
 
 def read_archive_header(source: BinaryIO) -> tuple[bytes, str]:
@@ -407,7 +437,8 @@ def read_archive_header(source: BinaryIO) -> tuple[bytes, str]:
     return needs, digest.hex()
 
 
-def _varint(value: int) -> bytes:
+def varint(value: int) -> bytes:
+    """`value` as an unsigned LEB128 varint (also the segmented codec's numbers)."""
     out = bytearray()
     while True:
         byte, value = value & 0x7F, value >> 7

@@ -21,6 +21,7 @@ CONTAINER_EXTENSIONS: dict[str, str] = {".gz": "gzip", ".tgz": "gzip"}
 
 DEFAULT_MAX_RATIO = 0.5
 DEFAULT_MIN_SIZE = 1024  # below this a delta's own overhead outweighs any saving
+DEFAULT_SEGMENTED_ABOVE = 256 * 1024 * 1024  # reference + file, bytes
 
 # Reference policies: "adaptive" starts a new reference when a delta is poor; "first"
 # keeps the first file of a DeltaSpace as its only reference, as DeltaGlider 6.x did.
@@ -50,6 +51,9 @@ class DeltaPolicy:
     min_size: int = DEFAULT_MIN_SIZE
     references: str = "adaptive"
     unwrap_containers: bool = True  # delta a container's content (reading is unaffected)
+    # Reference + file above this many bytes: a `zstd` writer makes `zstd-segmented`
+    # deltas, whose memory does not follow the files' size (docs/FORMAT.md, section 8).
+    segmented_above: int = DEFAULT_SEGMENTED_ABOVE
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.max_ratio <= 1.0:

@@ -8,7 +8,8 @@
   that ignore conditional writes (found out once per bucket by a probe written twice),
   references are named by their content instead.
 - Confirming: after a delta is stored, its reference must still be there (gc_lock.py).
-- Fetching: through the local cache, each reference once per process, SHA256-checked.
+- Fetching: through the local cache, each reference once per process, SHA256-checked;
+  from a store on local disk, a hard link to it instead (no copy, nothing cached).
 
 What a process remembers of a DeltaSpace's references expires after REMEMBERED_FOR
 seconds and is bounded (core/bounded.py), so a long-lived process sees other processes'
@@ -44,6 +45,7 @@ from deltaglider.ports import (
     ClockPort,
     DiffPort,
     HashPort,
+    LinkingStorage,
     LoggerPort,
     MetricsPort,
     ObjectInfo,
@@ -88,6 +90,9 @@ class References:
             SPACES_REMEMBERED, REMEMBERED_FOR
         )
         self._probe_lock = threading.Lock()
+        # A store on local disk is its own cache: references are linked from it, not
+        # copied (twice, with the cache) for every use.
+        self._local = isinstance(storage, LinkingStorage)
         self._exclusive_creates = RecentMap[str, bool](SPACES_REMEMBERED)  # by bucket
 
     # ----------------------------------------------------------------- choosing
@@ -200,7 +205,8 @@ class References:
             written = stored.stat().st_size
             info = ObjectInfo(key, written, self.clock.now(), etag, reference.to_metadata())
         self._remember(space, info)
-        self.cache.store(sha256, source)
+        if not self._local:
+            self.cache.store(sha256, source)
         self.logger.debug("created reference s3://%s/%s from %s", space.bucket, key, name)
         return written
 
@@ -263,8 +269,11 @@ class References:
                 )
                 self.cache.discard(sha256)
                 local.unlink(missing_ok=True)
+            storage = self.storage
+            linked = isinstance(storage, LinkingStorage) and storage.link(bucket, key, local)
             try:
-                self.storage.download(bucket, key, local)
+                if not linked:
+                    self.storage.download(bucket, key, local)
             except ObjectNotFound:
                 raise ReferenceMissing(bucket, key) from None
             actual = self.hasher.file_sha256(local)
@@ -275,7 +284,8 @@ class References:
                     f"reference s3://{bucket}/{key} has SHA256 {actual}, expected {sha256}"
                 )
             self.metrics.increment("reference.fetch")
-            self.cache.store(sha256, local)
+            if not self._local:
+                self.cache.store(sha256, local)
             return local
 
     def _unpacked(self, bucket: str, key: str, local: Path) -> str | None:

@@ -299,7 +299,7 @@ class Writer:
             ref_key=ref_key,
             ref_sha256=ref_sha256,
             delta_size=encoded.size,
-            codec=self.encoder.codec,
+            codec=encoded.codec or self.encoder.codec,
             tool=self.tool,
             container=encoded.container,
             recipe=encoded.recipe,

@@ -8,11 +8,11 @@ from deltaglider.ports.buckets import BucketInfo, BucketPort
 from deltaglider.ports.cache import CachePort
 from deltaglider.ports.clock import ClockPort
 from deltaglider.ports.container import ContainerPort
-from deltaglider.ports.diff import DiffPort
+from deltaglider.ports.diff import DiffPort, HashingDiff
 from deltaglider.ports.hash import HashPort
 from deltaglider.ports.logger import LoggerPort
 from deltaglider.ports.metrics import MetricsPort
-from deltaglider.ports.storage import CommonPrefix, ObjectInfo, StoragePort
+from deltaglider.ports.storage import CommonPrefix, LinkingStorage, ObjectInfo, StoragePort
 
 __all__ = [
     "ArchivePort",
@@ -24,6 +24,8 @@ __all__ = [
     "ContainerPort",
     "DiffPort",
     "HashPort",
+    "HashingDiff",
+    "LinkingStorage",
     "LoggerPort",
     "MetricsPort",
     "ObjectInfo",

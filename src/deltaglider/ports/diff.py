@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class DiffPort(Protocol):
@@ -21,4 +21,13 @@ class DiffPort(Protocol):
 
     def decode(self, source: Path, delta: Path, target: Path) -> None:
         """Rebuild `target` from `source` and `delta`."""
+        ...
+
+
+@runtime_checkable
+class HashingDiff(Protocol):
+    """A codec that can also check a delta without writing its file anywhere."""
+
+    def decoded_sha256(self, source: Path, delta: Path) -> str:
+        """The SHA256 (hex) of what `delta` decodes to against `source`."""
         ...

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from deltaglider.core.errors import DeltaGliderError
 
@@ -124,4 +124,14 @@ class StoragePort(Protocol):
         A missing source is ObjectNotFound; the destination is held to S3's limits on keys
         and metadata as uploads are.
         """
+        ...
+
+
+@runtime_checkable
+class LinkingStorage(Protocol):
+    """A store on local disk that can hand out an object's bytes without a copy."""
+
+    def link(self, bucket: str, key: str, destination: Path) -> bool:
+        """Make `destination` the object's bytes as a hard link; False when it cannot
+        (the object is gone, or lives on another filesystem): download it instead."""
         ...
