@@ -243,6 +243,11 @@ class Encoder:
         size = delta.stat().st_size
         return Encoded(delta, size, self.archive.kind, recipe, unpacked, codec=diff.codec)
 
+    def _longest_codec(self) -> str:
+        """The longest codec name a delta of this writer's may record (metadata room)."""
+        segmented = SEGMENTED_CODEC if self.diff.codec == PACKING_CODEC else ""
+        return max(self.codec, segmented, key=len)
+
     def _diff_for(self, source: Path, target: Path) -> DiffPort:
         """The codec for a delta between these files: a `zstd` writer's segmented one
         when they are large together (its memory does not follow their size)."""
@@ -279,7 +284,7 @@ class Encoder:
             return None
         recipe = container.find_recipe(target.path, inner)
         if recipe is None or not recipe_fits(
-            recipe, container=container.kind, codec=self.codec, tool=self.tool
+            recipe, container=container.kind, codec=self._longest_codec(), tool=self.tool
         ):
             self.logger.debug(
                 "%s cannot be rebuilt bit-exactly, or its recipe does not fit S3's "
