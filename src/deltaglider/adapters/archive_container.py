@@ -22,6 +22,7 @@ import hashlib
 import os
 import sys
 import zlib
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
@@ -107,12 +108,15 @@ class ArchiveContainer:
             tally.copied, tally.deflated, tally.stored, tally.kept, form.encode_needs(needs)
         )
 
-    def features(self, path: Path) -> list[int]:
+    def features(self, path: Path) -> Iterator[int]:
         """Hashes of what the file holds: an archive's entries (by CRC32 and size, one
         per BLOCK of entry), a gzip's or tar's members alike, else its blocks."""
         if not _looks_like_container(path):
             with path.open("rb") as file:
-                return [_hash(zlib.crc32(block)) for block in iter(lambda: file.read(BLOCK), b"")]
+                yield from (
+                    _hash(zlib.crc32(block)) for block in iter(lambda: file.read(BLOCK), b"")
+                )
+            return
         data = memoryview(path.read_bytes())
         layout = parse(data, STREAM_LIMIT)
         if layout is not None and layout.kind == "gzip" and len(layout.streams) == 1:
@@ -121,14 +125,15 @@ class ArchiveContainer:
             data = memoryview(content)
             layout = parse_tar(data)
         if layout is None:
-            return [_hash(zlib.crc32(data[at : at + BLOCK])) for at in range(0, len(data), BLOCK)]
-        found: list[int] = []
+            yield from (
+                _hash(zlib.crc32(data[at : at + BLOCK])) for at in range(0, len(data), BLOCK)
+            )
+            return
         for stream in layout.streams:
             crc, size = stream.crc, stream.size
             if crc is None or size is None:
                 crc, size = zlib.crc32(data[stream.start : stream.stop]), stream.stop - stream.start
-            found.extend(_hash(crc, size, i) for i in range(min(1 + size // BLOCK, MAX_FEATURES)))
-        return found
+            yield from (_hash(crc, size, i) for i in range(min(1 + size // BLOCK, MAX_FEATURES)))
 
     def base(self, reference: Path, needs: bytes, out: Path) -> None:
         wanted = form.decode_needs(needs)

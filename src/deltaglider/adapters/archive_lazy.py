@@ -7,6 +7,7 @@ thread pool that rebuilds deflated streams in parallel.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,7 +38,7 @@ class LazyArchive:
     def unpack(self, source: Path, reference: Path, out: Path, base: Path) -> Unpacked | None:
         return self._loaded.unpack(source, reference, out, base)
 
-    def features(self, path: Path) -> list[int]:
+    def features(self, path: Path) -> Iterator[int]:
         return self._loaded.features(path)
 
     def base(self, reference: Path, needs: bytes, out: Path) -> None:

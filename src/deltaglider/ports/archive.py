@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -57,7 +58,7 @@ class ArchivePort(Protocol):
         rebuild of the whole file) does not deflate it again."""
         ...
 
-    def features(self, path: Path) -> list[int]:
+    def features(self, path: Path) -> Iterator[int]:
         """32-bit hashes of what the file holds, for its similarity sketch: an archive's
         entries by content (more for larger ones), else blocks of the file."""
         ...
