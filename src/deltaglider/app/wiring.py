@@ -18,6 +18,7 @@ from deltaglider.adapters.stdlog import std_logger
 from deltaglider.adapters.xdelta3 import Xdelta3Codec
 from deltaglider.adapters.zstd_codec import ZstdCodec
 from deltaglider.app.settings import Settings
+from deltaglider.core.budget import MemoryBudget
 from deltaglider.core.errors import ConfigError
 from deltaglider.core.policy import DeltaPolicy
 from deltaglider.core.service import DeltaService
@@ -65,6 +66,7 @@ def build_service(
             unwrap_containers=settings.unwrap_gzip,
         ),
         tool=f"deltaglider/{__version__}",
+        memory=MemoryBudget(settings.max_memory_bytes),
     )
 
 
