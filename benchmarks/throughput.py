@@ -15,7 +15,10 @@ configuration (ours; `--compare`'s, e.g. the parent commit's sources; and `aws s
   down sdists   `cp --recursive s3://bench/P/sdists/ OUT/`
 
 Each row: wall seconds (process start included) and peak RSS of each configuration, and
-the ratio of ours to aws's. Every download is compared with its original. `--backend env`
+the ratio of ours to aws's best. aws runs twice: as installed (parts side by side, ranged
+GETs), and as `aws1` with one request per object (`multipart_threshold` above the file:
+moto copies the whole object for every ranged GET, so there one GET is aws's best).
+Every download is compared with its original. `--backend env`
 takes the server from AWS_ENDPOINT_URL and the credentials in the environment (a Ceph
 RGW from scripts/ceph-rgw.sh, bucket `bench` made if missing); `aws` runs only against
 an S3 server (not file://). `--rounds N` takes the median of N runs of every step.
@@ -33,7 +36,8 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -55,7 +59,7 @@ def digest(path: Path) -> str:
 
 def command(label: str, args: list[str], env: dict[str, str]) -> tuple[float, int]:
     """Seconds and peak RSS of one `deltaglider` (or `aws s3`) command."""
-    if label == "aws":
+    if label.startswith("aws"):
         seconds, rss, _ = series.run(["s3", *args, "--no-progress"], env, AWS)
     else:
         seconds, rss, _ = series.run([*args, "--no-progress"], env)
@@ -63,39 +67,51 @@ def command(label: str, args: list[str], env: dict[str, str]) -> tuple[float, in
 
 
 def one_round(
-    label: str, env: dict[str, str], art: memory.Artifacts, sdists: list[Path], work: Path
-) -> dict[str, tuple[float, int]]:
-    """Every step once for one configuration, in a fresh prefix; checks what comes back."""
-    prefix = f"s3://bench/{label}-{time.monotonic_ns()}/"
-    out = work / f"out-{label}"
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir()
-    found: dict[str, tuple[float, int]] = {}
-    found["up 1GB"] = command(label, ["cp", str(art.old), prefix], env)
-    found["down 1GB"] = command(label, ["cp", prefix + art.old.name, str(out / "a")], env)
-    if digest(out / "a") != digest(art.old):
-        raise SystemExit(f"{label}: {art.old.name} did not come back byte-identical")
-    (out / "a").unlink()
-    found["up 1GB v2"] = command(label, ["cp", str(art.new), prefix], env)
-    found["down 1GB v2"] = command(label, ["cp", prefix + art.new.name, str(out / "b")], env)
-    if digest(out / "b") != art.new_sha256:
-        raise SystemExit(f"{label}: {art.new.name} did not come back byte-identical")
-    (out / "b").unlink()
+    configs: dict[str, dict[str, str]], art: memory.Artifacts, sdists: list[Path], work: Path
+) -> dict[str, dict[str, tuple[float, int]]]:
+    """Every step once, each step run by every configuration in turn (so that a burst of
+    load on the machine falls on all of them alike), each in a fresh prefix; checks
+    every download."""
+    stamp = time.monotonic_ns()
+    prefix = {label: f"s3://bench/{label}-{stamp}/" for label in configs}
+    out = {label: work / f"out-{label}" for label in configs}
+    found: dict[str, dict[str, tuple[float, int]]] = {label: {} for label in configs}
+
+    def each(step: str, arguments: Callable[[str], list[str]]) -> None:
+        for label, env in configs.items():
+            found[label][step] = command(label, arguments(label), env)
+
+    def check(name: str, path: Callable[[str], Path], sha256: str) -> None:
+        for label in configs:
+            if digest(path(label)) != sha256:
+                raise SystemExit(f"{label}: {name} did not come back byte-identical")
+            path(label).unlink()
+
+    for folder in out.values():
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir()
+    each("up 1GB", lambda lb: ["cp", str(art.old), prefix[lb]])
+    each("down 1GB", lambda lb: ["cp", prefix[lb] + art.old.name, str(out[lb] / "a")])
+    check(art.old.name, lambda lb: out[lb] / "a", digest(art.old))
+    each("up 1GB v2", lambda lb: ["cp", str(art.new), prefix[lb]])
+    each("down 1GB v2", lambda lb: ["cp", prefix[lb] + art.new.name, str(out[lb] / "b")])
+    check(art.new.name, lambda lb: out[lb] / "b", art.new_sha256)
     for path in sdists[:-1]:
-        command(label, ["cp", str(path), prefix + "sdists/"], env)
-    found["up sdist"] = command(label, ["cp", str(sdists[-1]), prefix + "sdists/"], env)
-    found["down sdists"] = command(
-        label, ["cp", "--recursive", prefix + "sdists/", str(out / "s")], env
+        each("-", partial(lambda p, lb: ["cp", str(p), prefix[lb] + "sdists/"], path))
+    each("up sdist", lambda lb: ["cp", str(sdists[-1]), prefix[lb] + "sdists/"])
+    each(
+        "down sdists", lambda lb: ["cp", "--recursive", prefix[lb] + "sdists/", str(out[lb] / "s")]
     )
-    for path in sdists:
-        if (out / "s" / path.name).read_bytes() != path.read_bytes():
-            raise SystemExit(f"{label}: {path.name} did not come back byte-identical")
-    shutil.rmtree(out)
-    remove = ["rm", "--recursive", prefix, "--quiet"]
-    if label == "aws":
-        series.run(["s3", *remove], env, AWS)
-    else:
-        series.run(remove, env)
+    for label, env in configs.items():
+        for path in sdists:
+            if (out[label] / "s" / path.name).read_bytes() != path.read_bytes():
+                raise SystemExit(f"{label}: {path.name} did not come back byte-identical")
+        shutil.rmtree(out[label])
+        remove = ["rm", "--recursive", prefix[label], "--quiet"]
+        if label.startswith("aws"):
+            series.run(["s3", *remove], env, AWS)
+        else:
+            series.run(remove, env)
     return found
 
 
@@ -140,20 +156,24 @@ def main() -> None:
                     configs["compare"] = env | series.env_pairs(options.compare)
                 if kind != "file":
                     configs["aws"] = env
+                    single = work / "aws-single-request.cfg"
+                    single.write_text("[default]\ns3 =\n  multipart_threshold = 100GB\n")
+                    configs["aws1"] = env | {"AWS_CONFIG_FILE": str(single)}
                 runs: dict[str, list[dict[str, tuple[float, int]]]] = {c: [] for c in configs}
                 for _ in range(options.rounds):
-                    for label, config_env in configs.items():
-                        runs[label].append(one_round(label, config_env, art, sdists, work))
+                    for label, found in one_round(configs, art, sdists, work).items():
+                        runs[label].append(found)
                 report(kind, runs)
 
 
 def report(kind: str, runs: dict[str, list[dict[str, tuple[float, int]]]]) -> None:
     labels = list(runs)
+    ours = [label for label in labels if not label.startswith("aws")]
     print(f"\nbackend: {kind} (median seconds / peak RSS MB)")
     head = "".join(f" {label:>16}" for label in labels)
-    ratios = "".join(f" {label + '/aws':>12}" for label in labels if label != "aws")
+    ratios = "".join(f" {label + '/aws':>12}" for label in ours) if "aws" in runs else ""
     vs_compare = " ours/compare" if "compare" in runs else ""
-    print(f"{'step':12}{head}{ratios if 'aws' in runs else ''}{vs_compare}")
+    print(f"{'step':12}{head}{ratios}{vs_compare}")
     for step in STEPS:
         seconds = {
             label: statistics.median(r[step][0] for r in found) for label, found in runs.items()
@@ -161,9 +181,8 @@ def report(kind: str, runs: dict[str, list[dict[str, tuple[float, int]]]]) -> No
         rss = {label: max(r[step][1] for r in found) for label, found in runs.items()}
         cells = "".join(f" {seconds[lb]:>7.2f}s {rss[lb] / 1e6:>6.0f}M" for lb in labels)
         if "aws" in runs:
-            cells += "".join(
-                f" {seconds[lb] / seconds['aws']:>11.2f}x" for lb in labels if lb != "aws"
-            )
+            best = min(seconds[lb] for lb in labels if lb.startswith("aws"))
+            cells += "".join(f" {seconds[lb] / best:>11.2f}x" for lb in ours)
         if "compare" in runs:
             cells += f" {seconds['ours'] / seconds['compare']:>11.2f}x"
         print(f"{step:12}{cells}", flush=True)

@@ -17,15 +17,20 @@ from tests.conftest import Backend
 PART = 256 * 1024
 
 
-def small_parts(backend: Backend) -> S3Storage:
+def small_parts(backend: Backend, ranges_cheap: bool | None = None) -> S3Storage:
     built = backend.storage()
     assert isinstance(built, S3Storage)
-    return S3Storage(built.client, download_part_size=PART, part_size=5 * 2**20)
+    return S3Storage(
+        built.client, download_part_size=PART, part_size=5 * 2**20, ranges_cheap=ranges_cheap
+    )
 
 
+@pytest.mark.parametrize("ranges", [None, True, False], ids=["measured", "parallel", "streamed"])
 @pytest.mark.parametrize("size", [0, 1, PART - 1, PART, PART + 1, 3 * PART + 5, 37 * PART + 11])
-def test_every_size_comes_back_exactly(s3_backend: Backend, tmp_path: Path, size: int) -> None:
-    storage = small_parts(s3_backend)
+def test_every_size_comes_back_exactly(
+    s3_backend: Backend, tmp_path: Path, size: int, ranges: bool | None
+) -> None:
+    storage = small_parts(s3_backend, ranges)
     data = random.Random(size).randbytes(size)
     (tmp_path / "up").write_bytes(data)
     storage.upload(s3_backend.bucket, "obj", tmp_path / "up", {})
@@ -34,8 +39,11 @@ def test_every_size_comes_back_exactly(s3_backend: Backend, tmp_path: Path, size
         assert (tmp_path / "down").read_bytes() == data
 
 
-def test_parts_are_of_the_version_asked_for(s3_backend: Backend, tmp_path: Path) -> None:
-    storage = small_parts(s3_backend)
+@pytest.mark.parametrize("ranges", [True, False], ids=["parallel", "streamed"])
+def test_parts_are_of_the_version_asked_for(
+    s3_backend: Backend, tmp_path: Path, ranges: bool
+) -> None:
+    storage = small_parts(s3_backend, ranges)
     (tmp_path / "v1").write_bytes(random.Random(1).randbytes(20 * PART))
     (tmp_path / "v2").write_bytes(random.Random(2).randbytes(20 * PART))
     first = storage.upload(s3_backend.bucket, "obj", tmp_path / "v1", {})

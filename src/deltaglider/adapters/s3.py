@@ -86,10 +86,12 @@ class S3Storage:
         single_copy_limit: int = SINGLE_COPY_LIMIT,
         copy_part_size: int = COPY_PART_SIZE,
         download_part_size: int = DOWNLOAD_PART,
+        ranges_cheap: bool | None = None,
     ) -> None:
-        """The limits are S3's own; tests lower them to exercise large-object paths."""
+        """The limits are S3's own; tests lower them to exercise large-object paths, and
+        set `ranges_cheap` to take one way of downloading (else measured: s3_parts.py)."""
         self._client = client
-        self._ranged = RangedGets()  # whether each bucket's server serves ranges cheaply
+        self._ranged = RangedGets(ranges_cheap)  # whether each server serves ranges cheaply
         self._exclusive_completes: dict[str, bool] = {}
         self._probe_lock = threading.Lock()
         self.single_put_limit = single_put_limit

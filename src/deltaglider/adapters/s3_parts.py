@@ -4,9 +4,11 @@ Downloads: S3 serves byte ranges of an object independently, so a large object c
 fastest as parts fetched in parallel, each written at its offset. Not every server
 does: some (moto) copy the whole object for every ranged GET, which makes parallel
 ranges many times slower than one streamed GET. Which kind of server this is is found
-by measurement, once per bucket: the first part is fetched twice, whole and as a
-sixteenth of it; when the small range costs about as much as the large one, each
-request pays for the whole object, and the rest comes as one streamed GET.
+by measurement, once per bucket, on the first large object: a server that reads the
+whole object for a range is slow to answer it in proportion to the object's size (moto
+takes 0.4-0.5 s for any range of a 1 GB object), one that does not answers in about a
+round trip, whatever the size. When the first part's answer took longer than reading
+the object at SCAN_RATE would, the rest comes as one streamed GET.
 
 Uploads: parts read at their offsets by several threads (no shared file position) and
 sent side by side; a create-only upload completes with If-None-Match: *.
@@ -46,20 +48,22 @@ WORKERS = 8  # parts in flight (of one object)
 PARALLEL_PARTS = 4  # objects of at most this many parts come in one or two GETs
 READ = 1024 * 1024
 ATTEMPTS = 3
-PROBE_SHARE = 16  # the small probe range is this much smaller than a part
-CHEAP_RANGES = 0.25  # the small range in under this share of the large one's time: cheap
+SCAN_RATE = 4e9  # bytes/s: a range answered slower than a scan of the object at this rate
+SLOW_ANSWER = 0.05  # s: ... and slower than this, costs a read of the whole object
 
 
 class RangedGets:
     """Whether ranged GETs are cheap, per bucket, learnt by measuring the first part."""
 
-    def __init__(self) -> None:
+    def __init__(self, assumed: bool | None = None) -> None:
+        """`assumed`: the answer for every bucket, not measured (tests take each path)."""
         self._cheap: dict[str, bool] = {}
         self._lock = threading.Lock()
+        self._assumed = assumed
 
     def known(self, bucket: str) -> bool | None:
         with self._lock:
-            return self._cheap.get(bucket)
+            return self._cheap.get(bucket, self._assumed)
 
     def learn(self, bucket: str, cheap: bool) -> None:
         with self._lock:
@@ -82,6 +86,7 @@ def download_in_parts(
     watcher = progress.current()
     started = time.perf_counter()
     first = _get(client, bucket, key, if_match, 0, part - 1)
+    answered = time.perf_counter() - started  # the headers are in: the time to answer
     if "ContentRange" not in first:  # a server that ignores ranges sent it whole
         with destination.open("wb") as out:
             _write_body(first, out.fileno(), 0, first["ContentLength"], watcher)
@@ -97,16 +102,9 @@ def download_in_parts(
         fetch = _Fetch(client, bucket, key, version, fd, watcher)
         cheap = ranged.known(bucket)
         if cheap is None and size > PARALLEL_PARTS * part:
-            large = time.perf_counter() - started
-            small_started = time.perf_counter()
-            fetch(part, part + part // PROBE_SHARE - 1)
-            cheap = time.perf_counter() - small_started < CHEAP_RANGES * large
+            cheap = answered < max(SLOW_ANSWER, size / SCAN_RATE)
             ranged.learn(bucket, cheap)
-            if not cheap:
-                fetch(part + part // PROBE_SHARE, size - 1)
-                return
-            _in_parallel(fetch.part(size, part), range(part + part // PROBE_SHARE, size, part))
-        elif cheap and size > PARALLEL_PARTS * part:
+        if cheap and size > PARALLEL_PARTS * part:
             _in_parallel(fetch.part(size, part), range(part, size, part))
         else:
             fetch(part, size - 1)
