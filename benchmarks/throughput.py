@@ -16,8 +16,9 @@ configuration (ours; `--compare`'s, e.g. the parent commit's sources; and `aws s
 
 Each row: wall seconds (process start included) and peak RSS of each configuration, and
 the ratio of ours to aws's best. aws runs twice: as installed (parts side by side, ranged
-GETs), and as `aws1` with one request per object (`multipart_threshold` above the file:
-moto copies the whole object for every ranged GET, so there one GET is aws's best).
+GETs), and on moto also as `aws1`, with one request per object (`multipart_threshold`
+above the file: moto copies the whole object for every ranged GET, so there one GET is
+aws's best).
 Every download is compared with its original. `--backend env`
 takes the server from AWS_ENDPOINT_URL and the credentials in the environment (a Ceph
 RGW from scripts/ceph-rgw.sh, bucket `bench` made if missing); `aws` runs only against
@@ -156,6 +157,7 @@ def main() -> None:
                     configs["compare"] = env | series.env_pairs(options.compare)
                 if kind != "file":
                     configs["aws"] = env
+                if kind == "moto":  # every ranged GET copies the whole object there
                     single = work / "aws-single-request.cfg"
                     single.write_text("[default]\ns3 =\n  multipart_threshold = 100GB\n")
                     configs["aws1"] = env | {"AWS_CONFIG_FILE": str(single)}
