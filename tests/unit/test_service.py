@@ -72,8 +72,9 @@ def test_versions_round_trip_exactly(tmp_path: Path) -> None:
         result = reader.get(key(f"rel/{path.name}"), out)
         assert out.read_bytes() == path.read_bytes()
         assert result.sha256 == sha(path)
-    # Four deltas, and the reference once: later rebuilds take it from the cache.
-    assert storage.calls["download"] - downloads_before == 4 + 1
+    # Three deltas, and the reference once: later rebuilds take it from the cache. The
+    # first version is its reference's bytes: fetched as they are, its delta not read.
+    assert storage.calls["download"] - downloads_before == 3 + 1
 
 
 def test_deltas_are_much_smaller_than_the_files(tmp_path: Path) -> None:
@@ -432,3 +433,23 @@ def test_racing_threads_never_lose_a_reference(tmp_path: Path, honoured: bool) -
         for path in builds:
             reader.get(key(f"r{round_}/{path.name}"), tmp_path / "out")
             assert (tmp_path / "out").read_bytes() == path.read_bytes(), (round_, path.name)
+
+
+def test_a_first_version_is_fetched_as_its_reference_and_still_checked(tmp_path: Path) -> None:
+    """The file that became its DeltaSpace's reference is read back as the reference's
+    bytes (no delta decoded), which are checked all the same: a reference whose bytes
+    were replaced gives an error and no file."""
+    service, storage, _ = make_service()
+    first = release_zip(tmp_path / "app-1.0.zip", 0)
+    put_file(service, first, key("rel/app-1.0.zip"))
+    reader, _, _ = make_service(storage)  # another process: nothing cached
+    reader.get(key("rel/app-1.0.zip"), tmp_path / "back.zip")
+    assert (tmp_path / "back.zip").read_bytes() == first.read_bytes()
+
+    stored = storage.buckets["bucket"]["rel/reference.bin"]
+    stored.data = stored.data[:-1] + bytes([stored.data[-1] ^ 1])
+    again, _, _ = make_service(storage)
+    with pytest.raises(IntegrityError):
+        again.get(key("rel/app-1.0.zip"), tmp_path / "bad.zip")
+    assert not (tmp_path / "bad.zip").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

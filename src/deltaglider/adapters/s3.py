@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import builtins
 import io
+import os
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -22,6 +24,13 @@ from botocore.exceptions import (
     ResponseStreamingError,
 )
 
+from deltaglider.adapters.s3_parts import PART as DOWNLOAD_PART
+from deltaglider.adapters.s3_parts import (
+    RangedGets,
+    ShortBody,
+    download_in_parts,
+    upload_in_parts,
+)
 from deltaglider.core import progress
 from deltaglider.core.errors import (
     AccessDenied,
@@ -40,6 +49,7 @@ from deltaglider.core.errors import (
     StorageError,
 )
 from deltaglider.core.limits import check_put
+from deltaglider.core.models import PROBE_PREFIX
 from deltaglider.ports import BucketInfo, CommonPrefix, ObjectInfo
 
 if TYPE_CHECKING:
@@ -75,13 +85,20 @@ class S3Storage:
         part_size: int = TRANSFER.multipart_chunksize,
         single_copy_limit: int = SINGLE_COPY_LIMIT,
         copy_part_size: int = COPY_PART_SIZE,
+        download_part_size: int = DOWNLOAD_PART,
+        ranges_cheap: bool | None = None,
     ) -> None:
-        """The limits are S3's own; tests lower them to exercise large-object paths."""
+        """The limits are S3's own; tests lower them to exercise large-object paths, and
+        set `ranges_cheap` to take one way of downloading (else measured: s3_parts.py)."""
         self._client = client
+        self._ranged = RangedGets(ranges_cheap)  # whether each server serves ranges cheaply
+        self._exclusive_completes: dict[str, bool] = {}
+        self._probe_lock = threading.Lock()
         self.single_put_limit = single_put_limit
         self.part_size = part_size
         self.single_copy_limit = single_copy_limit
         self.copy_part_size = copy_part_size
+        self.download_part_size = download_part_size
 
     @property
     def client(self) -> S3Client:
@@ -138,9 +155,12 @@ class S3Storage:
     ) -> str:
         size = len(source) if isinstance(source, bytes) else source.stat().st_size
         with _mapped(bucket, key), _reading(source) as body:
-            if size < TRANSFER.multipart_threshold or (
-                create_only and size <= self.single_put_limit
-            ):
+            in_parts = size >= TRANSFER.multipart_threshold and (
+                not create_only
+                or size > self.single_put_limit
+                or (isinstance(source, Path) and self._completes_exclusively(bucket, key))
+            )
+            if not in_parts:
                 if create_only:
                     done = self._client.put_object(
                         Bucket=bucket,
@@ -154,6 +174,11 @@ class S3Storage:
                         Bucket=bucket, Key=key, Body=body, Metadata=dict(metadata)
                     )
                 return done["ETag"]
+            if create_only and isinstance(source, Path):
+                part_size = max(self.part_size, -(-size // MAX_PARTS))
+                etag = upload_in_parts(self._client, bucket, key, source, metadata, size=size,
+                                       part_size=part_size, create_only=True)  # fmt: skip
+                return etag or self._client.head_object(Bucket=bucket, Key=key)["ETag"]
             if create_only:
                 return self._create_multipart(bucket, key, body, metadata, size)
             extra = {"Metadata": dict(metadata)}
@@ -165,11 +190,53 @@ class S3Storage:
             # Some stores (Ceph RGW) answer a completed multipart upload with no ETag.
             return self._client.head_object(Bucket=bucket, Key=key)["ETag"]
 
+    def _completes_exclusively(self, bucket: str, key: str) -> bool:
+        """Whether the bucket's server refuses a multipart completion with If-None-Match: *
+        onto an existing key (S3 and moto do; Ceph RGW 16 completes it anyway), found out
+        once per bucket with a probe object beside `key`. Where it does not, a create-only
+        upload up to the single-PUT limit goes as one PUT, whose condition is honoured."""
+        with self._probe_lock:
+            known = self._exclusive_completes.get(bucket)
+            if known is not None:
+                return known
+            folder = key.rsplit("/", 1)[0] + "/" if "/" in key else ""
+            probe = f"{folder}{PROBE_PREFIX}{os.urandom(8).hex()}"
+            self._client.put_object(Bucket=bucket, Key=probe, Body=b"")
+            try:
+                started = self._client.create_multipart_upload(Bucket=bucket, Key=probe)
+                upload_id = started["UploadId"]
+                done = self._client.upload_part(
+                    Bucket=bucket, Key=probe, UploadId=upload_id, PartNumber=1, Body=b"probe"
+                )
+                try:
+                    self._client.complete_multipart_upload(
+                        Bucket=bucket,
+                        Key=probe,
+                        UploadId=upload_id,
+                        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": done["ETag"]}]},
+                        IfNoneMatch="*",
+                    )
+                    honoured = False
+                except ClientError as exc:
+                    honoured = exc.response.get("Error", {}).get("Code") in (
+                        "PreconditionFailed",
+                        "412",
+                    )
+                    with suppress(ClientError, BotoCoreError):
+                        self._client.abort_multipart_upload(
+                            Bucket=bucket, Key=probe, UploadId=upload_id
+                        )
+            finally:
+                self._client.delete_object(Bucket=bucket, Key=probe)
+            self._exclusive_completes[bucket] = honoured
+            return honoured
+
     def _create_multipart(
         self, bucket: str, key: str, body: BinaryIO, metadata: Mapping[str, str], size: int
     ) -> str:
-        """A create-only upload above the single-PUT limit: parts one by one, then a
-        completion sent with If-None-Match: * (S3 refuses it when the key exists)."""
+        """A create-only upload of bytes held in memory above the single-PUT limit: parts
+        one by one, then a completion sent with If-None-Match: * (S3 refuses it when the
+        key exists)."""
         part_size = max(self.part_size, -(-size // MAX_PARTS))
         started = self._client.create_multipart_upload(
             Bucket=bucket, Key=key, Metadata=dict(metadata)
@@ -200,9 +267,37 @@ class S3Storage:
     def download(
         self, bucket: str, key: str, destination: Path, *, if_match: str | None = None
     ) -> None:
-        """One GET streamed to the file (the caller has HEADed the object already).
-        A body cut short is fetched again, up to three times in all, with the same
-        If-Match, so every attempt reads the version asked for."""
+        """The object in parts side by side where the server serves ranges cheaply, else
+        streamed (s3_parts.py). A body cut short is fetched again, up to three times in
+        all, with the same If-Match, so every attempt reads the version asked for."""
+        for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
+            with _mapped(bucket, key):
+                try:
+                    download_in_parts(
+                        self._client, self._ranged, bucket, key, destination, if_match,
+                        self.download_part_size,
+                    )  # fmt: skip
+                    return
+                except (ConnectionError, ResponseStreamingError, ShortBody):
+                    pass  # cut short: again
+                except ClientError as exc:
+                    if exc.response.get("Error", {}).get("Code") != "InvalidRange":
+                        raise
+                    # an empty object has no first byte to ask for
+                    self._download_whole(bucket, key, destination, if_match)
+                    return
+            if attempt == DOWNLOAD_ATTEMPTS:
+                raise StorageError(
+                    f"s3://{bucket}/{key}: the body ended early, {DOWNLOAD_ATTEMPTS} times",
+                    bucket=bucket,
+                    key=key,
+                    operation="GetObject",
+                )
+
+    def _download_whole(
+        self, bucket: str, key: str, destination: Path, if_match: str | None
+    ) -> None:
+        """One GET streamed to the file."""
         for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
             with _mapped(bucket, key):
                 if if_match is None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from deltaglider.adapters.s3_requests import PLAIN, RequestOptions
+from deltaglider.core.budget import DEFAULT_MAX_MEMORY_MB
 from deltaglider.core.errors import ConfigError
 from deltaglider.core.policy import DEFAULT_MAX_RATIO, REFERENCE_POLICIES
 
@@ -40,6 +41,9 @@ class Settings:
     log_level: str = "INFO"
     cache_backend: str = "filesystem"
     cache_memory_bytes: int = 100 * 1024 * 1024
+    # What parallel transfers may hold together (core/budget.py): each reserves its
+    # estimated peak before it starts; one above the budget runs alone.
+    max_memory_bytes: int = DEFAULT_MAX_MEMORY_MB * 1024 * 1024
     cache_encryption: bool = True
     cache_key: bytes | None = None  # None: an ephemeral key per process
     cache_dir: Path | None = None  # None: a private directory removed on exit
@@ -84,6 +88,9 @@ class Settings:
             log_level=_log_level(env.get("DG_LOG_LEVEL")),
             cache_backend=_choice(env, "DG_CACHE_BACKEND", CACHE_BACKENDS, "filesystem"),
             cache_memory_bytes=_megabytes(env.get("DG_CACHE_MEMORY_SIZE_MB")),
+            max_memory_bytes=_megabytes(
+                env.get("DG_MAX_MEMORY_MB"), "DG_MAX_MEMORY_MB", DEFAULT_MAX_MEMORY_MB
+            ),
             cache_encryption=_flag(env, "DG_CACHE_ENCRYPTION", default=True),
             cache_key=_cache_key(env.get("DG_CACHE_ENCRYPTION_KEY")),
             cache_dir=_directory(env.get("DG_CACHE_DIR")),
@@ -159,11 +166,11 @@ def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false (1/0, yes/no, on/off), got {raw!r}")
 
 
-def _megabytes(raw: str | None) -> int:
+def _megabytes(raw: str | None, name: str = "DG_CACHE_MEMORY_SIZE_MB", default: int = 100) -> int:
     if raw is None or raw == "":
-        return 100 * 1024 * 1024
-    if not raw.strip().isdigit():
-        raise ConfigError(f"DG_CACHE_MEMORY_SIZE_MB must be a whole number of MiB, got {raw!r}")
+        return default * 1024 * 1024
+    if not raw.strip().isdigit() or (name == "DG_MAX_MEMORY_MB" and int(raw) == 0):
+        raise ConfigError(f"{name} must be a whole number of MiB, got {raw!r}")
     return int(raw) * 1024 * 1024
 
 

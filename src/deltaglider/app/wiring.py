@@ -19,6 +19,7 @@ from deltaglider.adapters.xdelta3 import Xdelta3Codec
 from deltaglider.adapters.zstd_codec import ZstdCodec
 from deltaglider.adapters.zstd_segments import SEGMENTED_ABOVE, SegmentedZstdCodec
 from deltaglider.app.settings import Settings
+from deltaglider.core.budget import MemoryBudget
 from deltaglider.core.errors import ConfigError
 from deltaglider.core.policy import DeltaPolicy
 from deltaglider.core.service import DeltaService
@@ -71,6 +72,7 @@ def build_service(
             segmented_above=SEGMENTED_ABOVE * settings.segment_bytes,
         ),
         tool=f"deltaglider/{__version__}",
+        memory=MemoryBudget(settings.max_memory_bytes),
     )
 
 

@@ -26,7 +26,14 @@ from typing import BinaryIO
 from deltaglider.core import scratch
 from deltaglider.core.catalog import Catalog
 from deltaglider.core.encoding import Encoder
-from deltaglider.core.errors import IntegrityError, LocalFileError, ObjectChanged, ObjectNotFound
+from deltaglider.core.errors import (
+    IntegrityError,
+    LocalFileError,
+    ObjectChanged,
+    ObjectNotFound,
+    ReferenceChanged,
+    ReferenceMissing,
+)
 from deltaglider.core.interruption import Interruption
 from deltaglider.core.limits import fits_key
 from deltaglider.core.metadata import DeltaMeta, read_delta, read_direct, stored_kind
@@ -44,6 +51,7 @@ from deltaglider.core.references import References
 from deltaglider.core.scratch import scratch_dir
 from deltaglider.ports import HashPort, LoggerPort, MetricsPort, ObjectInfo, StoragePort
 
+CACHED_UP_TO = 64 * 1024 * 1024  # a reference read as an object's bytes: cached up to this
 READ_ATTEMPTS = 5  # reads of a key that keeps being overwritten while it is read
 CHUNK = 1024 * 1024
 
@@ -214,11 +222,34 @@ class Reader:
             expected = direct.sha256 if direct else None
         else:
             meta = read_delta(info.metadata, info.key)
+            expected = meta.sha256
+            if _is_its_reference(meta):
+                # The object is its reference's bytes (the first of its DeltaSpace), which
+                # the fetch checks against their SHA256: the object's own, recorded here.
+                self._fetch_itself(source, meta, info, out)
+                return _Rebuilt(expected, meta.ref_sha256, out.stat().st_size, info.last_modified)
             with scratch_dir() as work:
                 self._decode(source, meta, info.key, version, out, work)
-            expected = meta.sha256
         actual = self.hasher.file_sha256(out)
         return _Rebuilt(expected, actual, out.stat().st_size, info.last_modified)
+
+    def _fetch_itself(
+        self, source: ObjectKey, meta: DeltaMeta, info: ObjectInfo, out: Path
+    ) -> None:
+        """Fetch the reference that is this object's bytes into `out`. Its delta is not
+        read; a large reference is not cached (encrypting and writing a copy of it costs
+        more than fetching it again, which a delta decoded later in the batch does). A
+        reference gone or replaced since the HEAD is an ObjectChanged (to be read again)
+        when the delta has changed meanwhile too."""
+        self.encoder.check_decodable(meta, str(source))
+        try:
+            keep = meta.size <= CACHED_UP_TO
+            self.references.fetch(source.bucket, meta.ref_key, meta.ref_sha256, out, keep=keep)
+        except (ReferenceMissing, ReferenceChanged):
+            now = self.storage.head(source.bucket, info.key)
+            if now is None or now.etag != info.etag:
+                raise ObjectChanged(source.bucket, info.key) from None
+            raise
 
     def _decode(
         self,
@@ -286,6 +317,12 @@ class Reader:
             return self.locate(key)
         except ObjectNotFound:
             return self.locate(key)
+
+
+def _is_its_reference(meta: DeltaMeta) -> bool:
+    """A delta of a file against itself, as the file that became its DeltaSpace's
+    reference is stored: its bytes are the reference's, nothing to decode."""
+    return meta.ref_sha256 == meta.sha256 and meta.container is None
 
 
 def _check(source: ObjectKey, rebuilt: _Rebuilt) -> None:

@@ -257,9 +257,11 @@ class References:
 
     # ----------------------------------------------------------------- fetching
 
-    def fetch(self, bucket: str, key: str, sha256: str, local: Path) -> Path:
+    def fetch(self, bucket: str, key: str, sha256: str, local: Path, *, keep: bool = True) -> Path:
         """Write the reference with this SHA256 to `local`: from the cache if it holds a
-        verified copy, else from storage (once per process: other threads wait)."""
+        verified copy, else from storage (once per process: other threads wait), then
+        into the cache unless `keep` is False (a caller that needs it once: encrypting
+        and copying a large reference into the cache costs more than fetching it)."""
         with self._fetches.held(sha256):
             if self.cache.fetch(sha256, local):
                 if self.hasher.file_sha256(local) == sha256:
@@ -284,7 +286,7 @@ class References:
                     f"reference s3://{bucket}/{key} has SHA256 {actual}, expected {sha256}"
                 )
             self.metrics.increment("reference.fetch")
-            if not self._local:
+            if keep and not self._local:
                 self.cache.store(sha256, local)
             return local
 

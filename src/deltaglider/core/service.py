@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
 from deltaglider.core.attributes import Attributes, is_plain_md5
+from deltaglider.core.budget import DEFAULT_MAX_MEMORY_MB, MIB, MemoryBudget
 from deltaglider.core.catalog import Catalog
 from deltaglider.core.errors import (
     BadDigest,
@@ -101,10 +102,12 @@ class DeltaService:
         codecs: Mapping[str, DiffPort] | None = None,
         containers: Mapping[str, ContainerPort] | None = None,
         archive: ArchivePort | None = None,
+        memory: MemoryBudget | None = None,
     ) -> None:
         """`diff` encodes new deltas; `codecs` (by name) also decode the deltas others
         made; `archive` looks inside containers for their deltas; `containers` (by kind)
-        unwrap gzip files too large for it, and read what they wrote."""
+        unwrap gzip files too large for it, and read what they wrote. `memory` is what
+        parallel transfers may hold together (core/budget.py)."""
         self.storage = storage
         self.buckets = buckets
         self.clock = clock
@@ -113,6 +116,7 @@ class DeltaService:
         self.policy = policy
         self.tool = tool
         self.interruption = Interruption()  # interrupt() stops work at its next safe point
+        self.memory = memory or MemoryBudget(DEFAULT_MAX_MEMORY_MB * MIB)
         self.catalog = Catalog(storage=storage, logger=logger)
         self._diff, self._codecs, self._containers = diff, codecs or {}, containers or {}
         self._archive, self._hasher, self._cache = archive, hasher, cache

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,8 @@ from deltaglider.core import progress
 from deltaglider.core.errors import IncompleteBody
 from deltaglider.core.scratch import scratch_dir
 
-CHUNK = 1024 * 1024
+CHUNK = 4 * 1024 * 1024
+IN_THREADS_ABOVE = 8 * 1024 * 1024  # bodies hashed by threads beyond this many bytes
 IN_MEMORY = 1024 * 1024  # bodies up to this size are never written to disk
 
 
@@ -78,9 +80,7 @@ def spool(
     is 0) are written to a private scratch file as they arrive. `check` is called
     between chunks: it raises to stop the read (Ctrl-C).
     """
-    with scratch_dir() as work:
-        sha256, md5 = hashlib.sha256(), hashlib.md5()
-        parts = _PartHasher(part_size)
+    with scratch_dir() as work, _Hashers(part_size) as hashers:
         buffer = io.BytesIO()
         out: BinaryIO = buffer
         file: Path | None = None
@@ -88,9 +88,7 @@ def spool(
         for chunk in _chunks(body):
             if check is not None:
                 check()
-            sha256.update(chunk)
-            md5.update(chunk)
-            parts.update(chunk)
+            hashers.update(chunk)
             total += len(chunk)
             progress.advance(len(chunk))
             if file is None and total > in_memory:  # too large to keep: on to disk
@@ -98,7 +96,8 @@ def spool(
                 out = file.open("wb")
                 out.write(buffer.getvalue())
                 buffer = io.BytesIO()
-            out.write(chunk)
+            out.write(chunk)  # while the hashers work on it
+        sha256, md5, part_md5s = hashers.digests()
         if file is None and in_memory == 0:
             file = work / "body"
             file.write_bytes(buffer.getvalue())
@@ -107,7 +106,58 @@ def spool(
         if size is not None and total != size:
             raise IncompleteBody(size, total)
         data = buffer.getvalue() if file is None else None
-        yield Spooled(total, sha256.hexdigest(), md5.hexdigest(), parts.digests(), data, work)
+        yield Spooled(total, sha256, md5, part_md5s, data, work)
+
+
+class _Hashers:
+    """The SHA256, MD5 and part MD5s of a stream, each chunk hashed by two threads of
+    their own (hashlib lets go of the GIL on large buffers) while the caller writes it:
+    on two cores a body is hashed and kept in about the time of writing it. The first
+    chunks, and small bodies, are hashed in the caller's thread."""
+
+    def __init__(self, part_size: int | None) -> None:
+        self._sha256, self._md5 = hashlib.sha256(), hashlib.md5()
+        self._parts = _PartHasher(part_size)
+        self._pools: tuple[ThreadPoolExecutor, ThreadPoolExecutor] | None = None
+        self._pending: list[Future[None]] = []
+        self._seen = 0
+
+    def __enter__(self) -> _Hashers:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._pools is not None:
+            for pool in self._pools:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+    def update(self, chunk: bytes) -> None:
+        """Hash `chunk`; the previous chunk's hashing is waited for first (two chunks in
+        memory at most)."""
+        self._settle()
+        self._seen += len(chunk)
+        if self._seen <= IN_THREADS_ABOVE:
+            self._sha256.update(chunk)
+            self._md5_update(chunk)
+            return
+        if self._pools is None:
+            self._pools = (ThreadPoolExecutor(1), ThreadPoolExecutor(1))
+        self._pending = [
+            self._pools[0].submit(self._sha256.update, chunk),
+            self._pools[1].submit(self._md5_update, chunk),
+        ]
+
+    def digests(self) -> tuple[str, str, tuple[str, ...]]:
+        self._settle()
+        return self._sha256.hexdigest(), self._md5.hexdigest(), self._parts.digests()
+
+    def _md5_update(self, chunk: bytes) -> None:
+        self._md5.update(chunk)
+        self._parts.update(chunk)
+
+    def _settle(self) -> None:
+        for pending in self._pending:
+            pending.result()
+        self._pending = []
 
 
 def _chunks(body: BinaryIO | Iterable[bytes]) -> Iterator[bytes]:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -35,6 +37,7 @@ from deltaglider.core.models import DELTA_SUFFIX, DeltaForm, ObjectKey, PutResul
 from deltaglider.core.policy import DeltaPolicy, is_reserved_name
 from deltaglider.core.references import References
 from deltaglider.core.scratch import scratch_dir
+from deltaglider.core.sketch import Sketch
 from deltaglider.core.spool import Spooled
 from deltaglider.ports import ClockPort, LoggerPort, MetricsPort, ObjectInfo, StoragePort
 
@@ -205,13 +208,8 @@ class Writer:
         sketch = self.encoder.sketch(target)
         candidates = self.references.candidates(space, upload.dest.name, sketch)
         if not candidates:  # this file becomes the DeltaSpace's first reference
-            # The reference is written only once its delta exists (nothing is stored on
-            # a failure), and only if nobody else wrote one meanwhile.
-            own = self.encoder.self_delta(target)
-            self.interruption.check()
             key = self.references.first_key(space, upload.sha256)
-            packed = self.encoder.packed_reference(target)
-            written = self.references.create(space, key, *_as_reference(upload), sketch, packed)
+            own, written = self._as_new_reference(upload, target, key, sketch)
             if written is None:
                 raise _Contended
             return self._store_delta(upload, own, key, upload.sha256, "reference created", written)
@@ -224,11 +222,8 @@ class Writer:
                     "delta of %s is %.1f%% of it (usual %s): it becomes a new reference",
                     upload.dest, 100 * ratio, "-" if usual is None else f"{100 * usual:.1f}%",
                 )  # fmt: skip
-                own = self.encoder.self_delta(target)
-                self.interruption.check()
                 key = space.named_reference_key(upload.sha256)
-                packed = self.encoder.packed_reference(target)
-                written = self.references.create(space, key, *_as_reference(upload), sketch, packed)
+                own, written = self._as_new_reference(upload, target, key, sketch)
                 if written is not None:
                     return self._store_delta(
                         upload, own, key, upload.sha256, "new reference", written
@@ -244,6 +239,40 @@ class Writer:
             if proven.path == encoded.path and proven.size == encoded.size:
                 return self._store_delta(upload, proven, ref_info.key, reference.sha256, "delta")
             encoded = proven  # made again to be proven: decide again on what it weighs
+
+    def _as_new_reference(
+        self, upload: _Upload, target: Target, key: str, sketch: Sketch | None
+    ) -> tuple[Encoded, int | None]:
+        """Write the file as a reference at `key` (unless another is there: None, see
+        References.create) while its own delta, against itself, is made and proven in
+        another thread: the upload and the codec overlap. The delta is stored only once
+        proven; if making it fails, a reference this upload wrote is removed again (as gc
+        would remove it: a writer that used it meanwhile finds it gone when confirming
+        its delta, and tries again), so a failed upload leaves nothing."""
+        space = upload.dest.delta_space
+        with ThreadPoolExecutor(1) as aside:
+            # (its progress reported to this transfer's watcher: the context goes along)
+            # (in a folder of its own: the two make files of the same names)
+            apart = target.work / "own"
+            apart.mkdir(exist_ok=True)
+            proving = aside.submit(
+                copy_context().run, self.encoder.self_delta, replace(target, work=apart)
+            )
+            try:
+                packed = self.encoder.packed_reference(target)
+                written = self.references.create(space, key, *_as_reference(upload), sketch, packed)
+            except BaseException:
+                proving.cancel()
+                raise
+            try:
+                own = proving.result()
+            except BaseException:
+                if written:  # this upload wrote it (0: the same bytes were there already)
+                    self.storage.delete(space.bucket, key)
+                    self.references.forget(space)
+                raise
+        self.interruption.check()
+        return own, written
 
     def _best_delta(
         self, upload: _Upload, target: Target, candidates: list[ObjectInfo], work: Path

@@ -140,7 +140,12 @@ def job_options(*, deltas: bool = True) -> Callable[[Command], Command]:
             mode = OutputMode(quiet, only_show_errors, not no_progress, dryrun)
             job = Job(
                 service=service,
-                reporter=Reporter(mode, on_interrupt=service.interruption.interrupt),
+                reporter=Reporter(
+                    mode,
+                    on_interrupt=service.interruption.interrupt,
+                    budget=service.memory,
+                    check=service.interruption.check,
+                ),
                 filters=ordered_filters(follow_symlinks),
                 storing=StoreOptions(
                     no_delta,

@@ -14,6 +14,7 @@ from pathlib import Path
 from deltaglider.app.cli.locations import S3Location, relative_path
 from deltaglider.app.cli.publish import StoreOptions, copy, publish
 from deltaglider.app.cli.transfers import Task
+from deltaglider.core.budget import estimate
 from deltaglider.core.filters import Filters
 from deltaglider.core.models import DeltaSpace, LogicalObject, ObjectKey
 from deltaglider.core.policy import DeltaPolicy
@@ -98,6 +99,7 @@ def upload_tasks(
                 file.size,
                 partial(publish, service, path, target, storing),
                 origin=path,
+                peak=estimate(service.policy, target.name, file.size),
             )
         )
     return pioneers_first(tasks, targets, service.policy, files)
@@ -116,6 +118,7 @@ def download_tasks(
                 file.size,
                 partial(service.get, source, path),
                 origin=source,
+                peak=estimate(service.policy, source.name, file.size),
             )
         )
     return [tasks]
@@ -140,6 +143,8 @@ def copy_tasks(
                 file.size,
                 partial(copy, service, source, target, storing),
                 origin=source,
+                peak=estimate(service.policy, source.name, file.size)
+                + estimate(service.policy, target.name, file.size),
             )
         )
     return pioneers_first(tasks, targets, service.policy, files)

@@ -11,6 +11,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +21,7 @@ import click
 from deltaglider.app.cli.aws_errors import error_line
 from deltaglider.app.cli.output import human_size
 from deltaglider.core import progress as passes
+from deltaglider.core.budget import MemoryBudget
 from deltaglider.core.errors import DeltaGliderError
 from deltaglider.core.interruption import STOP_WAIT
 from deltaglider.core.models import ObjectKey
@@ -40,6 +42,7 @@ class Task:
     run: Callable[[], object]
     silent: bool = False  # no line on success (a stream's data may be on stdout)
     origin: Path | ObjectKey | None = None  # what was transferred, for `mv` to remove
+    peak: int = 0  # the memory it is expected to hold (core/budget.py), reserved first
 
 
 @dataclass(frozen=True)
@@ -53,10 +56,21 @@ class OutputMode:
 class Reporter:
     """Prints results as aws does, keeps the counts, and draws a progress bar on a TTY."""
 
-    def __init__(self, mode: OutputMode, on_interrupt: Callable[[], None] | None = None) -> None:
-        """`on_interrupt` tells running transfers to stop (Ctrl-C)."""
+    def __init__(
+        self,
+        mode: OutputMode,
+        on_interrupt: Callable[[], None] | None = None,
+        *,
+        budget: MemoryBudget | None = None,
+        check: Callable[[], None] | None = None,
+    ) -> None:
+        """`on_interrupt` tells running transfers to stop (Ctrl-C); `budget` bounds the
+        memory of those running side by side, each reserving its task's `peak` before
+        it starts (`check`, the service's interruption check, stops a wait for it)."""
         self.mode = mode
         self.on_interrupt = on_interrupt
+        self.budget = budget
+        self.check = check
         self.failures = 0
         self.warnings = 0
         self._lock = threading.Lock()
@@ -151,7 +165,8 @@ class Reporter:
         pending: dict[Future[object], tuple[Task, _Share | None]] = {}
         for task in stage:
             part = share(task.size) if share else None
-            pending[pool.submit(_perform, task, part)] = (task, part)
+            running = pool.submit(_perform, task, part, self.budget, self.check)
+            pending[running] = (task, part)
         try:
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -184,12 +199,19 @@ class Reporter:
             self.failure(task, RuntimeError(f"unexpected {type(error).__name__}: {error}"))
 
 
-def _perform(task: Task, share: _Share | None) -> object:
-    """Run the task in this worker thread, its passes reported to its share of the bar."""
-    if share is None:
-        return task.run()
-    with passes.watched(share.report):
-        return task.run()
+def _perform(
+    task: Task,
+    share: _Share | None,
+    budget: MemoryBudget | None,
+    check: Callable[[], None] | None,
+) -> object:
+    """Run the task in this worker thread once its memory is reserved, its passes
+    reported to its share of the bar."""
+    with budget.reserved(task.peak, check) if budget else nullcontext():
+        if share is None:
+            return task.run()
+        with passes.watched(share.report):
+            return task.run()
 
 
 class _Share:

@@ -1,0 +1,238 @@
+"""Large objects moved in parts side by side, as `aws s3 cp` moves them.
+
+Downloads: S3 serves byte ranges of an object independently, so a large object comes
+fastest as parts fetched in parallel, each written at its offset. Not every server
+does: some (moto) copy the whole object for every ranged GET, which makes parallel
+ranges many times slower than one streamed GET. Which kind of server this is is found
+by measurement, once per bucket, on the first large object: a server that reads the
+whole object for a range is slow to answer it in proportion to the object's size (moto
+takes 0.4-0.5 s for any range of a 1 GB object), one that does not answers in about a
+round trip, whatever the size. When the first part's answer took longer than reading
+the object at SCAN_RATE would, the rest comes as one streamed GET.
+
+Uploads: parts read at their offsets by several threads (no shared file position) and
+sent side by side; a create-only upload completes with If-None-Match: *.
+
+Every request for a part carries the If-Match of the version being read, so parts of
+two versions are never mixed.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionError,
+    ResponseStreamingError,
+)
+
+from deltaglider.core import progress
+from deltaglider.core.errors import StorageError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+_T = TypeVar("_T")
+PART = 16 * 1024 * 1024
+WORKERS = 8  # parts in flight (of one object)
+PARALLEL_PARTS = 4  # objects of at most this many parts come in one or two GETs
+READ = 1024 * 1024
+ATTEMPTS = 3
+SCAN_RATE = 4e9  # bytes/s: a range answered slower than a scan of the object at this rate
+SLOW_ANSWER = 0.05  # s: ... and slower than this, costs a read of the whole object
+
+
+class RangedGets:
+    """Whether ranged GETs are cheap, per bucket, learnt by measuring the first part."""
+
+    def __init__(self, assumed: bool | None = None) -> None:
+        """`assumed`: the answer for every bucket, not measured (tests take each path)."""
+        self._cheap: dict[str, bool] = {}
+        self._lock = threading.Lock()
+        self._assumed = assumed
+
+    def known(self, bucket: str) -> bool | None:
+        with self._lock:
+            return self._cheap.get(bucket, self._assumed)
+
+    def learn(self, bucket: str, cheap: bool) -> None:
+        with self._lock:
+            self._cheap.setdefault(bucket, cheap)
+
+
+def download_in_parts(
+    client: S3Client,
+    ranged: RangedGets,
+    bucket: str,
+    key: str,
+    destination: Path,
+    if_match: str | None,
+    part: int = PART,
+) -> None:
+    """Fetch an object into `destination`: its first part says its size and version;
+    the rest comes in parallel parts, or in one streamed GET where ranges are costly
+    (or the object is small). A body cut short is asked for again, up to ATTEMPTS
+    times. The caller maps botocore's errors (an empty object has no range: InvalidRange)."""
+    watcher = progress.current()
+    started = time.perf_counter()
+    first = _get(client, bucket, key, if_match, 0, part - 1)
+    answered = time.perf_counter() - started  # the headers are in: the time to answer
+    if "ContentRange" not in first:  # a server that ignores ranges sent it whole
+        with destination.open("wb") as out:
+            _write_body(first, out.fileno(), 0, first["ContentLength"], watcher)
+        return
+    size = int(first["ContentRange"].rsplit("/", 1)[1])
+    version = first["ETag"]
+    with destination.open("wb") as out:
+        fd = out.fileno()
+        _write_body(first, fd, 0, min(part, size), watcher)
+        if size <= part:
+            return
+        out.truncate(size)
+        fetch = _Fetch(client, bucket, key, version, fd, watcher)
+        cheap = ranged.known(bucket)
+        if cheap is None and size > PARALLEL_PARTS * part:
+            cheap = answered < max(SLOW_ANSWER, size / SCAN_RATE)
+            ranged.learn(bucket, cheap)
+        if cheap and size > PARALLEL_PARTS * part:
+            _in_parallel(fetch.part(size, part), range(part, size, part))
+        else:
+            fetch(part, size - 1)
+
+
+class _Fetch:
+    """GETs of byte ranges of one version of an object, written where they belong."""
+
+    def __init__(
+        self,
+        client: S3Client,
+        bucket: str,
+        key: str,
+        version: str,
+        fd: int,
+        watcher: Callable[[int], None] | None,
+    ) -> None:
+        self.client, self.bucket, self.key, self.version = client, bucket, key, version
+        self.fd, self.watcher = fd, watcher
+
+    def __call__(self, start: int, end: int) -> None:
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                found = _get(self.client, self.bucket, self.key, self.version, start, end)
+                _write_body(found, self.fd, start, end - start + 1, self.watcher)
+                return
+            except (ConnectionError, ResponseStreamingError, ShortBody):
+                if attempt == ATTEMPTS:
+                    raise StorageError(
+                        f"s3://{self.bucket}/{self.key}: the body ended early, {ATTEMPTS} "
+                        "times", bucket=self.bucket, key=self.key, operation="GetObject",
+                    ) from None  # fmt: skip
+
+    def part(self, size: int, part: int) -> Callable[[int], None]:
+        """The fetch of the part starting at a given offset."""
+        return lambda start: self(start, min(start + part, size) - 1)
+
+
+def upload_in_parts(
+    client: S3Client,
+    bucket: str,
+    key: str,
+    source: Path,
+    metadata: Mapping[str, str],
+    *,
+    size: int,
+    part_size: int,
+    create_only: bool,
+) -> str:
+    """A multipart upload of the file, its parts sent side by side; with `create_only`
+    the completion carries If-None-Match: * (S3 refuses it when the key exists). Any
+    failure aborts the upload. Returns the completion's ETag ("" when the store sends
+    none, as Ceph RGW does)."""
+    started = client.create_multipart_upload(Bucket=bucket, Key=key, Metadata=dict(metadata))
+    upload_id = started["UploadId"]
+    watcher = progress.current()
+    try:
+        with source.open("rb") as stream:
+            fd = stream.fileno()
+
+            def send(number: int) -> dict[str, Any]:
+                offset = (number - 1) * part_size
+                body = os.pread(fd, min(part_size, size - offset), offset)
+                done = client.upload_part(
+                    Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body
+                )
+                if watcher is not None:
+                    watcher(len(body))
+                return {"PartNumber": number, "ETag": done["ETag"]}
+
+            parts = _in_parallel(send, range(1, max(1, -(-size // part_size)) + 1))
+        extra = {"IfNoneMatch": "*"} if create_only else {}
+        finished = client.complete_multipart_upload(
+            Bucket=bucket,
+            Key=key,
+            UploadId=upload_id,
+            MultipartUpload={"Parts": parts},  # type: ignore[typeddict-item]
+            **extra,  # type: ignore[arg-type]
+        )
+    except BaseException:
+        with suppress(ClientError, BotoCoreError):  # the first error is the one to see
+            client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+        raise
+    return finished.get("ETag") or ""
+
+
+class ShortBody(Exception):
+    """A part's body ended before its last byte."""
+
+
+def _get(
+    client: S3Client, bucket: str, key: str, if_match: str | None, start: int, end: int
+) -> Any:
+    arguments: dict[str, Any] = {"Bucket": bucket, "Key": key, "Range": f"bytes={start}-{end}"}
+    if if_match is not None:
+        arguments["IfMatch"] = if_match
+    return client.get_object(**arguments)
+
+
+def _write_body(
+    found: Any,
+    fd: int,
+    offset: int,
+    expected: int,
+    watcher: Callable[[int], None] | None = None,
+) -> None:
+    """Write a GET's body at `offset` of the file; ShortBody when it ends early."""
+    written = 0
+    body = found["Body"]
+    while chunk := body.read(READ):
+        os.pwrite(fd, chunk, offset + written)
+        written += len(chunk)
+        if watcher is not None:
+            watcher(len(chunk))
+        else:
+            progress.advance(len(chunk))
+    if written != expected:
+        raise ShortBody
+
+
+def _in_parallel(work: Callable[[int], _T], numbers: range) -> list[_T]:
+    """`work` over the numbers on WORKERS threads, results in order; the first error
+    stops what has not started and is raised."""
+    with ThreadPoolExecutor(WORKERS) as pool:
+        futures = [pool.submit(contextvars.copy_context().run, work, n) for n in numbers]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
