@@ -121,3 +121,25 @@ def test_a_download_to_a_fifo_feeds_it_checked_bytes_only(
     assert "damaged" in line
     assert stat.S_ISFIFO(fifo.lstat().st_mode)
     assert [p.name for p in work.iterdir()] == ["pipe"]  # no temporary file left
+
+
+def test_a_downloaded_first_version_is_the_users_own_copy(
+    backend: Backend, objects: dict[str, bytes], work: Path
+) -> None:
+    """A first version downloads as its reference's bytes; from a local store those may
+    come through a hard link to the stored data file. The user's file must be a copy of
+    its own: writing into it in place (an append, an editor saving over it) leaves the
+    stored reference, and every delta made against it, as they were."""
+    env = backend.subprocess_env()
+    first = f"s3://{backend.bucket}/releases/app-1.0.zip"
+    succeed(["cp", first, "mine.zip"], env, work)
+    mine = work / "mine.zip"
+    assert mine.read_bytes() == objects["releases/app-1.0.zip"]
+    assert mine.stat().st_nlink == 1
+    with mine.open("r+b") as file:
+        file.write(b"overwritten in place")
+    with mine.open("ab") as file:
+        file.write(b"appended")
+    for key, data in objects.items():
+        succeed(["cp", f"s3://{backend.bucket}/{key}", "again"], env, work)
+        assert (work / "again").read_bytes() == data, key

@@ -244,7 +244,9 @@ class Reader:
         self.encoder.check_decodable(meta, str(source))
         try:
             keep = meta.size <= CACHED_UP_TO
-            self.references.fetch(source.bucket, meta.ref_key, meta.ref_sha256, out, keep=keep)
+            self.references.fetch(
+                source.bucket, meta.ref_key, meta.ref_sha256, out, keep=keep, only_read=False
+            )
         except (ReferenceMissing, ReferenceChanged):
             now = self.storage.head(source.bucket, info.key)
             if now is None or now.etag != info.etag:

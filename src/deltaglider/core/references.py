@@ -257,11 +257,23 @@ class References:
 
     # ----------------------------------------------------------------- fetching
 
-    def fetch(self, bucket: str, key: str, sha256: str, local: Path, *, keep: bool = True) -> Path:
+    def fetch(
+        self,
+        bucket: str,
+        key: str,
+        sha256: str,
+        local: Path,
+        *,
+        keep: bool = True,
+        only_read: bool = True,
+    ) -> Path:
         """Write the reference with this SHA256 to `local`: from the cache if it holds a
         verified copy, else from storage (once per process: other threads wait), then
         into the cache unless `keep` is False (a caller that needs it once: encrypting
-        and copying a large reference into the cache costs more than fetching it)."""
+        and copying a large reference into the cache costs more than fetching it).
+        A local store may hand out a hard link to its data file, but only to a caller
+        that `only_read`s it: a file given to a user is a copy, or writing to it in place
+        would change the stored reference and every delta made against it."""
         with self._fetches.held(sha256):
             if self.cache.fetch(sha256, local):
                 if self.hasher.file_sha256(local) == sha256:
@@ -272,7 +284,11 @@ class References:
                 self.cache.discard(sha256)
                 local.unlink(missing_ok=True)
             storage = self.storage
-            linked = isinstance(storage, LinkingStorage) and storage.link(bucket, key, local)
+            linked = (
+                only_read
+                and isinstance(storage, LinkingStorage)
+                and storage.link(bucket, key, local)
+            )
             try:
                 if not linked:
                     self.storage.download(bucket, key, local)
