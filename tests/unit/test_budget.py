@@ -171,6 +171,10 @@ def test_estimates_by_what_a_transfer_does() -> None:
     assert estimate(policy, "disk.img", size) == STREAMED + RAW_DELTA * size
     assert estimate(policy, "pkg-1.0.tar.gz", size) == STREAMED + CONTAINER * size
     assert estimate(DeltaPolicy(), "app.whl", 10) == STREAMED  # too small to be a delta
+    # a large file gets a segmented delta, whose memory does not follow its size
+    large = estimate(policy, "disk.img", 4096 * MIB)
+    assert large == estimate(policy, "disk.img", 20 * 1024 * MIB)
+    assert STREAMED < large < STREAMED + RAW_DELTA * 128 * MIB
 
 
 def test_the_budget_setting() -> None:

@@ -33,6 +33,8 @@ MIB = 1024 * 1024
 DEFAULT_MAX_MEMORY_MB = 1024
 STREAMED = 64 * MIB  # a copy: buffers and the parts in flight (s3.py's transfer config)
 RAW_DELTA = 2.5  # of the file's size: the reference, the file's window, the output buffer
+SEGMENTED = 5  # segments' worth held by a segmented delta's encode or decode
+SEGMENTS = 8  # in `segmented_above` (core/policy.py)
 CONTAINER = 8.0  # of the file's size: its content inflated, rebuilt and re-deflated
 CONTAINER_SUFFIXES = (".zip", ".jar", ".war", ".ear", ".whl", ".egg", ".nupkg", ".xpi",
                       ".aar", ".tar.gz", ".tgz", ".gz", ".vsix", ".crx", ".apk")  # fmt: skip
@@ -45,6 +47,10 @@ def estimate(policy: DeltaPolicy, name: str, size: int) -> int:
         return STREAMED
     if name.lower().endswith(CONTAINER_SUFFIXES):
         return STREAMED + int(CONTAINER * size)
+    if 2 * size > policy.segmented_above:
+        # zstd-segmented: a segment, the stretches of the reference it matches (up to
+        # three segments) and zstd's tables, whatever the file's size
+        return STREAMED + SEGMENTED * policy.segmented_above // SEGMENTS
     return STREAMED + int(RAW_DELTA * size)
 
 
