@@ -3,8 +3,8 @@ uploads sent side by side, ranged downloads), the reference uploaded while its d
 proven. Whatever the moment, nothing the store lists reads back wrong, the destination
 file is either absent or exact, and the process's private directories are gone (Ctrl-C)
 or removed by the next run (kill -9). A download killed with kill -9 can leave its
-hidden temporary file beside the destination (`.NAME.dg-tmp-XXXXXXXX`, as aws leaves
-its own): the run prints those it saw.
+hidden temporary file beside the destination (`.NAME.dg-tmp-PID-XXXXXXXX`), removed by
+the next download into that folder; the run prints those it saw.
 
 The file is 96 MiB (six 16 MiB parts): large enough for every parallel path, small
 enough to be quick. The moments are spread over the transfer; which phase each one
@@ -73,6 +73,7 @@ def test_stopping_a_large_transfer_at_any_moment(
     bucket = f"s3://{backend.bucket}"
     seen: list[str] = []
     killed: list[int] = []
+    abandoned: list[tuple[Path, str]] = []  # downloads killed -9 that left a temp file
 
     for name, how in SIGNALS.items():
         for moment in MOMENTS:
@@ -109,8 +110,9 @@ def test_stopping_a_large_transfer_at_any_moment(
                 temps = list(out.parent.glob(".*.dg-tmp-*")) if out.parent.exists() else []
                 if how == signal.SIGINT:
                     assert temps == []  # Ctrl-C removes its temporary file
-                elif temps:  # kill -9 leaves it, hidden, as aws leaves its own
+                elif temps:  # kill -9 leaves it, hidden, until a later download there
                     seen.append(f"(left {temps[0].name})")
+                    abandoned.append((out, path.name))
 
     small = tmp_path / "notes.txt"
     small.write_text("a later upload\n")
@@ -118,6 +120,12 @@ def test_stopping_a_large_transfer_at_any_moment(
                            env=env, check=False, capture_output=True)  # fmt: skip
     assert later.returncode == 0, later.stderr
     assert [d for pid in killed for d in own_dirs(private_tmp, pid)] == []
+    for out, name in abandoned:  # a later download into the folder removes them
+        out.unlink(missing_ok=True)
+        subprocess.run([str(DELTAGLIDER), "cp", f"{bucket}/full/{name}", str(out), "--quiet"],
+                       env=env, check=True)  # fmt: skip
+        assert out.read_bytes() == originals[name]
+        assert list(out.parent.glob(".*.dg-tmp-*")) == []
     storage = backend.storage()
     if isinstance(storage, S3Storage):  # parts of uploads killed midway: invisible, unlisted
         pending = storage.client.list_multipart_uploads(Bucket=backend.bucket)

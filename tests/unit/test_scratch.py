@@ -81,3 +81,25 @@ def test_nothing_is_made_after_the_way_out(
         scratch.track_child(late)
     assert late.wait(timeout=10) != 0
     assert [p.name for p in temp_root.iterdir()] == []
+
+
+def test_a_later_download_removes_the_temporary_files_of_killed_ones(tmp_path: Path) -> None:
+    """kill -9 leaves a download's temporary file beside its destination; the next
+    download into that folder removes it once its process is gone, and leaves those of
+    live processes and every other file alone."""
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    left = tmp_path / f".app.zip.dg-tmp-{gone.pid}-0123abcd"
+    live = tmp_path / f".app.zip.dg-tmp-{os.getppid()}-89abcdef"
+    user = tmp_path / ".app.zip.dg-tmp-notes"
+    for path in (left, live, user):
+        path.write_bytes(b"partial")
+    temp = scratch.temp_beside(tmp_path / "other.zip")
+    try:
+        assert temp.parent == tmp_path
+        assert temp.name.startswith(f".other.zip.dg-tmp-{os.getpid()}-")
+        assert not left.exists()
+        assert live.exists()
+        assert user.exists()
+    finally:
+        scratch.untrack(temp)

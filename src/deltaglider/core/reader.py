@@ -12,7 +12,6 @@ it again, never a false "corrupt".
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import stat
 import time
@@ -171,8 +170,7 @@ class Reader:
             dest.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise LocalFileError(f"cannot create {dest.parent}: {exc.strerror}") from None
-        temp = dest.parent / f".{dest.name}.dg-tmp-{secrets.token_hex(4)}"
-        scratch.track(temp)
+        temp = scratch.temp_beside(dest)
         try:
             stored, rebuilt = self._read(source, stored, temp)
             _check(source, rebuilt)

@@ -8,7 +8,9 @@ can be made (a worker that tries is Interrupted), and the child processes writin
 (xdelta3) are killed first, so none appears after the removal.
 Directories are named `deltaglider-{pid}-...`: a later process, when it first needs one
 of its own, removes those whose process is gone (killed -9); a command that makes none
-(`ls`, `--help`) does not pay for looking.
+(`ls`, `--help`) does not pay for looking. A download's temporary file beside its
+destination (`.NAME.dg-tmp-{pid}-...`) is likewise removed by a later download into the
+same folder once its process is gone.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ _PREFIX = "deltaglider-"
 _tracked: set[Path] = set()
 _lock = threading.Lock()
 _swept_for_pid: int | None = None  # the process that has removed the abandoned ones
+_swept_folders: set[Path] = set()  # folders whose abandoned downloads this process removed
+_TEMP_MARK = ".dg-tmp-"
 _closed = False  # set by remove_tracked: the process is on its way out
 
 
@@ -72,6 +76,38 @@ def scratch_dir() -> Iterator[Path]:
     finally:
         shutil.rmtree(path, ignore_errors=True)
         untrack(path)
+
+
+def temp_beside(dest: Path) -> Path:
+    """A name for a download's temporary file beside `dest` (renamed over it once
+    checked), tracked; the first call for a folder removes those that killed processes
+    left there."""
+    folder = dest.parent
+    with _lock:
+        sweep = folder not in _swept_folders
+        _swept_folders.add(folder)
+    if sweep:
+        _remove_abandoned_downloads(folder)
+    import secrets  # noqa: PLC0415 (here: `ls` and `--help` do not load it)
+
+    temp = folder / f".{dest.name}{_TEMP_MARK}{os.getpid()}-{secrets.token_hex(4)}"
+    track(temp)
+    return temp
+
+
+def _remove_abandoned_downloads(folder: Path) -> None:
+    try:
+        entries = os.scandir(folder)
+    except OSError:
+        return
+    with entries:
+        for entry in entries:
+            if not entry.name.startswith(".") or _TEMP_MARK not in entry.name:
+                continue
+            pid = entry.name.rsplit(_TEMP_MARK, 1)[1].split("-", 1)[0]
+            if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
 
 
 def track(path: Path) -> None:
