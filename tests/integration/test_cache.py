@@ -231,10 +231,14 @@ def test_private_cache_is_removed_after_an_interrupt(
     tmp_path: Path, stored_versions: tuple[dict[str, str], list[Path]], signum: int
 ) -> None:
     env, _ = stored_versions
-    # A slow xdelta3 keeps the download busy until the signal comes.
+    # A slow xdelta3 keeps the download busy until the signal comes, which is sent once
+    # a decode has begun (the file it touches), whatever the machine's load.
     slow = tmp_path / "bin"
     slow.mkdir()
-    (slow / "xdelta3").write_text('#!/bin/sh\nsleep 0.5\nexec /usr/bin/xdelta3 "$@"\n')
+    begun = tmp_path / "decoding"
+    (slow / "xdelta3").write_text(
+        f'#!/bin/sh\ntouch {begun}\nsleep 2\nexec /usr/bin/xdelta3 "$@"\n'
+    )
     (slow / "xdelta3").chmod(0o755)
     env = env | {"PATH": f"{slow}:{env['PATH']}"}
     process = subprocess.Popen(
@@ -245,7 +249,7 @@ def test_private_cache_is_removed_after_an_interrupt(
         text=True,
     )
     deadline = time.monotonic() + 30
-    while not private_dirs(tmp_path / "tmp") and time.monotonic() < deadline:
+    while not begun.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert private_dirs(tmp_path / "tmp"), "the download never started"
     process.send_signal(signum)
