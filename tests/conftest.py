@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,6 +25,12 @@ from deltaglider.app.settings import Settings
 from deltaglider.app.wiring import build_service, build_storage
 from deltaglider.core.service import DeltaService
 from deltaglider.ports import StoragePort
+
+# A run started in the background (`make test &` from a script) inherits SIGINT
+# ignored, and every command it starts would too: the Ctrl-C tests need SIGINT as a
+# terminal delivers it. Children get the default once this process does not ignore it.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 BACKENDS = ("file", "moto", "ceph")
 

@@ -132,3 +132,6 @@ def test_stopping_a_large_transfer_at_any_moment(
         seen.append(f"incomplete multipart uploads left: {len(pending.get('Uploads', []))}")
     with capsys.disabled():
         print(f"\n[stopped] {backend.name}: " + "; ".join(seen))
+    # the signals landed mid-transfer at least once each (not only after the end)
+    assert any(line.endswith(": 130") for line in seen if line.startswith("ctrl-c"))
+    assert any(line.endswith(": -9") for line in seen if line.startswith("kill -9"))
