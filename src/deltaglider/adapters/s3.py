@@ -287,12 +287,7 @@ class S3Storage:
                     self._download_whole(bucket, key, destination, if_match)
                     return
             if attempt == DOWNLOAD_ATTEMPTS:
-                raise StorageError(
-                    f"s3://{bucket}/{key}: the body ended early, {DOWNLOAD_ATTEMPTS} times",
-                    bucket=bucket,
-                    key=key,
-                    operation="GetObject",
-                )
+                raise _cut_short(bucket, key)
 
     def _download_whole(
         self, bucket: str, key: str, destination: Path, if_match: str | None
@@ -316,12 +311,7 @@ class S3Storage:
             if written == expected:
                 return
             if attempt == DOWNLOAD_ATTEMPTS:
-                raise StorageError(
-                    f"s3://{bucket}/{key}: the body ended early, {DOWNLOAD_ATTEMPTS} times",
-                    bucket=bucket,
-                    key=key,
-                    operation="GetObject",
-                )
+                raise _cut_short(bucket, key)
 
     def delete(self, bucket: str, key: str) -> None:
         with _mapped(bucket, key):
@@ -518,6 +508,16 @@ class _Source:
     key: str
     size: int
     etag: str
+
+
+def _cut_short(bucket: str, key: str) -> StorageError:
+    """A download whose body ended early on every attempt."""
+    return StorageError(
+        f"s3://{bucket}/{key}: the body ended early, {DOWNLOAD_ATTEMPTS} times",
+        bucket=bucket,
+        key=key,
+        operation="GetObject",
+    )
 
 
 def _sort_key(entry: ObjectInfo | CommonPrefix) -> bytes:
