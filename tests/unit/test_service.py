@@ -12,7 +12,6 @@ from deltaglider.adapters.memory import InMemoryStorage
 from deltaglider.app.cli.publish import publish
 from deltaglider.core.errors import (
     BucketNotFound,
-    DiffError,
     FormatError,
     IntegrityError,
     LocalFileError,
@@ -331,18 +330,6 @@ def test_stats_counts_logical_and_stored_bytes(tmp_path: Path) -> None:
     assert row.logical_bytes == sum(p.stat().st_size for p in files)
     assert row.stored_bytes == sum(len(o.data) for o in storage.buckets["bucket"].values())
     assert 0.5 < row.savings < 1
-
-
-def test_failed_first_upload_stores_nothing(tmp_path: Path) -> None:
-    service, storage, codec = make_service()
-
-    def broken(source: Path, target: Path, delta: Path) -> None:
-        raise DiffError("xdelta3 -e failed: out of memory")
-
-    codec.encode = broken  # type: ignore[method-assign]
-    with pytest.raises(DiffError):
-        put_file(service, release_zip(tmp_path / "a.zip", 1), key("p/a.zip"))
-    assert stored_keys(storage) == []
 
 
 def test_download_of_a_missing_object_creates_no_directories(tmp_path: Path) -> None:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
-from contextvars import copy_context
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -209,10 +207,10 @@ class Writer:
         candidates = self.references.candidates(space, upload.dest.name, sketch)
         if not candidates:  # this file becomes the DeltaSpace's first reference
             key = self.references.first_key(space, upload.sha256)
-            own, written = self._as_new_reference(upload, target, key, sketch)
-            if written is None:
+            created = self._as_new_reference(upload, target, key, sketch, "reference created")
+            if created is None:
                 raise _Contended
-            return self._store_delta(upload, own, key, upload.sha256, "reference created", written)
+            return created
         ref_info, reference, ref_path, encoded = self._best_delta(upload, target, candidates, work)
         while True:
             ratio = encoded.size / upload.size if upload.size else 0.0
@@ -223,11 +221,9 @@ class Writer:
                     upload.dest, 100 * ratio, "-" if usual is None else f"{100 * usual:.1f}%",
                 )  # fmt: skip
                 key = space.named_reference_key(upload.sha256)
-                own, written = self._as_new_reference(upload, target, key, sketch)
-                if written is not None:
-                    return self._store_delta(
-                        upload, own, key, upload.sha256, "new reference", written
-                    )
+                created = self._as_new_reference(upload, target, key, sketch, "new reference")
+                if created is not None:
+                    return created
             elif not self.policy.keeps_delta(encoded.size, upload.size):
                 self.logger.debug(
                     "delta of %s is %d of %d bytes, above the ratio %.2f: storing it whole",
@@ -241,38 +237,22 @@ class Writer:
             encoded = proven  # made again to be proven: decide again on what it weighs
 
     def _as_new_reference(
-        self, upload: _Upload, target: Target, key: str, sketch: Sketch | None
-    ) -> tuple[Encoded, int | None]:
+        self, upload: _Upload, target: Target, key: str, sketch: Sketch | None, reason: str
+    ) -> _StoredDelta | None:
         """Write the file as a reference at `key` (unless another is there: None, see
-        References.create) while its own delta, against itself, is made and proven in
-        another thread: the upload and the codec overlap. The delta is stored only once
-        proven; if making it fails, a reference this upload wrote is removed again (as gc
-        would remove it: a writer that used it meanwhile finds it gone when confirming
-        its delta, and tries again), so a failed upload leaves nothing."""
-        space = upload.dest.delta_space
-        with ThreadPoolExecutor(1) as aside:
-            # (its progress reported to this transfer's watcher: the context goes along)
-            # (in a folder of its own: the two make files of the same names)
-            apart = target.work / "own"
-            apart.mkdir(exist_ok=True)
-            proving = aside.submit(
-                copy_context().run, self.encoder.self_delta, replace(target, work=apart)
-            )
-            try:
-                packed = self.encoder.packed_reference(target)
-                written = self.references.create(space, key, *_as_reference(upload), sketch, packed)
-            except BaseException:
-                proving.cancel()
-                raise
-            try:
-                own = proving.result()
-            except BaseException:
-                if written:  # this upload wrote it (0: the same bytes were there already)
-                    self.storage.delete(space.bucket, key)
-                    self.references.forget(space)
-                raise
+        References.create), then its own delta: empty, as the file is its reference's
+        bytes (Encoder.own_delta). A reference left without it by a failure is removed
+        by gc, as after a crash (FORMAT.md section 4, writes, 7): removing it here could
+        orphan a delta whose upload failed only after it landed."""
+        own = self.encoder.own_delta(target)
+        packed = self.encoder.packed_reference(target)
+        written = self.references.create(
+            upload.dest.delta_space, key, *_as_reference(upload), sketch, packed
+        )
+        if written is None:
+            return None
         self.interruption.check()
-        return own, written
+        return self._store_delta(upload, own, key, upload.sha256, reason, written)
 
     def _best_delta(
         self, upload: _Upload, target: Target, candidates: list[ObjectInfo], work: Path

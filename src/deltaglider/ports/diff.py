@@ -31,3 +31,12 @@ class HashingDiff(Protocol):
     def decoded_sha256(self, source: Path, delta: Path) -> str:
         """The SHA256 (hex) of what `delta` decodes to against `source`."""
         ...
+
+
+@runtime_checkable
+class ExternalDiff(Protocol):
+    """A codec run as a program the machine may lack."""
+
+    def version(self) -> str:
+        """The program's version; DiffToolMissing when it cannot run here."""
+        ...
