@@ -4,14 +4,16 @@ A recipe (a `d` stream of a content form, a gzip recipe; docs/FORMAT.md 9) rebui
 stream by deflating its content at recorded parameters with *classic* zlib, the deflate
 of Python's zipfile, gzip and tarfile, Java and most zip tools. Other libraries with
 zlib's API give other bytes for the same parameters: zlib-ng in zlib-compat mode (Fedora
-40 and later ship it as their zlib), Chromium's, Cloudflare's and Intel's forks. A
-Python linked with one of those cannot rebuild such streams with its own `zlib` module.
+40 and later ship it as their zlib, python.org's Windows builds link it from 3.14 on),
+Chromium's, Cloudflare's and Intel's forks. A Python linked with one of those cannot
+rebuild such streams with its own `zlib` module.
 
 Which deflate Python's `zlib` is, is found by a known-answer test, not by its version
 string: a fixed sample deflated at every level, at every memLevel and with every
 strategy, its SHA256 compared with classic zlib's (KNOWN), once per process. When it
 differs, the classic zlib of the `cmeel-zlib` wheel is used instead (loaded with ctypes,
-its own symbols bound first), provided it passes the same test. With neither, `require`
+its own symbols bound first; Linux and macOS, no Windows wheel), provided it passes the
+same test. With neither, `require`
 raises DeflateMissing: a writer then finds no recipe (streams are kept as they are), and
 a reader of a recipe fails before writing anything, saying why.
 """
@@ -23,6 +25,7 @@ import functools
 import hashlib
 import importlib.metadata
 import os
+import sys
 import zlib
 from collections.abc import Callable
 from typing import NamedTuple, Protocol
@@ -127,10 +130,15 @@ def require() -> Factory:
     """Classic zlib's raw deflate; DeflateMissing, saying why, when this machine has none."""
     factory = classic()
     if factory is None:
+        remedy = (
+            "a Python built with classic zlib (python.org's before 3.14, conda-forge's)"
+            if sys.platform == "win32"
+            else f"pip install {BUNDLED}"
+        )
         raise DeflateMissing(
-            f"its deflate streams are rebuilt by classic zlib; this machine's Python "
-            f"deflates with {SYSTEM.name}, which gives other bytes, and no classic zlib "
-            f"is installed beside it (pip install {BUNDLED}): nothing written"
+            f"stored with deflate streams that classic zlib rebuilds; this machine's Python "
+            f"deflates with {SYSTEM.name}, which gives other bytes, and no classic zlib is "
+            f"installed beside it ({remedy}): nothing written"
         )
     return factory
 
