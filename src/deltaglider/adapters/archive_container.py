@@ -29,6 +29,7 @@ from difflib import SequenceMatcher
 from pathlib import Path
 
 from deltaglider.adapters import content_form as form
+from deltaglider.adapters import zlib_classic
 from deltaglider.adapters.content_form import WHOLE, Buffer, Needs
 from deltaglider.adapters.deflate import Deflate, Found, find_params, inflate, prove, seconds
 from deltaglider.adapters.layouts import (
@@ -150,6 +151,8 @@ class ArchiveContainer:
 
 def _rebuild(unpacked: Path, reference: Path, out: Path) -> None:
     node = form.read_form(memoryview(unpacked.read_bytes()))
+    if form.count(node, form.Deflated):
+        zlib_classic.require()  # a machine without classic zlib fails before writing
     with out.open("wb") as dst:
         form.rebuild(node, memoryview(reference.read_bytes()), dst)
 

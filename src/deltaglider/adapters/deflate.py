@@ -1,10 +1,12 @@
-"""Raw deflate streams (RFC 1951) inflated, and rebuilt byte for byte by zlib.
+"""Raw deflate streams (RFC 1951) inflated, and rebuilt byte for byte by classic zlib.
 
 A deflate stream is not a function of its content: the compressor's level, memLevel and
 strategy decide which bytes come out. A stream can be rebuilt from its content only
 when zlib, re-run with the compressor's parameters, gives the very same bytes; that is
 proven by comparing, never assumed. Python's zipfile and gzip, Java's Deflater and most
-zip tools are zlib underneath, so most entries of real archives rebuild.
+zip tools are zlib underneath, so most entries of real archives rebuild. Streams are
+deflated by classic zlib wherever this runs (zlib_classic: Python's own zlib, or the
+bundled one where Python's gives other bytes); without it no recipe is found.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import threading
 import zlib
 from collections import OrderedDict
 from typing import NamedTuple
+
+from deltaglider.adapters import zlib_classic
 
 # Content is fed in steps this small so that a wrong candidate shows itself at its first
 # emitted block instead of after the whole content was compressed.
@@ -70,10 +74,9 @@ def inflate_prefix(data: bytes | memoryview, limit: int) -> tuple[bytes, int] | 
 
 
 def deflate(content: bytes | memoryview, params: Deflate) -> bytes:
-    """The raw deflate stream that zlib makes of `content` with `params`."""
-    deflater = zlib.compressobj(
-        params.level, zlib.DEFLATED, -zlib.MAX_WBITS, params.mem, params.strategy
-    )
+    """The raw deflate stream that classic zlib makes of `content` with `params`
+    (DeflateMissing on a machine without it)."""
+    deflater = zlib_classic.compressobj(params.level, params.mem, params.strategy)
     return deflater.compress(content) + deflater.flush()
 
 
@@ -87,7 +90,10 @@ def find_params(
     """Parameters with which zlib rebuilds `stream` byte for byte from `content` (tried
     `first`, then CANDIDATES), proven by comparison; None when none does. With `whole`
     False, only the first QUICK bytes of content are compared (`Found.whole` says
-    whether that was all of it): `prove` compares the rest."""
+    whether that was all of it): `prove` compares the rest. None on a machine without
+    classic zlib: no recipe is proven with another deflate."""
+    if not zlib_classic.available():
+        return None
     tried = (first, *(c for c in CANDIDATES if c != first)) if first else CANDIDATES
     for params in tried:
         if params is None:
@@ -136,9 +142,7 @@ def _rebuilds(
     exactly `stream` (all of them when `whole`; else as far as QUICK bytes of content and
     QUICK_OUTPUT bytes of the stream give); None at the first difference. A stream
     compared whole is remembered in PROVEN."""
-    deflater = zlib.compressobj(
-        params.level, zlib.DEFLATED, -zlib.MAX_WBITS, params.mem, params.strategy
-    )
+    deflater = zlib_classic.compressobj(params.level, params.mem, params.strategy)
     expected = memoryview(stream)
     source = memoryview(content)
     at = 0

@@ -15,9 +15,10 @@ raw deflate stream (wbits -15). `header` is the original gzip header verbatim (R
 magic, CM, FLG, MTIME, XFL, OS and any FEXTRA, FNAME, FCOMMENT, FHCRC fields), at most
 1024 bytes, so at most 1368 base64 characters. The trailer (CRC32, ISIZE) is recomputed.
 
-The recipe holds for this zlib's deflate; forks such as zlib-ng or Chromium's zlib emit
-other bytes for the same parameters, so the rebuilt stream is still checked against its
-recorded SHA256 by the caller.
+The recipe holds for classic zlib's deflate; forks such as zlib-ng or Chromium's zlib
+emit other bytes for the same parameters, so recipes are found and rebuilt with classic
+zlib wherever this runs (zlib_classic), and the rebuilt stream is still checked against
+its recorded SHA256 by the caller.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
+from deltaglider.adapters import zlib_classic
 from deltaglider.core.errors import FormatError
 
 CHUNK = 1024 * 1024
@@ -76,6 +78,8 @@ class GzipContainer:
             return _skip_header(src) is not None and _inflate(src, dst)
 
     def find_recipe(self, packed: Path, unpacked: Path) -> str | None:
+        if not zlib_classic.available():
+            return None  # a recipe is proven with classic zlib, or not at all
         with packed.open("rb") as original:
             length = _skip_header(original)
             if length is None or length > MAX_HEADER:
@@ -91,6 +95,7 @@ class GzipContainer:
 
     def rebuild(self, unpacked: Path, recipe: str, out: Path) -> None:
         params, header = _parse_recipe(recipe)
+        zlib_classic.require()  # before anything is written
         with unpacked.open("rb") as src, out.open("wb") as dst:
             dst.write(header)
             for piece in _body(src, params):
@@ -172,9 +177,7 @@ def _trailer(crc: int, size: int) -> bytes:
 
 def _body(src: BinaryIO, params: Deflate) -> Iterator[bytes]:
     """The deflate stream and trailer that `params` make of `src`, piece by piece."""
-    deflater = zlib.compressobj(
-        params.level, zlib.DEFLATED, -zlib.MAX_WBITS, params.mem, params.strategy
-    )
+    deflater = zlib_classic.compressobj(params.level, params.mem, params.strategy)
     crc = size = 0
     for chunk in _chunks(src):
         crc = zlib.crc32(chunk, crc)

@@ -39,6 +39,7 @@ gateway as S3's XML, a client as botocore's ClientError.
     │                                                   hold (or InvalidPartOrder, EntityTooSmall)
     └── DiffError               500 InternalError       the delta codec failed
         └── DiffToolMissing     500 InternalError       the codec's program is not installed
+            └── DeflateMissing  500 InternalError       no deflate that rebuilds recipes' bytes
 
 Errors about this machine (settings, local files, the codec) and about damaged stored
 data are, to a client, the server's fault: InternalError, 500. `str(error)` is one line
@@ -331,6 +332,11 @@ class DiffError(DeltaGliderError):
 
 class DiffToolMissing(DiffError):
     """The program behind the delta codec is missing or unusable."""
+
+
+class DeflateMissing(DiffToolMissing):
+    """Deflate streams to rebuild with classic zlib, on a machine without it (its Python
+    links zlib-ng or another fork, which gives other bytes): not damage, the machine."""
 
 
 class RequestError(DeltaGliderError):
