@@ -38,6 +38,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -58,6 +59,29 @@ def digest(path: Path) -> str:
     return found.hexdigest()
 
 
+@dataclass(frozen=True)
+class Artifacts:
+    old: Path
+    new: Path
+    new_sha256: str
+
+
+def build(megabytes: int, folder: Path) -> Artifacts:
+    """The two versions of benchmarks/memory.py, written out (`cp FILE` as users run it)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    size = megabytes * 10**6
+    paths = {"app-1.0.bin": memory.old_version(size), "app-1.1.bin": memory.new_version(size)}
+    digests = []
+    for name, pieces in paths.items():
+        found = hashlib.sha256()
+        with (folder / name).open("wb") as out:
+            for chunk in memory.stream(pieces):
+                found.update(chunk)
+                out.write(chunk)
+        digests.append(found.hexdigest())
+    return Artifacts(folder / "app-1.0.bin", folder / "app-1.1.bin", digests[1])
+
+
 def command(label: str, args: list[str], env: dict[str, str]) -> tuple[float, int]:
     """Seconds and peak RSS of one `deltaglider` (or `aws s3`) command."""
     if label.startswith("aws"):
@@ -68,7 +92,7 @@ def command(label: str, args: list[str], env: dict[str, str]) -> tuple[float, in
 
 
 def one_round(
-    configs: dict[str, dict[str, str]], art: memory.Artifacts, sdists: list[Path], work: Path
+    configs: dict[str, dict[str, str]], art: Artifacts, sdists: list[Path], work: Path
 ) -> dict[str, dict[str, tuple[float, int]]]:
     """Every step once, each step run by every configuration in turn (so that a burst of
     load on the machine falls on all of them alike), each in a fresh prefix; checks
@@ -149,7 +173,7 @@ def main() -> None:
     print(f"sdists: {len(sdists)} files, {megabytes:.1f} MiB, from {options.sdists}")
     with tempfile.TemporaryDirectory(prefix="dg-throughput-", dir=options.work) as scratch:
         work = Path(scratch)
-        art = memory.build(options.size, work / "data")
+        art = build(options.size, work / "data")
         for kind in kinds:
             with server(kind, work) as env:
                 configs = {"ours": env}
