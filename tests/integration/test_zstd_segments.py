@@ -30,7 +30,12 @@ def round_trip(tmp_path: Path, source: bytes, target: bytes) -> int:
     codec.encode(src, tgt, tmp_path / "delta")
     codec.decode(src, tmp_path / "delta", tmp_path / "out")
     assert (tmp_path / "out").read_bytes() == target
-    assert codec.decoded_sha256(src, tmp_path / "delta") == hashlib.sha256(target).hexdigest()
+    expected = hashlib.sha256(target).hexdigest()
+    assert codec.decoded_sha256(src, tmp_path / "delta") == expected
+    # segments decoded in threads, handed on in order, hashed aside as they are written
+    (tmp_path / "out").unlink()
+    assert codec.decode_hashed(src, tmp_path / "delta", tmp_path / "out") == expected
+    assert (tmp_path / "out").read_bytes() == target
     return (tmp_path / "delta").stat().st_size
 
 
@@ -166,3 +171,24 @@ def test_frame_claiming_more_than_its_segment_is_refused_before_allocating(
     damaged[frame + 5 : frame + 9] = (1 << 30).to_bytes(4, "little")  # 1 GiB
     with pytest.raises(DiffError, match="too much memory"):
         decodes(tmp_path, source, bytes(damaged))
+
+
+def test_frame_size_past_the_end_of_the_delta_is_refused_before_reading(
+    tmp_path: Path, stored: tuple[Path, Path, bytes]
+) -> None:
+    """A damaged frame size (here about 1.9 TB) is a truncation, found before a buffer
+    of that size is asked for."""
+    source, delta_path, delta = stored
+    with delta_path.open("rb") as src:
+        src.seek(len(MAGIC))
+        read_varint(src)  # the reference's size
+        read_varint(src)  # the segment's
+        for _ in range(2 * read_varint(src)):
+            read_varint(src)
+        at = src.tell()
+        read_varint(src)  # the frame's
+        after = src.tell()
+    huge = bytes([0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x37])  # 2**41 - 1 or so, as LEB128
+    damaged = delta[:at] + huge + delta[after:]
+    with pytest.raises(DiffError, match="truncated"):
+        decodes(tmp_path, source, damaged)

@@ -72,18 +72,13 @@ PLAIN_WINDOW_LOG = 27
 
 
 class SinkDecoding:
-    """`decode` to a file and `decoded_sha256` to a hash, from one `_decode` that hands
-    what it rebuilds, a chunk at a time, to a sink."""
+    """`decode` to a file, `decoded_sha256` to a hash, `decode_hashed` to both, from one
+    `_decode` that hands what it rebuilds, a chunk at a time, to a sink."""
 
     codec: str
 
     def decode(self, source: Path, delta: Path, target: Path) -> None:
-        try:
-            out = target.open("wb")
-        except OSError as exc:
-            raise DiffError(f"{self.codec} decode failed: {describe(exc)}") from None
-        with out:
-            self._decode(source, delta, out.write)
+        self._decode_into(source, delta, target, None)
 
     def decoded_sha256(self, source: Path, delta: Path) -> str:
         """The SHA256 of what `delta` decodes to, without writing it anywhere."""
@@ -92,6 +87,39 @@ class SinkDecoding:
         digest = hashlib.sha256()
         self._decode(source, delta, digest.update)
         return digest.hexdigest()
+
+    def decode_hashed(self, source: Path, delta: Path, target: Path) -> str:
+        """`decode`, returning the SHA256 of what it wrote: hashed in a thread of its own
+        as it is written (hashlib frees Python's lock), not read back."""
+        import hashlib  # noqa: PLC0415 (`ls` starts without it)
+        from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+        digest = hashlib.sha256()
+        with ThreadPoolExecutor(1) as hasher:  # one thread: chunks hashed in order
+
+            def hash_aside(chunk: bytes) -> None:
+                hasher.submit(digest.update, chunk)
+
+            self._decode_into(source, delta, target, hash_aside)
+        return digest.hexdigest()
+
+    def _decode_into(
+        self, source: Path, delta: Path, target: Path, also: Callable[[bytes], object] | None
+    ) -> None:
+        try:
+            out = target.open("wb")
+        except OSError as exc:
+            raise DiffError(f"{self.codec} decode failed: {describe(exc)}") from None
+        with out:
+            if also is None:
+                self._decode(source, delta, out.write)
+                return
+
+            def sink(chunk: bytes) -> None:
+                out.write(chunk)
+                also(chunk)
+
+            self._decode(source, delta, sink)
 
     def _decode(self, source: Path, delta: Path, sink: Callable[[bytes], object]) -> None:
         raise NotImplementedError

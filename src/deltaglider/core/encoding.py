@@ -342,23 +342,29 @@ class Encoder:
         elif meta.container not in self.containers or meta.recipe is None:
             raise FormatError(f"{label} is stored in unknown container {meta.container!r}")
 
-    def decode(self, meta: DeltaMeta, reference: Path, delta: Path, out: Path, work: Path) -> None:
+    def decode(
+        self, meta: DeltaMeta, reference: Path, delta: Path, out: Path, work: Path
+    ) -> str | None:
         """Rebuild a delta's file into `out`: decode it against its reference (its base
         form, or its uncompressed content, when the delta is of a container's), then
-        rebuild the container. A delta that does not decode is damaged: IntegrityError."""
+        rebuild the container. The SHA256 of `out` when the codec hashed it as it wrote
+        it, else None. A delta that does not decode is damaged: IntegrityError."""
         codec = self.codecs[meta.codec]
         if self.archive is not None and meta.container == self.archive.kind:
             self._rebuild_archive(reference, codec, delta, out, work)
-            return
+            return None
         try:
             if meta.container is None or meta.recipe is None:
+                if isinstance(codec, HashingDiff):
+                    return codec.decode_hashed(reference, delta, out)
                 codec.decode(reference, delta, out)
-                return
+                return None
             container = self.containers[meta.container]
             if not container.decompress(reference, work / "ref.inner"):
                 raise IntegrityError(f"reference {meta.ref_key} does not unwrap")
             codec.decode(work / "ref.inner", delta, work / "object.inner")
             container.rebuild(work / "object.inner", meta.recipe, out)
+            return None
         except DiffToolMissing:
             raise
         except DiffError as exc:

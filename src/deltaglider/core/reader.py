@@ -227,7 +227,9 @@ class Reader:
                 self._fetch_itself(source, meta, info, out)
                 return _Rebuilt(expected, meta.ref_sha256, out.stat().st_size, info.last_modified)
             with scratch_dir() as work:
-                self._decode(source, meta, info.key, version, out, work)
+                hashed = self._decode(source, meta, info.key, version, out, work)
+            if hashed is not None:
+                return _Rebuilt(expected, hashed, out.stat().st_size, info.last_modified)
         actual = self.hasher.file_sha256(out)
         return _Rebuilt(expected, actual, out.stat().st_size, info.last_modified)
 
@@ -259,17 +261,18 @@ class Reader:
         version: str | None,
         out: Path,
         work: Path,
-    ) -> None:
-        """Rebuild a delta's file into `out`. The delta is read only in `version` (the
-        ETag its metadata came with); the reference needs no such guard, as it is checked
-        against the SHA256 the delta records."""
+    ) -> str | None:
+        """Rebuild a delta's file into `out` (its SHA256, when hashed as it was written).
+        The delta is read only in `version` (the ETag its metadata came with); the
+        reference needs no such guard, as it is checked against the SHA256 the delta
+        records."""
         self.encoder.check_decodable(meta, str(source))
         delta = work / "object.delta"  # first: a changed delta needs no reference fetched
         self.storage.download(source.bucket, delta_key, delta, if_match=version)
         reference = self.references.fetch(
             source.bucket, meta.ref_key, meta.ref_sha256, work / "reference.bin"
         )
-        self.encoder.decode(meta, reference, delta, out, work)
+        return self.encoder.decode(meta, reference, delta, out, work)
 
     def head(self, key: ObjectKey) -> LogicalObject:
         """A logical object's size, time, ETag, Content-Type and user metadata, from its

@@ -32,6 +32,10 @@ class HashingDiff(Protocol):
         """The SHA256 (hex) of what `delta` decodes to against `source`."""
         ...
 
+    def decode_hashed(self, source: Path, delta: Path, target: Path) -> str:
+        """Rebuild `target` and return its SHA256 (hex), hashed as it is written."""
+        ...
+
 
 @runtime_checkable
 class ExternalDiff(Protocol):
