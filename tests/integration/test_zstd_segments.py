@@ -150,20 +150,26 @@ def test_whole_file_zstd_delta_is_not_taken_for_a_segmented_one(
         SegmentedZstdCodec().decode(source, tmp_path / "whole", tmp_path / "out")
 
 
-def test_frame_claiming_more_than_its_segment_is_refused_before_allocating(
-    tmp_path: Path, stored: tuple[Path, Path, bytes]
-) -> None:
-    """A frame's window is known from its prefix and segment sizes: a damaged header
-    asking for more (here a content size of 1 GiB) is refused before zstd allocates it."""
-    source, delta_path, delta = stored
+def first_frame(delta_path: Path) -> tuple[int, int]:
+    """Where the first segment's frame size starts, and where its frame starts."""
     with delta_path.open("rb") as src:
         src.seek(len(MAGIC))
         read_varint(src)  # the reference's size
         read_varint(src)  # the segment's
         for _ in range(2 * read_varint(src)):
             read_varint(src)
+        size = src.tell()
         read_varint(src)  # the frame's
-        frame = src.tell()
+        return size, src.tell()
+
+
+def test_frame_claiming_more_than_its_segment_is_refused_before_allocating(
+    tmp_path: Path, stored: tuple[Path, Path, bytes]
+) -> None:
+    """A frame's window is known from its prefix and segment sizes: a damaged header
+    asking for more (here a content size of 1 GiB) is refused before zstd allocates it."""
+    source, delta_path, delta = stored
+    _, frame = first_frame(delta_path)
     descriptor = delta[frame + 4]
     assert descriptor >> 6 == 2  # a 4-byte content size
     assert descriptor & 0x20  # one segment: the window is the content size
@@ -179,15 +185,7 @@ def test_frame_size_past_the_end_of_the_delta_is_refused_before_reading(
     """A damaged frame size (here about 1.9 TB) is a truncation, found before a buffer
     of that size is asked for."""
     source, delta_path, delta = stored
-    with delta_path.open("rb") as src:
-        src.seek(len(MAGIC))
-        read_varint(src)  # the reference's size
-        read_varint(src)  # the segment's
-        for _ in range(2 * read_varint(src)):
-            read_varint(src)
-        at = src.tell()
-        read_varint(src)  # the frame's
-        after = src.tell()
+    at, after = first_frame(delta_path)
     huge = bytes([0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x37])  # 2**41 - 1 or so, as LEB128
     damaged = delta[:at] + huge + delta[after:]
     with pytest.raises(DiffError, match="truncated"):
