@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from deltaglider.core import gc_lock
@@ -185,17 +186,25 @@ class References:
         """Write the file as a reference unless one exists at `key` (`packed`: a frame
         of it by the named codec, stored instead, `dg-encoding`); the bytes stored when
         the key now holds this file (a content-named key may already hold the same
-        bytes: 0), None when it holds another. The cache keeps the file itself."""
+        bytes: 0), None when it holds another. The cache keeps the file itself, copied
+        there while it uploads (kept by its SHA256, the copy is right whatever the
+        upload's outcome)."""
         stored, encoding = packed if packed is not None else (source, None)
         reference = ReferenceMeta(
             name, sha256, size, self.clock.now(), self.tool,
             sketch.to_text() if sketch else None, encoding,
         )  # fmt: skip
-        try:
-            etag = self.storage.upload(
-                space.bucket, key, stored, reference.to_metadata(), create_only=True
-            )
-        except AlreadyExists:
+        with ThreadPoolExecutor(1) as aside:
+            caching = None if self._local else aside.submit(self.cache.store, sha256, source)
+            try:
+                etag: str | None = self.storage.upload(
+                    space.bucket, key, stored, reference.to_metadata(), create_only=True
+                )
+            except AlreadyExists:
+                etag = None
+            if caching is not None:
+                caching.result()
+        if etag is None:
             existing = self.storage.head(space.bucket, key)
             if existing is None or read_reference(existing.metadata).sha256 != sha256:
                 self.logger.debug("%s was created by another uploader first", key)
@@ -205,8 +214,6 @@ class References:
             written = stored.stat().st_size
             info = ObjectInfo(key, written, self.clock.now(), etag, reference.to_metadata())
         self._remember(space, info)
-        if not self._local:
-            self.cache.store(sha256, source)
         self.logger.debug("created reference s3://%s/%s from %s", space.bucket, key, name)
         return written
 
