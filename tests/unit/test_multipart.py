@@ -15,7 +15,7 @@ from deltaglider.core.errors import IntegrityError, InvalidPart, UploadNotFound
 from deltaglider.core.models import ObjectKey, StoredAs
 from deltaglider.core.multipart import MIN_PART, Multipart, Part, multipart_etag
 from tests.artifacts import release_zip
-from tests.fakes import make_service
+from tests.fakes import collect, make_service
 
 KEY = ObjectKey("bucket", "rel/app.zip")
 
@@ -109,3 +109,27 @@ def test_completed_release_parts_become_a_delta(tmp_path: Path) -> None:
     second = service.head(ObjectKey("bucket", f"rel/{paths[1].name}"))
     assert second.part_sizes == (MIN_PART, MIN_PART, second.size - 2 * MIN_PART)
     assert second.stored_as is StoredAs.DELTA  # (how small: the real codec's, in e2e tests)
+
+
+def test_gc_removes_parts_staged_for_an_upload_that_is_gone_and_only_those() -> None:
+    """A part that arrives while its upload is aborted (or completed) is staged after
+    the upload's objects were removed: nothing lists or removes it but gc, once it is
+    older than the grace period. A live upload's parts stay, however old."""
+    service, storage, _ = make_service()
+    uploads = Multipart(service)
+    live = uploads.create(KEY, Attributes(), "me")
+    stage(uploads, live, 1, b"a live upload's part")
+    gone = uploads.create(KEY, Attributes(), "me")
+    uploads.abort(gone)
+    stage(uploads, gone, 1, b"came late")  # the late part
+    late = f".dg-mpp-{gone.upload_id}-00001"
+    assert storage.head("bucket", late) is not None
+
+    kept = collect(service, grace=3600)
+    assert [(item.key, item.what) for item in kept.scheduled] == [(late, "part")]
+    assert kept.removed == []
+    done = collect(service)
+    assert [(item.key, item.what) for item in done.removed] == [(late, "part")]
+    assert storage.head("bucket", late) is None
+    assert [p.number for p in uploads.parts(live)] == [1]
+    assert uploads.find(KEY, live.upload_id) == live

@@ -47,11 +47,18 @@ from deltaglider.core.errors import (
 )
 from deltaglider.core.interruption import uninterruptible
 from deltaglider.core.limits import check_bucket_name, check_put
-from deltaglider.ports import BucketInfo, CommonPrefix, ObjectInfo
+from deltaglider.ports import (
+    BucketInfo,
+    CommonPrefix,
+    IncompleteUpload,
+    ObjectInfo,
+    UploadProgress,
+)
 
 META_SUFFIX = ".dg-meta.json"
 PUBLISH_ATTEMPTS = 5  # a write racing deletes that prune empty folders tries again
 TEMP_MARK = ".dg-tmp-"
+_TEMP = re.compile(r"\.(.+)" + re.escape(TEMP_MARK) + r"[0-9a-f]{8}")  # `_temp`'s names
 NAME_MAX = 255  # bytes of one file name on the filesystems this runs on
 _BUCKET = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-_]{0,254}")
 PAIRING_WAIT = 0.5  # seconds a HEAD waits for a writer between its two renames
@@ -177,11 +184,9 @@ class LocalFilesystemStorage:
     ) -> Iterator[ObjectInfo | CommonPrefix]:
         if delimiter not in (None, "/"):
             raise InvalidKeyError(f"the filesystem backend lists with '/' only, not {delimiter!r}")
-        bucket_dir = self._existing_bucket(bucket, "ListObjectsV2")
         folder = prefix[: prefix.rfind("/") + 1]
-        try:
-            start = self._object_path(bucket, folder.rstrip("/")) if folder else bucket_dir
-        except InvalidKeyError:
+        _, start = self._folder_dir(bucket, folder, "ListObjectsV2")
+        if start is None:
             return
         for key, path in _walk(start, folder, prefix, start_after, rolled=delimiter is not None):
             if key.endswith("/"):
@@ -192,6 +197,17 @@ class LocalFilesystemStorage:
                 except FileNotFoundError:
                     continue  # deleted while the listing went on
                 yield ObjectInfo(key, stat.st_size, _mtime(stat.st_mtime), _etag(stat))
+
+    def _folder_dir(self, bucket: str, folder: str, operation: str) -> tuple[Path, Path | None]:
+        """The bucket's directory and the folder's (`folder` "" or ending in `/`); None for
+        a folder no key can be in."""
+        bucket_dir = self._existing_bucket(bucket, operation)
+        try:
+            return bucket_dir, self._object_path(
+                bucket, folder.rstrip("/")
+            ) if folder else bucket_dir
+        except InvalidKeyError:
+            return bucket_dir, None
 
     def download(
         self, bucket: str, key: str, destination: Path, *, if_match: str | None = None
@@ -438,6 +454,57 @@ class LocalFilesystemStorage:
     def _temp(path: Path) -> Path:
         return path.with_name(f".{path.name}{TEMP_MARK}{os.urandom(4).hex()}")
 
+    # ------------------------------------------------ writes left part-way
+
+    def incomplete_uploads(self, bucket: str, prefix: str) -> Iterator[IncompleteUpload]:
+        """Writes that a killed process left part-way: their temporary files (the data's
+        and the sidecar's, `.NAME.dg-tmp-XXXXXXXX`, see `_publish`), each listed as an
+        upload of the key it was written for, with the file's name as the upload id and
+        its last write as the time (a write under way keeps it fresh)."""
+        bucket_dir, start = self._folder_dir(
+            bucket, prefix[: prefix.rfind("/") + 1], "ListMultipartUploads"
+        )
+        if start is None:
+            return
+        for directory, _, files in os.walk(start):
+            base = Path(directory).relative_to(bucket_dir).as_posix()
+            base = "" if base == "." else base + "/"
+            for name in sorted(files):
+                target = _temp_target(name)
+                if target is None or not (key := base + target).startswith(prefix):
+                    continue
+                try:
+                    found = os.stat(os.path.join(directory, name))
+                except FileNotFoundError:
+                    continue  # finished, or removed, since the walk saw it
+                yield IncompleteUpload(key, name, _mtime(found.st_mtime))
+
+    def upload_progress(self, bucket: str, key: str, upload_id: str) -> UploadProgress | None:
+        path = self._temp_file(bucket, key, upload_id)
+        found = None if path is None else _regular_stat(path)
+        return None if found is None else UploadProgress(found.st_size, _mtime(found.st_mtime))
+
+    def abort_upload(self, bucket: str, key: str, upload_id: str) -> None:
+        bucket_dir = self._existing_bucket(bucket, "AbortMultipartUpload")
+        path = self._temp_file(bucket, key, upload_id)
+        if path is None:
+            return
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise _refused(bucket, key, exc) from None
+        _prune(bucket_dir, path)
+
+    def _temp_file(self, bucket: str, key: str, upload_id: str) -> Path | None:
+        """The temporary file `upload_id` of a write of `key`; None for a name that is
+        not one (nothing else is ever touched)."""
+        if "/" in upload_id or _temp_target(upload_id) != key.rsplit("/", 1)[-1]:
+            return None
+        try:
+            return self._object_path(bucket, key).with_name(upload_id)
+        except InvalidKeyError:
+            return None
+
     def delete(self, bucket: str, key: str) -> None:
         try:
             self._remove(self._existing_bucket(bucket, "DeleteObject"), bucket, key)
@@ -471,13 +538,30 @@ class LocalFilesystemStorage:
                 return  # through an object, or a name too long: no such object here
             raise
         self._meta_path(path).unlink(missing_ok=True)
-        for parent in path.parents:  # S3 has no folders: drop the ones left empty
-            if parent == bucket_dir:
-                break
-            try:
-                parent.rmdir()
-            except OSError:
-                break
+        _prune(bucket_dir, path)
+
+
+def _prune(bucket_dir: Path, path: Path) -> None:
+    """S3 has no folders: drop the ones a removal left empty."""
+    for parent in path.parents:
+        if parent == bucket_dir:
+            break
+        try:
+            parent.rmdir()
+        except OSError:
+            break
+
+
+def _temp_target(name: str) -> str | None:
+    """The name of the object a temporary file was written for (its data or its
+    sidecar); None when `name` is not a temporary file's."""
+    found = _TEMP.fullmatch(name)
+    if found is None:
+        return None
+    target = found[1]
+    if target.startswith(".") and target.endswith(META_SUFFIX):
+        return target[1 : -len(META_SUFFIX)]
+    return target
 
 
 def _filled_with(body: bytes) -> Callable[[Path], object]:

@@ -21,7 +21,13 @@ from deltaglider.core.errors import (
     StorageError,
 )
 from deltaglider.core.limits import check_bucket_name, check_put
-from deltaglider.ports import BucketInfo, CommonPrefix, ObjectInfo
+from deltaglider.ports import (
+    BucketInfo,
+    CommonPrefix,
+    IncompleteUpload,
+    ObjectInfo,
+    UploadProgress,
+)
 
 _COPY_ONTO_ITSELF = (
     "An object cannot be copied onto itself without changing its metadata (S3 refuses it)"
@@ -182,6 +188,20 @@ class InMemoryStorage:
             kept = found.metadata if metadata is None else metadata
             objects[dest_key] = StoredObject(found.data, dict(kept), datetime.now(UTC))
             return objects[dest_key].etag
+
+    def incomplete_uploads(self, bucket: str, prefix: str) -> Iterator[IncompleteUpload]:
+        """None: every write here is whole at once, nothing is staged part-way."""
+        self._count("incomplete_uploads")
+        self._bucket(bucket, "ListMultipartUploads")
+        return iter(())
+
+    def upload_progress(self, bucket: str, key: str, upload_id: str) -> UploadProgress | None:
+        """None: there are no uploads part-way here (`incomplete_uploads`)."""
+        return None
+
+    def abort_upload(self, bucket: str, key: str, upload_id: str) -> None:
+        """Nothing to abort (`incomplete_uploads`)."""
+        self._count("abort_upload")
 
     def bucket_exists(self, bucket: str) -> bool:
         self._count("bucket_exists")

@@ -24,6 +24,7 @@ from botocore.exceptions import (
     ResponseStreamingError,
 )
 
+from deltaglider.adapters import s3_incomplete
 from deltaglider.adapters.s3_parts import PART as DOWNLOAD_PART
 from deltaglider.adapters.s3_parts import (
     RangedGets,
@@ -50,7 +51,13 @@ from deltaglider.core.errors import (
 )
 from deltaglider.core.limits import check_put
 from deltaglider.core.models import PROBE_PREFIX
-from deltaglider.ports import BucketInfo, CommonPrefix, ObjectInfo
+from deltaglider.ports import (
+    BucketInfo,
+    CommonPrefix,
+    IncompleteUpload,
+    ObjectInfo,
+    UploadProgress,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -453,6 +460,27 @@ class S3Storage:
         etag = finished.get("ETag")
         return etag or self._client.head_object(Bucket=dest_bucket, Key=dest_key)["ETag"]
 
+    def incomplete_uploads(self, bucket: str, prefix: str) -> Iterator[IncompleteUpload]:
+        with _mapped(bucket):
+            yield from s3_incomplete.incomplete_uploads(self._client, bucket, prefix)
+
+    def upload_progress(self, bucket: str, key: str, upload_id: str) -> UploadProgress | None:
+        with _mapped(bucket, key):
+            try:
+                return s3_incomplete.upload_progress(self._client, bucket, key, upload_id)
+            except ClientError as exc:
+                if not _upload_gone(exc):
+                    raise
+                return None
+
+    def abort_upload(self, bucket: str, key: str, upload_id: str) -> None:
+        with _mapped(bucket, key):
+            try:
+                self._client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+            except ClientError as exc:
+                if not _upload_gone(exc):
+                    raise
+
     def presigned_get(self, bucket: str, key: str, expires_in: int) -> str:
         """A URL that GETs the object without credentials until `expires_in` seconds pass."""
         with _mapped(bucket, key):
@@ -518,6 +546,12 @@ def _cut_short(bucket: str, key: str) -> StorageError:
         key=key,
         operation="GetObject",
     )
+
+
+def _upload_gone(exc: ClientError) -> bool:
+    """Whether the store says there is no such multipart upload (completed or aborted):
+    NoSuchUpload, or from Ceph RGW 16, NoSuchKey."""
+    return exc.response.get("Error", {}).get("Code") in ("NoSuchUpload", "NoSuchKey")
 
 
 def _sort_key(entry: ObjectInfo | CommonPrefix) -> bytes:

@@ -3,7 +3,8 @@
 Read-only unless asked to repair. Phase one looks at the structure of each DeltaSpace
 (core/inventory.py): deltas whose reference is missing or has changed, deltas whose
 metadata is unreadable, keys stored in both forms at once, and what nothing needs
-(unused references, a stale listing index, leftovers of crashed processes). Phase two
+(unused references, a stale listing index, leftovers of crashed processes, incomplete
+uploads of our own keys that nothing moves any more). Phase two
 (`verify`) rebuilds every object and checks its SHA256. Repair runs garbage collection
 (core/gc.py) and removes the older of two forms of one key; unused objects still
 within the grace period are not problems: they are listed as scheduled for removal.
@@ -13,11 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
-from deltaglider.core.errors import DeltaGliderError, FormatError
-from deltaglider.core.gc import Collector, Unused, unused_objects
+from deltaglider.core.errors import AccessDenied, DeltaGliderError, FormatError
+from deltaglider.core.gc import Collector, Unused, abandoned_uploads, unused_objects
 from deltaglider.core.inventory import Inventory, spaces_under, take_inventory
 from deltaglider.core.metadata import read_reference
 from deltaglider.core.models import DELTA_SUFFIX, ObjectKey, is_internal_key
@@ -74,14 +75,23 @@ def check(
         report.spaces += 1
         report.objects += sum(not is_internal_key(key) for key in inventory.entries)
         report.findings += _check_space(service, inventory)
-        for item in unused_objects(inventory, grace):
-            if item.due > now:
-                report.scheduled.append(item)
-            else:
-                report.findings.append(Finding(item.key, Problem.UNUSED, why_unused(item)))
+        _sort_unused(report, unused_objects(inventory, grace), now)
         if verify:
             report.findings += _verify_space(service, inventory)
+    try:
+        _sort_unused(report, abandoned_uploads(service.storage, bucket, prefix, grace), now)
+    except AccessDenied as exc:  # a user not allowed to list uploads checks the rest
+        service.logger.warning("incomplete uploads not checked: %s", exc)
     return report
+
+
+def _sort_unused(report: Report, unused: list[Unused], now: datetime) -> None:
+    """Unused objects due for removal are findings; the others are scheduled."""
+    for item in unused:
+        if item.due > now:
+            report.scheduled.append(item)
+        else:
+            report.findings.append(Finding(item.key, Problem.UNUSED, why_unused(item)))
 
 
 def repair(
@@ -89,21 +99,25 @@ def repair(
 ) -> None:
     """Remove what the findings show nothing needs; record what was removed."""
     collector = Collector(service.storage, service.clock, service.logger)
-    removed = {item.key for item in collector.collect(bucket, prefix, grace=grace).removed}
+    collected = collector.collect(bucket, prefix, grace=grace)
+    removed = {(item.key, why_unused(item)) for item in collected.removed + collected.aborted}
     for finding in report.findings:
         if finding.problem is Problem.DUPLICATE:
             service.storage.delete(bucket, finding.key)
-        elif finding.key not in removed:
+        elif (finding.key, finding.detail) not in removed:
             continue
         report.repaired.append(finding)
 
 
 def why_unused(item: Unused) -> str:
     """One line on why nothing needs an unused object."""
+    if item.what == "upload":
+        return f"incomplete upload {item.upload_id}"
     return {
         "reference": "no delta uses it",
         "index": "listing index of a prefix with no delta",
         "leftover": "left by a process that stopped",
+        "part": "part staged for a gateway upload that is gone",
     }[item.what]
 
 

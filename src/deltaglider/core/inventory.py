@@ -17,11 +17,13 @@ from deltaglider.core.errors import FormatError
 from deltaglider.core.metadata import read_delta, stored_kind
 from deltaglider.core.models import (
     DELTA_SUFFIX,
+    UPLOAD_RECORD_PREFIX,
     DeltaSpace,
     folder_of,
     is_gc_lock_name,
     is_probe_name,
     is_reference_key,
+    staged_part_upload,
 )
 from deltaglider.ports import CommonPrefix, ObjectInfo, StoragePort
 
@@ -80,6 +82,19 @@ class Inventory:
             info
             for key, info in self.entries.items()
             if is_probe_name(name := key[len(self.space.prefix) :]) or is_gc_lock_name(name)
+        ]
+
+    @property
+    def orphaned_parts(self) -> list[ObjectInfo]:
+        """Parts the gateway staged (at the bucket's root, core/multipart.py) for an
+        upload whose record is gone: a part that arrived while its upload was completed
+        or aborted. Nothing can list, complete or abort them any more. (A record sorts
+        after its parts, so one listing never shows a live upload's parts without it.)"""
+        return [
+            info
+            for key, info in self.entries.items()
+            if (upload := staged_part_upload(key)) is not None
+            and UPLOAD_RECORD_PREFIX + upload not in self.entries
         ]
 
 

@@ -17,6 +17,10 @@ INTERNAL_PREFIX = ".dg-"
 INDEX_NAME = ".dg-index.json"  # the DeltaSpace's listing index, see core/index.py
 PROBE_PREFIX = ".dg-probe-"  # short-lived objects testing the store's conditional writes
 GC_LOCK_PREFIX = ".dg-gc-lock-"  # held while unused references are removed, see core/gc_lock.py
+# The gateway's multipart uploads, staged at the bucket's root (core/multipart.py): a
+# record per upload, `.dg-mpu-{id}`, and its parts, `.dg-mpp-{id}-{number:05d}`.
+UPLOAD_RECORD_PREFIX = ".dg-mpu-"
+STAGED_PART_PREFIX = ".dg-mpp-"
 DELTA_SUFFIX = ".delta"
 # Bytes a DeltaSpace's prefix must leave under S3's key limit for the names of its
 # internal objects (the longest, `reference-{16 hex}.bin` or `.dg-gc-lock-{16 hex}`,
@@ -29,6 +33,7 @@ _NAMED_REFERENCE = re.compile(r"reference-[0-9a-f]{16}\.bin")
 # `.dg-probe-notes.txt` (stored as `.dg-probe-notes.txt.delta`) must never match.
 _PROBE = re.compile(re.escape(PROBE_PREFIX) + r"[0-9a-f]{16}")
 _GC_LOCK = re.compile(re.escape(GC_LOCK_PREFIX) + r"[0-9a-f]{16}")
+_STAGED_PART = re.compile(re.escape(STAGED_PART_PREFIX) + r"([0-9a-f]{32})-\d{5}")
 
 
 @dataclass(frozen=True)
@@ -125,8 +130,21 @@ def is_gc_lock_name(name: str) -> bool:
     return _GC_LOCK.fullmatch(name) is not None
 
 
+def staged_part_upload(key: str) -> str | None:
+    """The upload id of a gateway upload's staged part, None for any other key."""
+    found = _STAGED_PART.fullmatch(key)
+    return None if found is None else found[1]
+
+
 def is_internal_key(key: str) -> bool:
     return is_internal_name(key.rsplit("/", 1)[-1])
+
+
+def is_stored_by_us(key: str) -> bool:
+    """Whether only DeltaGlider writes this key: an internal object or a `.delta` one
+    (every file whose name ends so is stored as `{name}.delta`). Any other key may be a
+    user's own object, written with plain S3."""
+    return key.endswith(DELTA_SUFFIX) or is_internal_key(key)
 
 
 def logical_key(stored_key: str) -> str | None:

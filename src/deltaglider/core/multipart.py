@@ -30,14 +30,19 @@ from deltaglider.core.errors import (
     ObjectNotFound,
     UploadNotFound,
 )
-from deltaglider.core.models import ObjectKey, PutResult
+from deltaglider.core.models import (
+    STAGED_PART_PREFIX,
+    UPLOAD_RECORD_PREFIX,
+    ObjectKey,
+    PutResult,
+)
 from deltaglider.core.scratch import scratch_dir
 from deltaglider.core.service import DeltaService
 from deltaglider.core.spool import CHUNK, Spooled
 from deltaglider.ports import ObjectInfo
 
-RECORD_PREFIX = ".dg-mpu-"
-PART_PREFIX = ".dg-mpp-"
+RECORD_PREFIX = UPLOAD_RECORD_PREFIX
+PART_PREFIX = STAGED_PART_PREFIX
 PART_MD5 = "dg-part-md5"
 MIN_PART = 5 * 1024 * 1024  # S3's smallest part but the last
 MAX_PART_NUMBER = 10_000

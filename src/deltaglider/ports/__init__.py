@@ -12,7 +12,14 @@ from deltaglider.ports.diff import DiffPort, ExternalDiff, HashingDiff
 from deltaglider.ports.hash import HashPort
 from deltaglider.ports.logger import LoggerPort
 from deltaglider.ports.metrics import MetricsPort
-from deltaglider.ports.storage import CommonPrefix, LinkingStorage, ObjectInfo, StoragePort
+from deltaglider.ports.storage import (
+    CommonPrefix,
+    IncompleteUpload,
+    LinkingStorage,
+    ObjectInfo,
+    StoragePort,
+    UploadProgress,
+)
 
 __all__ = [
     "ArchivePort",
@@ -26,10 +33,12 @@ __all__ = [
     "ExternalDiff",
     "HashPort",
     "HashingDiff",
+    "IncompleteUpload",
     "LinkingStorage",
     "LoggerPort",
     "MetricsPort",
     "ObjectInfo",
     "StoragePort",
     "Unpacked",
+    "UploadProgress",
 ]

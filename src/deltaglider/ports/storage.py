@@ -34,6 +34,27 @@ class CommonPrefix:
     prefix: str
 
 
+@dataclass(frozen=True)
+class IncompleteUpload:
+    """An upload begun and neither completed nor aborted: on S3 a multipart upload, whose
+    parts are kept (and paid for) until someone aborts it, and which no object listing
+    shows. `initiated` is the store's word, which not every server gets right (moto
+    dates every upload 2010-11-10): `upload_progress` tells when it last moved."""
+
+    key: str
+    upload_id: str
+    initiated: datetime
+
+
+@dataclass(frozen=True)
+class UploadProgress:
+    """What an incomplete upload has stored: its parts' bytes, and when the newest part
+    was stored (None before the first)."""
+
+    size: int
+    last_part: datetime | None
+
+
 class StoragePort(Protocol):
     """Objects in buckets, addressed by key.
 
@@ -124,6 +145,22 @@ class StoragePort(Protocol):
         A missing source is ObjectNotFound; the destination is held to S3's limits on keys
         and metadata as uploads are.
         """
+        ...
+
+    def incomplete_uploads(self, bucket: str, prefix: str) -> Iterator[IncompleteUpload]:
+        """The uploads under way, or abandoned by a process that died, of keys starting
+        with `prefix` (S3's ListMultipartUploads), in the store's own form of them; a
+        store whose writes leave nothing part-way lists none."""
+        ...
+
+    def upload_progress(self, bucket: str, key: str, upload_id: str) -> UploadProgress | None:
+        """What the upload has stored so far (S3's ListParts); None when it is gone."""
+        ...
+
+    def abort_upload(self, bucket: str, key: str, upload_id: str) -> None:
+        """Abort the upload and free what it stored; one already completed or aborted
+        (by someone else, say) is not an error. A writer of that upload then fails; its
+        object is never left part-written."""
         ...
 
 

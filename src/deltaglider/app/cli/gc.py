@@ -14,7 +14,7 @@ from deltaglider.app.cli.locations import parse_s3
 from deltaglider.app.cli.options import storage_options
 from deltaglider.app.cli.output import complain, human_size, ls_time, say
 from deltaglider.core.errors import DeltaGliderError
-from deltaglider.core.gc import DEFAULT_GRACE, Collector
+from deltaglider.core.gc import DEFAULT_GRACE, Collector, Unused
 from deltaglider.core.models import DeltaSpace
 from deltaglider.core.service import DeltaService
 
@@ -39,8 +39,9 @@ def grace_option(command: F) -> F:
         show_default=True,
         metavar="DURATION",
         callback=lambda _context, _param, value: parse_duration(value),
-        help="Keep unused references younger than this (0, 90s, 30m, 1h, 7d): a new one "
-        "may still be awaiting its first delta.",
+        help="Keep unused references younger than this (0, 90s, 30m, 1h, 7d), and incomplete "
+        "uploads that moved more recently: a new reference may still be awaiting its first "
+        "delta, an upload its next part.",
     )(command)
 
 
@@ -58,10 +59,12 @@ def gc(
     profile: str | None,
 ) -> int:
     """Remove references no delta needs any more (and other unused internal objects)
-    from the prefixes under s3://bucket[/prefix].
+    from the prefixes under s3://bucket[/prefix]. Also abort the incomplete multipart
+    uploads of DeltaGlider's own objects that killed processes left there.
 
     Deleting or overwriting objects never removes a reference at once: an upload in
     another process may be making a delta against it. This does, safely beside uploads.
+    Incomplete uploads of other keys (a user's own, through plain S3) are never touched.
     """
     location = parse_s3(path)
     service = make_service(endpoint_url, region, profile)
@@ -69,21 +72,32 @@ def gc(
     report = collector.collect(location.bucket, location.key, grace=grace, dryrun=dryrun)
     prefix = "(dryrun) " if dryrun else ""
     for item in report.removed:
-        say(f"{prefix}delete: s3://{location.bucket}/{item.key} (unused {item.what})")
+        say(f"{prefix}delete: s3://{location.bucket}/{item.key} ({_what(item)})")
+    for item in report.aborted:
+        size = human_size(item.size)
+        say(f"{prefix}abort: s3://{location.bucket}/{item.key} ({_what(item)}, {size})")
     for item in report.scheduled:
-        say(
-            f"kept: s3://{location.bucket}/{item.key} (unused {item.what}, due {ls_time(item.due)})"
-        )
+        say(f"kept: s3://{location.bucket}/{item.key} ({_what(item)}, due {ls_time(item.due)})")
     for space in report.undecided:
         complain(f"warning: {space} has deltas with unreadable metadata: its references stay")
     for space in report.busy:
         complain(f"warning: {space} is being collected by another gc: skipped")
+    for denied in report.denied:
+        complain(f"warning: incomplete uploads left as they are: {denied}")
     verb = "would free" if dryrun else "freed"
+    aborted = "to abort" if dryrun else "aborted"
     say(
-        f"{len(report.removed)} unused object(s), {human_size(report.freed_bytes)} {verb}; "
+        f"{len(report.removed)} unused object(s), {len(report.aborted)} incomplete upload(s) "
+        f"{aborted}, {human_size(report.freed_bytes)} {verb}; "
         f"{len(report.scheduled)} kept for the grace period"
     )
     return 2 if report.busy or report.undecided else 0
+
+
+def _what(item: Unused) -> str:
+    if item.what == "upload":
+        return f"incomplete upload {item.upload_id}"
+    return f"unused {item.what}"
 
 
 def collect_emptied(service: DeltaService, spaces: Iterable[DeltaSpace]) -> None:
