@@ -62,6 +62,7 @@ __all__ = [  # the zstd bindings too, for the segmented codec (zstd_segments.py)
 ]
 
 CHUNK = 1024 * 1024
+HASH_QUEUE = 8  # chunks written but not yet hashed, at most
 # zstd refuses shorter dictionaries; a source this small has nothing worth matching.
 MIN_PREFIX = 8
 MIN_WINDOW_LOG = 20
@@ -91,14 +92,18 @@ class SinkDecoding:
     def decode_hashed(self, source: Path, delta: Path, target: Path) -> str:
         """`decode`, returning the SHA256 of what it wrote: hashed in a thread of its own
         as it is written (hashlib frees Python's lock), not read back."""
-        import hashlib  # noqa: PLC0415 (`ls` starts without it)
-        from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+        import hashlib  # noqa: PLC0415 (`ls` starts without these)
+        from collections import deque  # noqa: PLC0415
+        from concurrent.futures import Future, ThreadPoolExecutor  # noqa: PLC0415
 
         digest = hashlib.sha256()
+        queued: deque[Future[None]] = deque()
         with ThreadPoolExecutor(1) as hasher:  # one thread: chunks hashed in order
 
             def hash_aside(chunk: bytes) -> None:
-                hasher.submit(digest.update, chunk)
+                queued.append(hasher.submit(digest.update, chunk))
+                if len(queued) > HASH_QUEUE:  # a slow hasher holds this much, no more
+                    queued.popleft().result()
 
             self._decode_into(source, delta, target, hash_aside)
         return digest.hexdigest()
