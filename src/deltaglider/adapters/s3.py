@@ -181,13 +181,11 @@ class S3Storage:
                         Bucket=bucket, Key=key, Body=body, Metadata=dict(metadata)
                     )
                 return done["ETag"]
-            if create_only and isinstance(source, Path):
+            if create_only:
                 part_size = max(self.part_size, -(-size // MAX_PARTS))
                 etag = upload_in_parts(self._client, bucket, key, source, metadata, size=size,
                                        part_size=part_size, create_only=True)  # fmt: skip
                 return etag or self._client.head_object(Bucket=bucket, Key=key)["ETag"]
-            if create_only:
-                return self._create_multipart(bucket, key, body, metadata, size)
             extra = {"Metadata": dict(metadata)}
             sent = {"ExtraArgs": extra, "Config": TRANSFER, "Callback": progress.current()}
             if isinstance(source, bytes):
@@ -237,39 +235,6 @@ class S3Storage:
                 self._client.delete_object(Bucket=bucket, Key=probe)
             self._exclusive_completes[bucket] = honoured
             return honoured
-
-    def _create_multipart(
-        self, bucket: str, key: str, body: BinaryIO, metadata: Mapping[str, str], size: int
-    ) -> str:
-        """A create-only upload of bytes held in memory above the single-PUT limit: parts
-        one by one, then a completion sent with If-None-Match: * (S3 refuses it when the
-        key exists)."""
-        part_size = max(self.part_size, -(-size // MAX_PARTS))
-        started = self._client.create_multipart_upload(
-            Bucket=bucket, Key=key, Metadata=dict(metadata)
-        )
-        upload_id = started["UploadId"]
-        try:
-            parts = []
-            for number in range(1, MAX_PARTS + 1):
-                chunk = body.read(part_size)
-                if not chunk and number > 1:
-                    break
-                done = self._client.upload_part(
-                    Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=chunk
-                )
-                parts.append({"PartNumber": number, "ETag": done["ETag"]})
-            finished = self._client.complete_multipart_upload(
-                Bucket=bucket,
-                Key=key,
-                UploadId=upload_id,
-                MultipartUpload={"Parts": parts},  # type: ignore[typeddict-item]
-                IfNoneMatch="*",
-            )
-        except BaseException:
-            self._client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
-            raise
-        return finished.get("ETag") or self._client.head_object(Bucket=bucket, Key=key)["ETag"]
 
     def download(
         self, bucket: str, key: str, destination: Path, *, if_match: str | None = None

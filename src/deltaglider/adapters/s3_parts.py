@@ -23,9 +23,9 @@ import contextvars
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -147,27 +147,26 @@ def upload_in_parts(
     client: S3Client,
     bucket: str,
     key: str,
-    source: Path,
+    source: Path | bytes,
     metadata: Mapping[str, str],
     *,
     size: int,
     part_size: int,
     create_only: bool,
 ) -> str:
-    """A multipart upload of the file, its parts sent side by side; with `create_only`
-    the completion carries If-None-Match: * (S3 refuses it when the key exists). Any
-    failure aborts the upload. Returns the completion's ETag ("" when the store sends
-    none, as Ceph RGW does)."""
+    """A multipart upload of the file (or bytes), its parts sent side by side; with
+    `create_only` the completion carries If-None-Match: * (S3 refuses it when the key
+    exists). Any failure aborts the upload. Returns the completion's ETag ("" when the
+    store sends none, as Ceph RGW does)."""
     started = client.create_multipart_upload(Bucket=bucket, Key=key, Metadata=dict(metadata))
     upload_id = started["UploadId"]
     watcher = progress.current()
     try:
-        with source.open("rb") as stream:
-            fd = stream.fileno()
+        with _reads_of(source) as read:
 
             def send(number: int) -> dict[str, Any]:
                 offset = (number - 1) * part_size
-                body = os.pread(fd, min(part_size, size - offset), offset)
+                body = read(offset, min(part_size, size - offset))
                 done = client.upload_part(
                     Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body
                 )
@@ -189,6 +188,18 @@ def upload_in_parts(
             client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
         raise
     return finished.get("ETag") or ""
+
+
+@contextmanager
+def _reads_of(source: Path | bytes) -> Iterator[Callable[[int, int], bytes]]:
+    """`read(offset, length)` of the file or bytes, safe from several threads at once."""
+    if isinstance(source, bytes):
+        view = memoryview(source)
+        yield lambda offset, length: bytes(view[offset : offset + length])
+        return
+    with source.open("rb") as stream:
+        fd = stream.fileno()
+        yield lambda offset, length: os.pread(fd, length, offset)
 
 
 class ShortBody(Exception):

@@ -218,6 +218,7 @@ class Reader:
             self.storage.download(source.bucket, info.key, out, if_match=version)
             direct = read_direct(info.metadata)
             expected = direct.sha256 if direct else None
+            actual: str | None = None
         else:
             meta = read_delta(info.metadata, info.key)
             expected = meta.sha256
@@ -225,12 +226,12 @@ class Reader:
                 # The object is its reference's bytes (the first of its DeltaSpace), which
                 # the fetch checks against their SHA256: the object's own, recorded here.
                 self._fetch_itself(source, meta, info, out)
-                return _Rebuilt(expected, meta.ref_sha256, out.stat().st_size, info.last_modified)
-            with scratch_dir() as work:
-                hashed = self._decode(source, meta, info.key, version, out, work)
-            if hashed is not None:
-                return _Rebuilt(expected, hashed, out.stat().st_size, info.last_modified)
-        actual = self.hasher.file_sha256(out)
+                actual = meta.ref_sha256
+            else:
+                with scratch_dir() as work:
+                    actual = self._decode(source, meta, info.key, version, out, work)
+        if actual is None:  # not hashed on the way: read back
+            actual = self.hasher.file_sha256(out)
         return _Rebuilt(expected, actual, out.stat().st_size, info.last_modified)
 
     def _fetch_itself(
