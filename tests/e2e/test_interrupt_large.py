@@ -1,6 +1,6 @@
 """Ctrl-C and kill -9 in the middle of a large transfer: parts in flight (multipart
-uploads sent side by side, ranged downloads), the reference uploaded while its delta is
-proven. Whatever the moment, nothing the store lists reads back wrong, the destination
+uploads sent side by side, ranged downloads), a segmented delta encoded, proven and
+decoded in threads (segments of 8 MiB here). Whatever the moment, nothing the store lists reads back wrong, the destination
 file is either absent or exact, and the process's private directories are gone (Ctrl-C)
 or removed by the next run (kill -9). An upload killed with kill -9 can leave an
 incomplete upload (a multipart upload's parts on S3, temporary files on the
@@ -61,7 +61,9 @@ def private_tmp(tmp_path: Path) -> Path:
 def test_stopping_a_large_transfer_at_any_moment(
     backend: Backend, tmp_path: Path, private_tmp: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    env = backend.subprocess_env() | {"TMPDIR": str(private_tmp)}
+    # 8 MiB segments: the two 96 MiB versions (above 64 MiB together) get the segmented
+    # codec, as files of gigabytes do with the default 32 MiB
+    env = backend.subprocess_env() | {"TMPDIR": str(private_tmp), "DG_SEGMENT_MB": "8"}
     rng = random.Random(96)
     first = tmp_path / "disk-1.0.img"
     first.write_bytes(rng.randbytes(SIZE))
