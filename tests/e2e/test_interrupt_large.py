@@ -1,12 +1,13 @@
 """Ctrl-C and kill -9 in the middle of a large transfer: parts in flight (multipart
 uploads sent side by side, ranged downloads), a segmented delta encoded, proven and
-decoded in threads (segments of 8 MiB here). Whatever the moment, nothing the store lists reads back wrong, the destination
-file is either absent or exact, and the process's private directories are gone (Ctrl-C)
-or removed by the next run (kill -9). An upload killed with kill -9 can leave an
-incomplete upload (a multipart upload's parts on S3, temporary files on the
-filesystem), which `gc` then aborts. A download killed with kill -9 can leave its
-hidden temporary file beside the destination (`.NAME.dg-tmp-PID-XXXXXXXX`), removed by
-the next download into that folder; the run prints those it saw.
+decoded in threads (segments of 8 MiB here). Whatever the moment, nothing the store
+lists reads back wrong, the destination file is either absent or exact, and the
+process's private directories are gone (Ctrl-C) or removed by the next run (kill -9).
+An upload killed with kill -9 can leave an incomplete upload (a multipart upload's
+parts on S3, temporary files on the filesystem), which `gc` then aborts. A download
+killed with kill -9 can leave its hidden temporary file beside the destination
+(`.NAME.dg-tmp-PID-XXXXXXXX`), removed by the next download into that folder; the run
+prints those it saw.
 
 The file is 96 MiB (six 16 MiB parts): large enough for every parallel path, small
 enough to be quick. The moments are spread over the transfer; which phase each one
