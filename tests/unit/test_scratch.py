@@ -3,11 +3,17 @@ process that needs a directory of its own, once, and nothing else is touched."""
 
 from __future__ import annotations
 
+import gc
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+import weakref
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -80,6 +86,65 @@ def test_nothing_is_made_after_the_way_out(
     with pytest.raises(Interrupted):
         scratch.track_child(late)
     assert late.wait(timeout=10) != 0
+    assert [p.name for p in temp_root.iterdir()] == []
+
+
+class _Garbage:
+    """Unreachable but for its own cycle: only the garbage collector frees it, whenever
+    an allocation happens to start a collection; its finalizer untracks a directory, as
+    the client's multipart store and a dropped stream's scratch directory do."""
+
+    def __init__(self, path: Path) -> None:
+        self.itself = self
+        weakref.finalize(self, scratch.untrack, path)
+
+
+def _in_a_thread(work: Callable[[], object]) -> str:
+    """How `work` ended in a thread of its own: "done", its error, or "deadlocked"
+    when it has not ended within 20 s."""
+    outcome = ["deadlocked"]
+
+    def run() -> None:
+        try:
+            work()
+            outcome[0] = "done"
+        except Exception as exc:  # reported to the test
+            outcome[0] = repr(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout=20)
+    return outcome[0]
+
+
+def test_a_collection_in_the_middle_of_tracking_does_not_deadlock(
+    temp_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The garbage collector runs finalizers inside whatever allocation starts it, the
+    ones made while scratch's lock is held included (a full `make test` hung there once:
+    a finalizer's untrack waiting for the lock its own thread held in private_dir). The
+    collection is forced at those points here, as the timing of a real one cannot be."""
+    monkeypatch.setattr(scratch, "_tracked", set())
+    monkeypatch.setattr(scratch, "_children", set())
+    monkeypatch.setattr(scratch, "_closed", False)
+    make_dir, remove = tempfile.mkdtemp, shutil.rmtree
+
+    def collecting_mkdtemp(*args: Any, **kwargs: Any) -> str:
+        _Garbage(temp_root / "dropped")
+        gc.collect()
+        return make_dir(*args, **kwargs)
+
+    def collecting_rmtree(*args: Any, **kwargs: Any) -> None:
+        _Garbage(temp_root / "dropped")
+        gc.collect()
+        remove(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkdtemp", collecting_mkdtemp)
+    assert _in_a_thread(scratch.private_dir) == "done"
+    scratch.private_dir()
+    scratch.track(temp_root / "dropped")  # what the finalizers untrack while it removes
+    monkeypatch.setattr(shutil, "rmtree", collecting_rmtree)
+    assert _in_a_thread(scratch.remove_tracked) == "done"
     assert [p.name for p in temp_root.iterdir()] == []
 
 

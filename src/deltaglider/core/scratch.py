@@ -29,7 +29,10 @@ from deltaglider.core.interruption import Interrupted
 
 _PREFIX = "deltaglider-"
 _tracked: set[Path] = set()
-_lock = threading.Lock()
+# Re-entrant: the garbage collector may run a finalizer that untracks a directory (a
+# dropped stream's scratch, the client's multipart store) in the middle of any
+# allocation, the ones made while this lock is held included.
+_lock = threading.RLock()
 _swept_for_pid: int | None = None  # the process that has removed the abandoned ones
 _swept_folders: set[Path] = set()  # folders whose abandoned downloads this process removed
 _TEMP_MARK = ".dg-tmp-"
@@ -144,10 +147,10 @@ def remove_tracked() -> None:
     global _closed  # noqa: PLW0603 (once, on the way out)
     with _lock:
         _closed = True
-        for child in _children:
+        for child in list(_children):  # copies: a finalizer may untrack meanwhile
             with contextlib.suppress(OSError):
                 child.kill()
-        for path in _tracked:
+        for path in list(_tracked):
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)
             else:
