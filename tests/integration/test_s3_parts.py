@@ -5,7 +5,9 @@ takes them as arguments) so that a few MiB stand for gigabytes."""
 
 from __future__ import annotations
 
+import base64
 import random
+import zlib
 from pathlib import Path
 
 import pytest
@@ -74,3 +76,27 @@ def test_create_only_in_parallel_parts(s3_backend: Backend, tmp_path: Path) -> N
     assert info.metadata == {"dg-x": "1"}
     pending = storage.client.list_multipart_uploads(Bucket=s3_backend.bucket)
     assert pending.get("Uploads", []) == []
+
+
+def test_parts_carry_their_crc32_as_aws_s3_cp_sends_them(
+    s3_backend: Backend, tmp_path: Path
+) -> None:
+    """A reference's create-only upload in parts sends each part with its CRC32 and
+    lists them in the completion, as s3transfer does for `aws s3 cp`, so the store checks
+    every part and keeps their composite checksum (a completion without them has moto
+    compute a CRC64 of the whole object in Python). Ceph RGW 16 takes such an upload as
+    one PUT and keeps no checksums: there only the bytes are compared."""
+    storage = small_parts(s3_backend)
+    data = random.Random(6).randbytes(17 * 2**20 + 7)  # four parts of 5 MiB or less
+    (tmp_path / "up").write_bytes(data)
+    storage.upload(s3_backend.bucket, "obj", tmp_path / "up", {}, create_only=True)
+    storage.download(s3_backend.bucket, "obj", tmp_path / "down")
+    assert (tmp_path / "down").read_bytes() == data
+    head = storage.client.head_object(Bucket=s3_backend.bucket, Key="obj", ChecksumMode="ENABLED")
+    if s3_backend.name == "ceph":
+        assert "ChecksumCRC64NVME" not in head
+        return
+    parts = [data[at : at + 5 * 2**20] for at in range(0, len(data), 5 * 2**20)]
+    joined = b"".join(zlib.crc32(part).to_bytes(4, "big") for part in parts)
+    composite = base64.b64encode(zlib.crc32(joined).to_bytes(4, "big")).decode()
+    assert head["ChecksumCRC32"].split("-")[0] == composite  # S3 adds "-4", moto not
