@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from deltaglider.adapters.memory import InMemoryStorage
 from deltaglider.app.cli.publish import publish
+from deltaglider.core import references
 from deltaglider.core.errors import (
     BucketNotFound,
     FormatError,
@@ -74,6 +76,44 @@ def test_versions_round_trip_exactly(tmp_path: Path) -> None:
     # Three deltas, and the reference once: later rebuilds take it from the cache. The
     # first version is its reference's bytes: fetched as they are, its delta not read.
     assert storage.calls["download"] - downloads_before == 3 + 1
+
+
+def test_a_large_reference_is_cached_on_its_second_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Copying a large reference into the cache costs about what fetching it again does,
+    and a command on one object never reads it again: so the first use (creating it,
+    or reading the object that is its bytes) does not copy it, the second fetches and
+    keeps it, and the uses after that read the cache. Every reference counts as large
+    here (the threshold is lowered; the files stay small)."""
+    monkeypatch.setattr(references, "CACHED_AT_ONCE_UP_TO", 0)
+    storage = InMemoryStorage()
+    downloaded: list[str] = []
+    download = storage.download
+
+    def counted(bucket: str, key: str, *args: Any, **kwargs: Any) -> None:
+        downloaded.append(key.rsplit("/", 1)[-1])
+        download(bucket, key, *args, **kwargs)
+
+    monkeypatch.setattr(storage, "download", counted)
+    service, _, _ = make_service(storage)
+    versions = [release_zip(tmp_path / f"app-1.{v}.zip", v) for v in range(4)]
+    for path in versions:
+        put_file(service, path, key(f"rel/{path.name}"))
+    assert downloaded.count("reference.bin") == 1  # for the second version's delta
+
+    reader, _, _ = make_service(storage)  # another process: nothing cached yet
+    downloaded.clear()
+    for path in versions:
+        out = tmp_path / "out" / path.name
+        reader.get(key(f"rel/{path.name}"), out)
+        assert out.read_bytes() == path.read_bytes()
+    # The first version is its reference's bytes (not cached); the second version's
+    # delta fetches the reference again and keeps it; the others read the cache.
+    assert downloaded.count("reference.bin") == 2
+    assert sorted(name for name in downloaded if name.endswith(".delta")) == [
+        f"{path.name}.delta" for path in versions[1:]
+    ]
 
 
 def test_deltas_are_much_smaller_than_the_files(tmp_path: Path) -> None:

@@ -50,7 +50,6 @@ from deltaglider.core.references import References
 from deltaglider.core.scratch import scratch_dir
 from deltaglider.ports import HashPort, LoggerPort, MetricsPort, ObjectInfo, StoragePort
 
-CACHED_UP_TO = 64 * 1024 * 1024  # a reference read as an object's bytes: cached up to this
 READ_ATTEMPTS = 5  # reads of a key that keeps being overwritten while it is read
 CHUNK = 1024 * 1024
 
@@ -238,15 +237,12 @@ class Reader:
         self, source: ObjectKey, meta: DeltaMeta, info: ObjectInfo, out: Path
     ) -> None:
         """Fetch the reference that is this object's bytes into `out`. Its delta is not
-        read; a large reference is not cached (encrypting and writing a copy of it costs
-        more than fetching it again, which a delta decoded later in the batch does). A
-        reference gone or replaced since the HEAD is an ObjectChanged (to be read again)
-        when the delta has changed meanwhile too."""
+        read. A reference gone or replaced since the HEAD is an ObjectChanged (to be read
+        again) when the delta has changed meanwhile too."""
         self.encoder.check_decodable(meta, str(source))
         try:
-            keep = meta.size <= CACHED_UP_TO
             self.references.fetch(
-                source.bucket, meta.ref_key, meta.ref_sha256, out, keep=keep, only_read=False
+                source.bucket, meta.ref_key, meta.ref_sha256, out, only_read=False
             )
         except (ReferenceMissing, ReferenceChanged):
             now = self.storage.head(source.bucket, info.key)

@@ -9,7 +9,10 @@
   references are named by their content instead.
 - Confirming: after a delta is stored, its reference must still be there (gc_lock.py).
 - Fetching: through the local cache, each reference once per process, SHA256-checked;
-  from a store on local disk, a hard link to it instead (no copy, nothing cached).
+  from a store on local disk, a hard link to it instead (no copy, nothing cached). A
+  large reference is copied into the cache on its second use in the process, not its
+  first: the copy (encrypted, written twice) costs about what fetching it again does,
+  and a command on one large object never reads it again.
 
 What a process remembers of a DeltaSpace's references expires after REMEMBERED_FOR
 seconds and is bounded (core/bounded.py), so a long-lived process sees other processes'
@@ -57,6 +60,7 @@ RECENT_REFERENCES = 16  # references of a DeltaSpace that new deltas may be made
 SKETCHED_CANDIDATES = 2  # most alike references offered, beside the one chosen by name
 SPACES_REMEMBERED = 256  # DeltaSpaces (and buckets) whose references are kept
 REMEMBERED_FOR = 60.0  # seconds before another process's new reference is seen
+CACHED_AT_ONCE_UP_TO = 64 * 1024 * 1024  # larger references are cached on second use
 
 
 class References:
@@ -95,6 +99,7 @@ class References:
         # copied (twice, with the cache) for every use.
         self._local = isinstance(storage, LinkingStorage)
         self._exclusive_creates = RecentMap[str, bool](SPACES_REMEMBERED)  # by bucket
+        self._used_once = RecentMap[str, bool](SPACES_REMEMBERED)  # large ones, by SHA256
 
     # ----------------------------------------------------------------- choosing
 
@@ -195,7 +200,11 @@ class References:
             sketch.to_text() if sketch else None, encoding,
         )  # fmt: skip
         with ThreadPoolExecutor(1) as aside:
-            caching = None if self._local else aside.submit(self.cache.store, sha256, source)
+            caching = (
+                aside.submit(self.cache.store, sha256, source)
+                if self._worth_caching(sha256, size)
+                else None
+            )
             try:
                 etag: str | None = self.storage.upload(
                     space.bucket, key, stored, reference.to_metadata(), create_only=True
@@ -271,16 +280,14 @@ class References:
         sha256: str,
         local: Path,
         *,
-        keep: bool = True,
         only_read: bool = True,
     ) -> Path:
         """Write the reference with this SHA256 to `local`: from the cache if it holds a
         verified copy, else from storage (once per process: other threads wait), then
-        into the cache unless `keep` is False (a caller that needs it once: encrypting
-        and copying a large reference into the cache costs more than fetching it).
-        A local store may hand out a hard link to its data file, but only to a caller
-        that `only_read`s it: a file given to a user is a copy, or writing to it in place
-        would change the stored reference and every delta made against it."""
+        into the cache (a large one from its second use on). A local store may hand
+        out a hard link to its data file, but only to a caller that `only_read`s it: a
+        file given to a user is a copy, or writing to it in place would change the
+        stored reference and every delta made against it."""
         with self._fetches.held(sha256):
             if self.cache.fetch(sha256, local):
                 if self.hasher.file_sha256(local) == sha256:
@@ -309,9 +316,20 @@ class References:
                     f"reference s3://{bucket}/{key} has SHA256 {actual}, expected {sha256}"
                 )
             self.metrics.increment("reference.fetch")
-            if keep and not self._local:
+            if self._worth_caching(sha256, local.stat().st_size):
                 self.cache.store(sha256, local)
             return local
+
+    def _worth_caching(self, sha256: str, size: int) -> bool:
+        """Whether to copy a reference into the cache now: never from a store on local
+        disk (its own cache), a small one at once, a large one when this process has
+        used it before."""
+        if self._local:
+            return False
+        if size <= CACHED_AT_ONCE_UP_TO or self._used_once.get(sha256):
+            return True
+        self._used_once.put(sha256, True)
+        return False
 
     def _unpacked(self, bucket: str, key: str, local: Path) -> str | None:
         """When the reference is stored compressed (its metadata's `dg-encoding` names
