@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import random
+import threading
 
 import pytest
 
 from deltaglider.core.errors import IncompleteBody
-from deltaglider.core.spool import spool
+from deltaglider.core.spool import CHUNK, spool
 
 
 def body_of(size: int, seed: int = 3) -> bytes:
@@ -43,17 +45,27 @@ def test_an_iterable_of_chunks_of_any_sizes() -> None:
         assert spooled.sha256 == hashlib.sha256(data).hexdigest()
 
 
-@pytest.mark.parametrize(("size", "part"), [(25, 10), (30, 10), (10, 10), (9, 10), (0, 10)])
-def test_part_digests_make_the_multipart_etag(size: int, part: int) -> None:
-    data = body_of(size)
-    with spool(io.BytesIO(data), part_size=part) as spooled:
-        parts = [data[i : i + part] for i in range(0, max(size, 1), part)]
-        assert spooled.part_md5s == tuple(hashlib.md5(p).hexdigest() for p in parts)
-        if len(parts) > 1:
-            joined = b"".join(hashlib.md5(p).digest() for p in parts)
-            assert spooled.etag == f"{hashlib.md5(joined).hexdigest()}-{len(parts)}"
-        else:
-            assert spooled.etag == hashlib.md5(data).hexdigest()
+def test_the_md5_of_a_large_body_follows_the_writer_and_waits_for_it() -> None:
+    """A body on disk has its MD5 hashed by a thread behind the writer: asked for at
+    once, it waits for the thread; the SHA256 is there when the spool is."""
+    data = body_of(3 * CHUNK + 12345)
+    chunks = (data[i : i + 999_983] for i in range(0, len(data), 999_983))
+    with spool(chunks, in_memory=4096) as spooled:
+        assert spooled.data is None
+        assert spooled.md5 == hashlib.md5(data).hexdigest()
+        assert spooled.sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_leaving_before_the_md5_is_asked_for_stops_its_thread() -> None:
+    """A spool left early (a failed upload, Ctrl-C) stops the MD5 thread before its
+    scratch copy goes, and leaves none running."""
+    threads = threading.active_count()
+    for _ in range(5):
+        with contextlib.suppress(RuntimeError), spool(io.BytesIO(body_of(2 * CHUNK))) as spooled:
+            work = spooled.work
+            raise RuntimeError("the upload failed")
+        assert not work.exists()
+    assert threading.active_count() == threads
 
 
 @pytest.mark.parametrize("declared", [99, 101])

@@ -1,20 +1,26 @@
 """Streams in: a body of known or unknown length, read once, hashed as it is kept.
 
-Everything an upload needs to know of its bytes (size, SHA256, MD5, and the MD5 of each
-part when it came in parts) is computed while the body is read, never by reading it
-again; and everything stored afterwards comes from this copy, so what is stored is
-exactly what was hashed, whatever the source does meanwhile. Small bodies stay in
-memory; larger ones go to a private scratch file.
+Everything an upload needs to know of its bytes (size, SHA256, MD5) is computed from
+what was read, never from the source again; and everything stored afterwards comes
+from this copy, so what is stored is exactly what was hashed, whatever the source does
+meanwhile. Small bodies stay in memory; larger ones go to a private scratch file.
+
+The SHA256 is needed before anything is stored (it names and guards the reference) and
+keeps pace with the read. The MD5 (the ETag) is needed only once the upload is done, and
+is slower (on this class of machine 0.75 GB/s against SHA256's 1.8): a thread of its
+own hashes the scratch file behind the writer at its own pace, so a large body's MD5 is
+finished while its reference uploads instead of before.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -23,7 +29,7 @@ from deltaglider.core.errors import IncompleteBody
 from deltaglider.core.scratch import scratch_dir
 
 CHUNK = 4 * 1024 * 1024
-IN_THREADS_ABOVE = 8 * 1024 * 1024  # bodies hashed by threads beyond this many bytes
+IN_THREAD_ABOVE = 8 * 1024 * 1024  # bodies whose SHA256 a thread computes beyond this
 IN_MEMORY = 1024 * 1024  # bodies up to this size are never written to disk
 
 
@@ -33,19 +39,18 @@ class Spooled:
 
     size: int
     sha256: str
-    md5: str  # hex, of the whole body
-    part_md5s: tuple[str, ...]  # hex, of each part when spooled in parts, else empty
+    md5_of: Callable[[], str] = field(repr=False)  # waits for the MD5, hex, when hashing
     data: bytes | None
     work: Path  # the private scratch directory the copy lives in
 
     @property
+    def md5(self) -> str:
+        return self.md5_of()
+
+    @property
     def etag(self) -> str:
-        """The ETag S3 gives these bytes: their MD5 for a single PUT, the MD5 of the
-        parts' MD5s and their count when they came as a multipart upload."""
-        if len(self.part_md5s) < 2:
-            return self.md5
-        joined = hashlib.md5(b"".join(bytes.fromhex(part) for part in self.part_md5s))
-        return f"{joined.hexdigest()}-{len(self.part_md5s)}"
+        """The ETag S3 gives these bytes in a single PUT: their MD5."""
+        return self.md5_of()
 
     def source(self) -> Path | bytes:
         """The bytes as a store's upload takes them."""
@@ -68,96 +73,151 @@ def spool(
     body: BinaryIO | Iterable[bytes],
     *,
     size: int | None = None,
-    part_size: int | None = None,
     in_memory: int = IN_MEMORY,
     check: Callable[[], None] | None = None,
 ) -> Iterator[Spooled]:
     """Read `body` to its end, hashing it; the copy is removed on the way out.
 
     `size`, when the sender declared one, must be what arrives (else IncompleteBody, as
-    S3 answers a body cut short). `part_size` also hashes each part of that size, for
-    the ETag of a multipart upload. Bodies above `in_memory` bytes (or any body when it
+    S3 answers a body cut short). Bodies above `in_memory` bytes (or any body when it
     is 0) are written to a private scratch file as they arrive. `check` is called
     between chunks: it raises to stop the read (Ctrl-C).
     """
-    with scratch_dir() as work, _Hashers(part_size) as hashers:
+    with scratch_dir() as work, _Sha256() as sha256, _TrailingMd5(work / "body") as md5:
         buffer = io.BytesIO()
         out: BinaryIO = buffer
-        file: Path | None = None
         total = 0
         for chunk in _chunks(body):
             if check is not None:
                 check()
-            hashers.update(chunk)
+            sha256.update(chunk)
             total += len(chunk)
             progress.advance(len(chunk))
-            if file is None and total > in_memory:  # too large to keep: on to disk
-                file = work / "body"
-                out = file.open("wb")
+            if out is buffer and total > in_memory:  # too large to keep: on to disk
+                out = md5.path.open("wb")
                 out.write(buffer.getvalue())
                 buffer = io.BytesIO()
-            out.write(chunk)  # while the hashers work on it
-        sha256, md5, part_md5s = hashers.digests()
-        if file is None and in_memory == 0:
-            file = work / "body"
-            file.write_bytes(buffer.getvalue())
-        if out is not buffer:
+            out.write(chunk)  # while the SHA256 thread works on it
+            if out is not buffer:
+                out.flush()
+                md5.written(total)
+        on_disk = out is not buffer
+        if on_disk:
             out.close()
+        elif in_memory == 0:
+            md5.path.write_bytes(buffer.getvalue())
+            on_disk = True
         if size is not None and total != size:
             raise IncompleteBody(size, total)
-        data = buffer.getvalue() if file is None else None
-        yield Spooled(total, sha256, md5, part_md5s, data, work)
+        data = None if on_disk else buffer.getvalue()
+        md5_of = _known(hashlib.md5(data).hexdigest()) if data is not None else md5.finished(total)
+        yield Spooled(total, sha256.hexdigest(), md5_of, data, work)
 
 
-class _Hashers:
-    """The SHA256, MD5 and part MD5s of a stream, each chunk hashed by two threads of
-    their own (hashlib lets go of the GIL on large buffers) while the caller writes it:
-    on two cores a body is hashed and kept in about the time of writing it. The first
-    chunks, and small bodies, are hashed in the caller's thread."""
+class _Sha256:
+    """The SHA256 of a stream, each chunk beyond the first IN_THREAD_ABOVE bytes hashed
+    by a thread of its own (hashlib lets go of the GIL on large buffers) while the
+    caller writes it; at most two chunks in memory."""
 
-    def __init__(self, part_size: int | None) -> None:
-        self._sha256, self._md5 = hashlib.sha256(), hashlib.md5()
-        self._parts = _PartHasher(part_size)
-        self._pools: tuple[ThreadPoolExecutor, ThreadPoolExecutor] | None = None
-        self._pending: list[Future[None]] = []
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: Future[None] | None = None
         self._seen = 0
 
-    def __enter__(self) -> _Hashers:
+    def __enter__(self) -> _Sha256:
         return self
 
     def __exit__(self, *_: object) -> None:
-        if self._pools is not None:
-            for pool in self._pools:
-                pool.shutdown(wait=True, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
     def update(self, chunk: bytes) -> None:
-        """Hash `chunk`; the previous chunk's hashing is waited for first (two chunks in
-        memory at most)."""
         self._settle()
         self._seen += len(chunk)
-        if self._seen <= IN_THREADS_ABOVE:
-            self._sha256.update(chunk)
-            self._md5_update(chunk)
+        if self._seen <= IN_THREAD_ABOVE:
+            self._hash.update(chunk)
             return
-        if self._pools is None:
-            self._pools = (ThreadPoolExecutor(1), ThreadPoolExecutor(1))
-        self._pending = [
-            self._pools[0].submit(self._sha256.update, chunk),
-            self._pools[1].submit(self._md5_update, chunk),
-        ]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1)
+        self._pending = self._pool.submit(self._hash.update, chunk)
 
-    def digests(self) -> tuple[str, str, tuple[str, ...]]:
+    def hexdigest(self) -> str:
         self._settle()
-        return self._sha256.hexdigest(), self._md5.hexdigest(), self._parts.digests()
-
-    def _md5_update(self, chunk: bytes) -> None:
-        self._md5.update(chunk)
-        self._parts.update(chunk)
+        return self._hash.hexdigest()
 
     def _settle(self) -> None:
-        for pending in self._pending:
-            pending.result()
-        self._pending = []
+        if self._pending is not None:
+            self._pending.result()
+            self._pending = None
+
+
+class _TrailingMd5:
+    """The MD5 of a file being written, hashed by a thread that reads it behind the
+    writer (from the page cache) as far as `written` says, at its own pace. `finished`
+    gives the wait for the digest; leaving stops the thread, before the file goes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._changed = threading.Condition()
+        self._written = 0
+        self._total: int | None = None
+        self._stopped = False
+        self._digest: Future[str] = Future()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> _TrailingMd5:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        with self._changed:
+            self._stopped = True
+            self._changed.notify_all()
+        if self._thread is not None:
+            self._thread.join()
+
+    def written(self, size: int) -> None:
+        """The file holds `size` bytes now."""
+        with self._changed:
+            self._written = size
+            self._changed.notify_all()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._follow, name="md5", daemon=True)
+            self._thread.start()
+
+    def finished(self, total: int) -> Callable[[], str]:
+        """The file is complete at `total` bytes: the wait for its MD5."""
+        self.written(total)
+        with self._changed:
+            self._total = total
+            self._changed.notify_all()
+        return self._digest.result
+
+    def _follow(self) -> None:
+        digest, done = hashlib.md5(), 0
+        try:
+            with self.path.open("rb") as file:
+                while True:
+                    with self._changed:
+                        while done == self._written and done != self._total and not self._stopped:
+                            self._changed.wait()
+                        if self._stopped and done != self._total:
+                            raise InterruptedError("spool left before its MD5 was done")
+                        available = self._written - done
+                    if done == self._total:
+                        self._digest.set_result(digest.hexdigest())
+                        return
+                    block = file.read(min(CHUNK, available))
+                    if not block:
+                        raise OSError(f"{self.path} is shorter than was written")
+                    digest.update(block)
+                    done += len(block)
+        except BaseException as exc:  # handed to whoever asks for the digest
+            self._digest.set_exception(exc)
+
+
+def _known(value: str) -> Callable[[], str]:
+    return lambda: value
 
 
 def _chunks(body: BinaryIO | Iterable[bytes]) -> Iterator[bytes]:
@@ -167,31 +227,3 @@ def _chunks(body: BinaryIO | Iterable[bytes]) -> Iterator[bytes]:
         return
     while chunk := read(CHUNK):
         yield chunk
-
-
-class _PartHasher:
-    """The MD5 of each `part_size` bytes of a stream (nothing without a part size)."""
-
-    def __init__(self, part_size: int | None) -> None:
-        self.part_size = part_size
-        self._done: list[str] = []
-        self._current = hashlib.md5()
-        self._filled = 0
-
-    def update(self, chunk: bytes) -> None:
-        if self.part_size is None:
-            return
-        while chunk:
-            room = self.part_size - self._filled
-            self._current.update(chunk[:room])
-            self._filled += min(room, len(chunk))
-            chunk = chunk[room:]
-            if self._filled == self.part_size:
-                self._done.append(self._current.hexdigest())
-                self._current, self._filled = hashlib.md5(), 0
-
-    def digests(self) -> tuple[str, ...]:
-        if self.part_size is None:
-            return ()
-        last = [self._current.hexdigest()] if self._filled or not self._done else []
-        return (*self._done, *last)

@@ -71,6 +71,12 @@ class _Upload:
         """The logical object's ETag, unquoted."""
         return self.attributes.etag or self.body.etag
 
+    @property
+    def recorded(self) -> Attributes:
+        """The attributes the stored object records: with the body's ETag unless one was
+        given, asked for only now (a large body's MD5 is hashed while it uploads)."""
+        return replace(self.attributes, etag=self.etag)
+
 
 @dataclass(frozen=True)
 class _StoredDelta:
@@ -139,7 +145,7 @@ class Writer:
                 f"{name}{DELTA_SUFFIX}, within S3's {KEY_LIMIT:,}-byte keys)"
             )
         attributes = Attributes(
-            etag=etag or body.etag,
+            etag=etag,  # else the body's, asked for once stored (_Upload.recorded)
             content_type=content_type,
             user_metadata=dict(user_metadata or {}),
             part_sizes=part_sizes,
@@ -312,7 +318,7 @@ class Writer:
             tool=self.tool,
             container=encoded.container,
             recipe=encoded.recipe,
-            attributes=upload.attributes,
+            attributes=upload.recorded,
         )
         etag = self.storage.upload(
             dest.bucket, dest.delta_key, encoded.path, meta.to_metadata(dest.delta_key)
@@ -363,7 +369,7 @@ class Writer:
             upload.mtime,
             self.clock.now(),
             self.tool,
-            upload.attributes,
+            upload.recorded,
         )
         key = _whole_key(dest)
         etag = self.storage.upload(dest.bucket, key, upload.body.source(), meta.to_metadata())
