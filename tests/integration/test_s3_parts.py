@@ -6,6 +6,7 @@ takes them as arguments) so that a few MiB stand for gigabytes."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import random
 import zlib
 from pathlib import Path
@@ -39,6 +40,10 @@ def test_every_size_comes_back_exactly(
     for _ in range(2):  # the first large one learns how ranges are served; then as learnt
         storage.download(s3_backend.bucket, "obj", tmp_path / "down")
         assert (tmp_path / "down").read_bytes() == data
+    # Hashed as the parts land, in whatever order they do.
+    sha256 = storage.download_hashed(s3_backend.bucket, "obj", tmp_path / "hashed")
+    assert sha256 == hashlib.sha256(data).hexdigest()
+    assert (tmp_path / "hashed").read_bytes() == data
 
 
 @pytest.mark.parametrize("ranges", [True, False], ids=["parallel", "streamed"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import hashlib
 import io
 import os
 import threading
@@ -51,6 +52,7 @@ from deltaglider.core.errors import (
 )
 from deltaglider.core.limits import check_put
 from deltaglider.core.models import PROBE_PREFIX
+from deltaglider.core.trailing import TrailingDigest
 from deltaglider.ports import (
     BucketInfo,
     CommonPrefix,
@@ -242,14 +244,30 @@ class S3Storage:
         """The object in parts side by side where the server serves ranges cheaply, else
         streamed (s3_parts.py). A body cut short is fetched again, up to three times in
         all, with the same If-Match, so every attempt reads the version asked for."""
-        for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
-            with _mapped(bucket, key):
+        self._download(bucket, key, destination, if_match, hashed=False)
+
+    def download_hashed(
+        self, bucket: str, key: str, destination: Path, *, if_match: str | None = None
+    ) -> str:
+        """`download`, and the SHA256 of what it wrote, hashed as the parts land."""
+        sha256 = self._download(bucket, key, destination, if_match, hashed=True)
+        assert sha256 is not None
+        return sha256
+
+    def _download(
+        self, bucket: str, key: str, destination: Path, if_match: str | None, *, hashed: bool
+    ) -> str | None:
+        """The download, and when `hashed` the SHA256 of what it wrote."""
+        attempt = 0
+        while True:
+            attempt += 1
+            with _mapped(bucket, key), TrailingDigest(destination, "sha256") as digest:
                 try:
-                    download_in_parts(
+                    size = download_in_parts(
                         self._client, self._ranged, bucket, key, destination, if_match,
-                        self.download_part_size,
+                        self.download_part_size, digest.written if hashed else None,
                     )  # fmt: skip
-                    return
+                    return digest.finished(size)() if hashed else None
                 except (ConnectionError, ResponseStreamingError, ShortBody):
                     pass  # cut short: again
                 except ClientError as exc:
@@ -257,7 +275,7 @@ class S3Storage:
                         raise
                     # an empty object has no first byte to ask for
                     self._download_whole(bucket, key, destination, if_match)
-                    return
+                    return hashlib.sha256(destination.read_bytes()).hexdigest() if hashed else None
             if attempt == DOWNLOAD_ATTEMPTS:
                 raise _cut_short(bucket, key)
 

@@ -79,28 +79,30 @@ def download_in_parts(
     destination: Path,
     if_match: str | None,
     part: int = PART,
-) -> None:
-    """Fetch an object into `destination`: its first part says its size and version;
-    the rest comes in parallel parts, or in one streamed GET where ranges are costly
-    (or the object is small). A body cut short is asked for again, up to ATTEMPTS
-    times. The caller maps botocore's errors (an empty object has no range: InvalidRange)."""
-    watcher = progress.current()
+    written: Callable[[int, int], None] | None = None,
+) -> int:
+    """Fetch an object into `destination`, and return its size: its first part says
+    its size and version; the rest comes in parallel parts, or in one streamed GET where
+    ranges are costly (or the object is small). A body cut short is asked for again, up
+    to ATTEMPTS times. `written` hears of each range of the file once it is there. The
+    caller maps botocore's errors (an empty object has no range: InvalidRange)."""
+    sink = _Sink(progress.current(), written)
     started = time.perf_counter()
     first = _get(client, bucket, key, if_match, 0, part - 1)
     answered = time.perf_counter() - started  # the headers are in: the time to answer
     if "ContentRange" not in first:  # a server that ignores ranges sent it whole
         with destination.open("wb") as out:
-            _write_body(first, out.fileno(), 0, first["ContentLength"], watcher)
-        return
+            _write_body(first, out.fileno(), 0, first["ContentLength"], sink)
+        return int(first["ContentLength"])
     size = int(first["ContentRange"].rsplit("/", 1)[1])
     version = first["ETag"]
     with destination.open("wb") as out:
         fd = out.fileno()
-        _write_body(first, fd, 0, min(part, size), watcher)
+        _write_body(first, fd, 0, min(part, size), sink)
         if size <= part:
-            return
+            return size
         out.truncate(size)
-        fetch = _Fetch(client, bucket, key, version, fd, watcher)
+        fetch = _Fetch(client, bucket, key, version, fd, sink)
         cheap = ranged.known(bucket)
         if cheap is None and size > PARALLEL_PARTS * part:
             cheap = answered < max(SLOW_ANSWER, size / SCAN_RATE)
@@ -109,6 +111,26 @@ def download_in_parts(
             _in_parallel(fetch.part(size, part), range(part, size, part))
         else:
             fetch(part, size - 1)
+    return size
+
+
+class _Sink:
+    """Who hears of bytes written: the progress display, and the caller's `written`."""
+
+    def __init__(
+        self,
+        watcher: Callable[[int], None] | None,
+        written: Callable[[int, int], None] | None,
+    ) -> None:
+        self.watcher, self.written = watcher, written
+
+    def __call__(self, start: int, end: int) -> None:
+        if self.watcher is not None:
+            self.watcher(end - start)
+        else:
+            progress.advance(end - start)
+        if self.written is not None:
+            self.written(start, end)
 
 
 class _Fetch:
@@ -121,16 +143,16 @@ class _Fetch:
         key: str,
         version: str,
         fd: int,
-        watcher: Callable[[int], None] | None,
+        sink: _Sink,
     ) -> None:
         self.client, self.bucket, self.key, self.version = client, bucket, key, version
-        self.fd, self.watcher = fd, watcher
+        self.fd, self.sink = fd, sink
 
     def __call__(self, start: int, end: int) -> None:
         for attempt in range(1, ATTEMPTS + 1):
             try:
                 found = _get(self.client, self.bucket, self.key, self.version, start, end)
-                _write_body(found, self.fd, start, end - start + 1, self.watcher)
+                _write_body(found, self.fd, start, end - start + 1, self.sink)
                 return
             except (ConnectionError, ResponseStreamingError, ShortBody):
                 if attempt == ATTEMPTS:
@@ -226,23 +248,14 @@ def _get(
     return client.get_object(**arguments)
 
 
-def _write_body(
-    found: Any,
-    fd: int,
-    offset: int,
-    expected: int,
-    watcher: Callable[[int], None] | None = None,
-) -> None:
+def _write_body(found: Any, fd: int, offset: int, expected: int, sink: _Sink) -> None:
     """Write a GET's body at `offset` of the file; ShortBody when it ends early."""
     written = 0
     body = found["Body"]
     while chunk := body.read(READ):
         os.pwrite(fd, chunk, offset + written)
+        sink(offset + written, offset + written + len(chunk))
         written += len(chunk)
-        if watcher is not None:
-            watcher(len(chunk))
-        else:
-            progress.advance(len(chunk))
     if written != expected:
         raise ShortBody
 

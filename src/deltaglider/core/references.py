@@ -48,6 +48,7 @@ from deltaglider.ports import (
     CachePort,
     ClockPort,
     DiffPort,
+    HashingStorage,
     HashPort,
     LinkingStorage,
     LoggerPort,
@@ -304,11 +305,10 @@ class References:
                 and storage.link(bucket, key, local)
             )
             try:
-                if not linked:
-                    self.storage.download(bucket, key, local)
+                hashed = None if linked else self._download(bucket, key, local)
             except ObjectNotFound:
                 raise ReferenceMissing(bucket, key) from None
-            actual = self.hasher.file_sha256(local)
+            actual = hashed or self.hasher.file_sha256(local)
             if actual != sha256:
                 actual = self._unpacked(bucket, key, local) or actual
             if actual != sha256:
@@ -319,6 +319,13 @@ class References:
             if self._worth_caching(sha256, local.stat().st_size):
                 self.cache.store(sha256, local)
             return local
+
+    def _download(self, bucket: str, key: str, local: Path) -> str | None:
+        """Download a reference; its SHA256 when the store hashed it on the way."""
+        if isinstance(self.storage, HashingStorage):
+            return self.storage.download_hashed(bucket, key, local)
+        self.storage.download(bucket, key, local)
+        return None
 
     def _worth_caching(self, sha256: str, size: int) -> bool:
         """Whether to copy a reference into the cache now: never from a store on local

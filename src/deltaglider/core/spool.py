@@ -9,14 +9,13 @@ The SHA256 is needed before anything is stored (it names and guards the referenc
 keeps pace with the read. The MD5 (the ETag) is needed only once the upload is done, and
 is slower (on this class of machine 0.75 GB/s against SHA256's 1.8): a thread of its
 own hashes the scratch file behind the writer at its own pace, so a large body's MD5 is
-finished while its reference uploads instead of before.
+finished while its reference uploads instead of before (core/trailing.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -27,6 +26,7 @@ from typing import BinaryIO
 from deltaglider.core import progress
 from deltaglider.core.errors import IncompleteBody
 from deltaglider.core.scratch import scratch_dir
+from deltaglider.core.trailing import TrailingDigest
 
 CHUNK = 4 * 1024 * 1024
 IN_THREAD_ABOVE = 8 * 1024 * 1024  # bodies whose SHA256 a thread computes beyond this
@@ -83,7 +83,11 @@ def spool(
     is 0) are written to a private scratch file as they arrive. `check` is called
     between chunks: it raises to stop the read (Ctrl-C).
     """
-    with scratch_dir() as work, _Sha256() as sha256, _TrailingMd5(work / "body") as md5:
+    with (
+        scratch_dir() as work,
+        _Sha256() as sha256,
+        TrailingDigest(work / "body", "md5") as md5,
+    ):
         buffer = io.BytesIO()
         out: BinaryIO = buffer
         total = 0
@@ -91,16 +95,16 @@ def spool(
             if check is not None:
                 check()
             sha256.update(chunk)
-            total += len(chunk)
             progress.advance(len(chunk))
+            before, total = total, total + len(chunk)
             if out is buffer and total > in_memory:  # too large to keep: on to disk
                 out = md5.path.open("wb")
                 out.write(buffer.getvalue())
-                buffer = io.BytesIO()
+                buffer, before = io.BytesIO(), 0
             out.write(chunk)  # while the SHA256 thread works on it
             if out is not buffer:
                 out.flush()
-                md5.written(total)
+                md5.written(before, total)  # for the MD5 thread to read back
         on_disk = out is not buffer
         if on_disk:
             out.close()
@@ -150,70 +154,6 @@ class _Sha256:
         if self._pending is not None:
             self._pending.result()
             self._pending = None
-
-
-class _TrailingMd5:
-    """The MD5 of a file being written, hashed by a thread that reads it behind the
-    writer (from the page cache) as far as `written` says, at its own pace. `finished`
-    gives the wait for the digest; leaving stops the thread, before the file goes."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._changed = threading.Condition()
-        self._written = 0
-        self._total: int | None = None
-        self._stopped = False
-        self._digest: Future[str] = Future()
-        self._thread: threading.Thread | None = None
-
-    def __enter__(self) -> _TrailingMd5:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        with self._changed:
-            self._stopped = True
-            self._changed.notify_all()
-        if self._thread is not None:
-            self._thread.join()
-
-    def written(self, size: int) -> None:
-        """The file holds `size` bytes now."""
-        with self._changed:
-            self._written = size
-            self._changed.notify_all()
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._follow, name="md5", daemon=True)
-            self._thread.start()
-
-    def finished(self, total: int) -> Callable[[], str]:
-        """The file is complete at `total` bytes: the wait for its MD5."""
-        self.written(total)
-        with self._changed:
-            self._total = total
-            self._changed.notify_all()
-        return self._digest.result
-
-    def _follow(self) -> None:
-        digest, done = hashlib.md5(), 0
-        try:
-            with self.path.open("rb") as file:
-                while True:
-                    with self._changed:
-                        while done == self._written and done != self._total and not self._stopped:
-                            self._changed.wait()
-                        if self._stopped and done != self._total:
-                            raise InterruptedError("spool left before its MD5 was done")
-                        available = self._written - done
-                    if done == self._total:
-                        self._digest.set_result(digest.hexdigest())
-                        return
-                    block = file.read(min(CHUNK, available))
-                    if not block:
-                        raise OSError(f"{self.path} is shorter than was written")
-                    digest.update(block)
-                    done += len(block)
-        except BaseException as exc:  # handed to whoever asks for the digest
-            self._digest.set_exception(exc)
 
 
 def _known(value: str) -> Callable[[], str]:

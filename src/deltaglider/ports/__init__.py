@@ -14,6 +14,7 @@ from deltaglider.ports.logger import LoggerPort
 from deltaglider.ports.metrics import MetricsPort
 from deltaglider.ports.storage import (
     CommonPrefix,
+    HashingStorage,
     IncompleteUpload,
     LinkingStorage,
     ObjectInfo,
@@ -33,6 +34,7 @@ __all__ = [
     "ExternalDiff",
     "HashPort",
     "HashingDiff",
+    "HashingStorage",
     "IncompleteUpload",
     "LinkingStorage",
     "LoggerPort",

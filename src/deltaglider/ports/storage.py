@@ -165,6 +165,18 @@ class StoragePort(Protocol):
 
 
 @runtime_checkable
+class HashingStorage(Protocol):
+    """A store whose download hashes what it writes as it writes it: a large
+    reference's SHA256 is known when its last part lands, not a read of it later."""
+
+    def download_hashed(
+        self, bucket: str, key: str, destination: Path, *, if_match: str | None = None
+    ) -> str:
+        """StoragePort.download, returning the SHA256 (hex) of the bytes written."""
+        ...
+
+
+@runtime_checkable
 class LinkingStorage(Protocol):
     """A store on local disk that can hand out an object's bytes without a copy."""
 

@@ -1,0 +1,92 @@
+"""A digest of a file while it is being written, computed behind the writer.
+
+A large body's digest costs a read of it at hashing speed (SHA256 1.8 GB/s, MD5 0.75
+GB/s on this class of machine). Computed after the file is complete, that read adds to
+every upload's spool and every reference's download; computed by a thread of its own
+that reads the file back from the page cache as far as it is written, it overlaps the
+writing and is done (or nearly) when the writer is. Writers may fill the file in any
+order (parts side by side): the thread hashes the longest prefix written so far.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+
+READ = 4 * 1024 * 1024
+
+
+class TrailingDigest:
+    """The `algorithm` digest (hex) of the file at `path`, hashed behind its writer.
+
+    The writer reports each range it wrote (`written`), then the file's final size
+    (`finished`, which gives the wait for the digest). Leaving the `with` block stops
+    the thread, so that the file may go.
+    """
+
+    def __init__(self, path: Path, algorithm: str) -> None:
+        self.path = path
+        self._algorithm = algorithm
+        self._changed = threading.Condition()
+        self._pending: list[tuple[int, int]] = []  # a heap of (start, end) beyond the prefix
+        self._prefix = 0  # bytes written from the start without a gap
+        self._total: int | None = None
+        self._stopped = False
+        self._digest: Future[str] = Future()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> TrailingDigest:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        with self._changed:
+            self._stopped = True
+            self._changed.notify_all()
+        if self._thread is not None:
+            self._thread.join()
+
+    def written(self, start: int, end: int) -> None:
+        """Bytes `start` to `end` (exclusive) are in the file now."""
+        with self._changed:
+            if end > start:
+                heapq.heappush(self._pending, (start, end))
+            while self._pending and self._pending[0][0] <= self._prefix:  # overlaps too
+                self._prefix = max(self._prefix, heapq.heappop(self._pending)[1])
+            self._changed.notify_all()
+            if self._thread is None:  # under the lock: writers may be several threads
+                self._thread = threading.Thread(target=self._follow, name="digest", daemon=True)
+                self._thread.start()
+
+    def finished(self, total: int) -> Callable[[], str]:
+        """The file is complete at `total` bytes: the wait for its digest."""
+        with self._changed:
+            self._total = total
+            self._changed.notify_all()
+        self.written(0, 0)  # starts the thread for a file never reported (empty)
+        return self._digest.result
+
+    def _follow(self) -> None:
+        digest, done = hashlib.new(self._algorithm), 0
+        try:
+            with self.path.open("rb") as file:
+                while True:
+                    with self._changed:
+                        while not self._stopped and done == self._prefix != self._total:
+                            self._changed.wait()
+                        if done == self._total:
+                            self._digest.set_result(digest.hexdigest())
+                            return
+                        if self._stopped:
+                            raise InterruptedError(f"{self.path}: left before it was hashed")
+                        available = self._prefix - done
+                    block = file.read(min(READ, available))
+                    if not block:
+                        raise OSError(f"{self.path} is shorter than was written")
+                    digest.update(block)
+                    done += len(block)
+        except BaseException as exc:  # handed to whoever waits for the digest
+            self._digest.set_exception(exc)
