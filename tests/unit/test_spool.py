@@ -43,6 +43,7 @@ def test_an_iterable_of_chunks_of_any_sizes() -> None:
     with spool(iter(chunks), in_memory=4096) as spooled:
         assert spooled.path().read_bytes() == data
         assert spooled.sha256 == hashlib.sha256(data).hexdigest()
+        assert spooled.md5 == hashlib.md5(data).hexdigest()  # told of the disk at the end
 
 
 def test_the_md5_of_a_large_body_follows_the_writer_and_waits_for_it() -> None:

@@ -90,27 +90,30 @@ def spool(
     ):
         buffer = io.BytesIO()
         out: BinaryIO = buffer
-        total = 0
+        total = reported = 0  # bytes read, and on disk for the MD5 thread to read back
         for chunk in _chunks(body):
             if check is not None:
                 check()
             sha256.update(chunk)
             progress.advance(len(chunk))
-            before, total = total, total + len(chunk)
+            total += len(chunk)
             if out is buffer and total > in_memory:  # too large to keep: on to disk
                 out = md5.path.open("wb")
                 out.write(buffer.getvalue())
-                buffer, before = io.BytesIO(), 0
+                buffer = io.BytesIO()
             out.write(chunk)  # while the SHA256 thread works on it
-            if out is not buffer:
+            if out is not buffer and total - reported >= CHUNK:  # not for every small chunk
                 out.flush()
-                md5.written(before, total)  # for the MD5 thread to read back
+                md5.written(reported, total)
+                reported = total
         on_disk = out is not buffer
         if on_disk:
             out.close()
         elif in_memory == 0:
             md5.path.write_bytes(buffer.getvalue())
             on_disk = True
+        if on_disk:
+            md5.written(reported, total)
         if size is not None and total != size:
             raise IncompleteBody(size, total)
         data = None if on_disk else buffer.getvalue()
