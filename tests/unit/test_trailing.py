@@ -9,6 +9,7 @@ import itertools
 import os
 import random
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,23 @@ def test_ranges_written_again_or_overlapping_are_counted_once(tmp_path: Path) ->
     data = random.Random(3).randbytes(1000)
     ranges = [(500, 1000), (0, 300), (0, 300), (200, 450), (300, 500), (600, 700)]
     assert write_in_order(tmp_path / "f", data, ranges) == hashlib.sha256(data).hexdigest()
+
+
+def test_bytes_beyond_the_prefix_are_never_read_ahead(tmp_path: Path) -> None:
+    """Parts side by side fill a file made full-size first: past the written prefix it
+    holds zeros, which a buffered read-ahead would keep and hash in place of the part
+    written later (a fresh-clone `make test` caught that once in the test above). The
+    pause lets the thread hash the first range before the rest is written."""
+    data = random.Random(4).randbytes(5000)
+    path = tmp_path / "f"
+    with path.open("wb") as out, TrailingDigest(path, "sha256") as digest:
+        out.truncate(len(data))
+        os.pwrite(out.fileno(), data[:300], 0)
+        digest.written(0, 300)
+        time.sleep(0.2)
+        os.pwrite(out.fileno(), data[300:], 300)
+        digest.written(300, len(data))
+        assert digest.finished(len(data))() == hashlib.sha256(data).hexdigest()
 
 
 def test_leaving_before_the_end_stops_the_thread(tmp_path: Path) -> None:

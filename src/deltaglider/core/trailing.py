@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -72,7 +73,9 @@ class TrailingDigest:
     def _follow(self) -> None:
         digest, done = hashlib.new(self._algorithm), 0
         try:
-            with self.path.open("rb") as file:
+            # Unbuffered reads at explicit offsets: a buffered reader reads ahead, and
+            # would keep the zeros of a part not yet written beyond the prefix.
+            with self.path.open("rb", buffering=0) as file:
                 while True:
                     with self._changed:
                         while not self._stopped and done == self._prefix != self._total:
@@ -83,7 +86,7 @@ class TrailingDigest:
                         if self._stopped:
                             raise InterruptedError(f"{self.path}: left before it was hashed")
                         available = self._prefix - done
-                    block = file.read(min(READ, available))
+                    block = os.pread(file.fileno(), min(READ, available), done)
                     if not block:
                         raise OSError(f"{self.path} is shorter than was written")
                     digest.update(block)
