@@ -41,6 +41,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -403,8 +404,8 @@ def sessions(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> di
     make_tree(base / "template")
     client: Any = raw_client(s3_env)
     tag = uuid.uuid4().hex[:10]
-    results = {}
-    for tool, short in (("aws", "aws"), ("deltaglider", "dg")):
+
+    def session_of(tool: str, short: str) -> Session:
         sandbox = Sandbox(
             tool,
             bucket=f"{short}-parity-{tag}",
@@ -415,8 +416,14 @@ def sessions(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> di
         )
         shutil.copytree(base / "template", sandbox.work, copy_function=shutil.copy2)
         client.create_bucket(Bucket=sandbox.bucket)
-        results[tool] = run_session(sandbox)
-    return results
+        return run_session(sandbox)
+
+    # Side by side: each tool has its own buckets and folder, and most of a session is
+    # waiting for its processes to start (63 s one after the other).
+    with ThreadPoolExecutor(2) as pool:
+        aws = pool.submit(session_of, "aws", "aws")
+        deltaglider = pool.submit(session_of, "deltaglider", "dg")
+        return {"aws": aws.result(), "deltaglider": deltaglider.result()}
 
 
 # ---------------------------------------------------------------- the comparisons
