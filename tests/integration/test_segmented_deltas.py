@@ -17,7 +17,7 @@ from deltaglider.adapters.metrics import NoopMetrics
 from deltaglider.adapters.sha256 import Sha256Hasher
 from deltaglider.adapters.zstd_codec import ZstdCodec
 from deltaglider.adapters.zstd_segments import SegmentedZstdCodec
-from deltaglider.core.errors import FormatError
+from deltaglider.core.errors import FormatError, ReferenceChanged
 from deltaglider.core.metadata import read_delta
 from deltaglider.core.models import ObjectKey, StoredAs
 from deltaglider.core.policy import DeltaPolicy
@@ -72,6 +72,33 @@ def test_large_file_round_trips_as_a_segmented_delta(
         out = tmp_path / "down" / path.name
         reader.get(ObjectKey(backend.bucket, f"big/{path.name}"), out)
         assert out.read_bytes() == path.read_bytes()
+
+
+def test_a_reference_changed_under_a_following_decode_fails_as_changed_and_writes_nothing(
+    backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The decode of a segmented delta reads its reference as it downloads, before its
+    SHA256 can be checked. A reference whose bytes are no longer the ones recorded (same
+    size, a few bytes flipped where a segment reads them) fails as that, not as a
+    damaged delta, and the destination never appears."""
+    monkeypatch.setenv("DG_SEGMENT_MB", "1")
+    old, new = versions(tmp_path)
+    service = backend.service()
+    put_file(service, old, ObjectKey(backend.bucket, f"big/{old.name}"))
+    put_file(service, new, ObjectKey(backend.bucket, f"big/{new.name}"))
+    storage = backend.storage()
+    info = storage.head(backend.bucket, "big/reference.bin")
+    assert info is not None
+    damaged = bytearray(old.read_bytes())
+    damaged[12 * MIB : 12 * MIB + 16] = bytes(16)
+    (tmp_path / "damaged").write_bytes(damaged)
+    storage.upload(backend.bucket, "big/reference.bin", tmp_path / "damaged", info.metadata)
+
+    out = tmp_path / "down" / new.name
+    with pytest.raises(ReferenceChanged, match="reference s3://"):
+        backend.service().get(ObjectKey(backend.bucket, f"big/{new.name}"), out)
+    assert not out.exists()
+    assert list(out.parent.iterdir()) == []  # nor its temporary file
 
 
 def test_whole_file_zstd_deltas_of_large_files_still_read(

@@ -4,7 +4,10 @@ small as the whole-file codec's, and damage that never decodes quietly."""
 from __future__ import annotations
 
 import hashlib
+import os
 import random
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,7 @@ import pytest
 from deltaglider.adapters.zstd_codec import ZstdCodec
 from deltaglider.adapters.zstd_segments import MAGIC, SegmentedZstdCodec, read_varint
 from deltaglider.core.errors import DiffError
+from deltaglider.core.trailing import Unwritten, WrittenPrefix
 
 MIB = 1024 * 1024
 SEGMENT = MIB  # a 3 MiB file in 3 segments
@@ -36,7 +40,37 @@ def round_trip(tmp_path: Path, source: bytes, target: bytes) -> int:
     (tmp_path / "out").unlink()
     assert codec.decode_hashed(src, tmp_path / "delta", tmp_path / "out") == expected
     assert (tmp_path / "out").read_bytes() == target
+    assert following(tmp_path, codec, source, tmp_path / "delta") == expected
+    assert (tmp_path / "out").read_bytes() == target
     return (tmp_path / "delta").stat().st_size
+
+
+def following(tmp_path: Path, codec: SegmentedZstdCodec, source: bytes, delta: Path) -> str:
+    """`decode_following` against a source written while it decodes, as a download's
+    parts land: the file made full-size first (zeros past what is written), its 64 KiB
+    ranges written in a shuffled order, slowly. A byte read before it was written would
+    be a zero, and a wrong file."""
+    landing = tmp_path / "landing"
+    ranges = [(at, min(at + 65536, len(source))) for at in range(0, len(source), 65536)]
+    random.Random(len(source)).shuffle(ranges)
+    prefix = WrittenPrefix()
+    with landing.open("wb") as out:
+        out.truncate(len(source))
+
+    def write() -> None:
+        with landing.open("r+b") as out:
+            for count, (start, end) in enumerate(ranges):
+                os.pwrite(out.fileno(), source[start:end], start)
+                prefix.written(start, end)
+                if count % 8 == 0:
+                    time.sleep(0.001)
+        prefix.finished(len(source))
+
+    with ThreadPoolExecutor(1) as writer:
+        writing = writer.submit(write)
+        digest = codec.decode_following(landing, delta, tmp_path / "out", prefix.wait_for)
+        writing.result()
+    return digest
 
 
 def edited(source: bytes, seed: int) -> bytes:
@@ -122,6 +156,26 @@ def test_damaged_byte_never_decodes_to_other_bytes(
             continue
         assert (tmp_path / "out").read_bytes() == right, f"a flipped bit at {at}"
     assert failed > 100
+
+
+def test_a_following_decode_fails_when_its_source_ends_early_or_its_writer_fails(
+    tmp_path: Path, stored: tuple[Path, Path, bytes]
+) -> None:
+    """A source finished shorter than the stretches a segment names, or whose writer
+    gave up, fails the decode (the reader then reports the fetch's own error)."""
+    source, delta, _ = stored
+    codec = SegmentedZstdCodec(segment=SEGMENT)
+    for stop in ("short", "failed"):
+        prefix = WrittenPrefix()
+        prefix.written(0, 1000)
+        if stop == "short":
+            prefix.finished(1000)
+        else:
+            prefix.failed()
+        with pytest.raises(DiffError, match="zstd-segmented decode failed"):
+            codec.decode_following(source, delta, tmp_path / "out", prefix.wait_for)
+    with pytest.raises(Unwritten):
+        prefix.wait_for(1001)
 
 
 def test_data_after_the_end_fails(tmp_path: Path, stored: tuple[Path, Path, bytes]) -> None:

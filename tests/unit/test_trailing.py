@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from deltaglider.core.trailing import READ, TrailingDigest
+from deltaglider.core.trailing import READ, TrailingDigest, Unwritten, WrittenPrefix
 
 
 def write_in_order(path: Path, data: bytes, order: list[tuple[int, int]]) -> str:
@@ -74,3 +74,48 @@ def test_leaving_before_the_end_stops_the_thread(tmp_path: Path) -> None:
     with pytest.raises(InterruptedError):
         wait()
     assert threading.active_count() == threads
+
+
+def test_a_wait_for_a_prefix_returns_once_it_is_written_in_any_order() -> None:
+    prefix = WrittenPrefix()
+    prefix.written(0, 10)
+    prefix.wait_for(10)  # already there: no wait
+    done = threading.Event()
+
+    def wait() -> None:
+        prefix.wait_for(100)
+        done.set()
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    prefix.written(50, 100)  # a gap before it: not yet
+    assert not done.wait(0.1)
+    prefix.written(5, 50)  # overlapping what was there, closing the gap
+    assert done.wait(5)
+    waiter.join()
+    assert prefix.length == 100
+
+
+@pytest.mark.parametrize("end", ["finished short", "failed"])
+def test_a_wait_beyond_what_will_be_written_ends_with_unwritten(end: str) -> None:
+    prefix = WrittenPrefix()
+    prefix.written(0, 10)
+    errors: list[BaseException] = []
+
+    def wait() -> None:
+        try:
+            prefix.wait_for(11)
+        except Unwritten as exc:
+            errors.append(exc)
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    time.sleep(0.05)
+    if end == "failed":
+        prefix.failed()
+    else:
+        prefix.finished(10)
+    waiter.join(5)
+    assert not waiter.is_alive()
+    assert len(errors) == 1
+    prefix.wait_for(10)  # what was written stays readable

@@ -7,7 +7,7 @@ import hashlib
 import io
 import os
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -247,25 +247,40 @@ class S3Storage:
         self._download(bucket, key, destination, if_match, hashed=False)
 
     def download_hashed(
-        self, bucket: str, key: str, destination: Path, *, if_match: str | None = None
+        self,
+        bucket: str,
+        key: str,
+        destination: Path,
+        *,
+        if_match: str | None = None,
+        written: Callable[[int, int], None] | None = None,
     ) -> str:
-        """`download`, and the SHA256 of what it wrote, hashed as the parts land."""
-        sha256 = self._download(bucket, key, destination, if_match, hashed=True)
+        """`download`, and the SHA256 of what it wrote, hashed as the parts land;
+        `written` hears of each range as it lands."""
+        sha256 = self._download(bucket, key, destination, if_match, hashed=True, written=written)
         assert sha256 is not None
         return sha256
 
     def _download(
-        self, bucket: str, key: str, destination: Path, if_match: str | None, *, hashed: bool
+        self,
+        bucket: str,
+        key: str,
+        destination: Path,
+        if_match: str | None,
+        *,
+        hashed: bool,
+        written: Callable[[int, int], None] | None = None,
     ) -> str | None:
         """The download, and when `hashed` the SHA256 of what it wrote."""
         attempt = 0
         while True:
             attempt += 1
             with _mapped(bucket, key), TrailingDigest(destination, "sha256") as digest:
+                hears = _both(digest.written, written) if hashed else written
                 try:
                     size = download_in_parts(
                         self._client, self._ranged, bucket, key, destination, if_match,
-                        self.download_part_size, digest.written if hashed else None,
+                        self.download_part_size, hears,
                     )  # fmt: skip
                     return digest.finished(size)() if hashed else None
                 except (ConnectionError, ResponseStreamingError, ShortBody):
@@ -275,6 +290,8 @@ class S3Storage:
                         raise
                     # an empty object has no first byte to ask for
                     self._download_whole(bucket, key, destination, if_match)
+                    if written is not None:
+                        written(0, destination.stat().st_size)
                     return hashlib.sha256(destination.read_bytes()).hexdigest() if hashed else None
             if attempt == DOWNLOAD_ATTEMPTS:
                 raise _cut_short(bucket, key)
@@ -539,6 +556,20 @@ def _upload_gone(exc: ClientError) -> bool:
 
 def _sort_key(entry: ObjectInfo | CommonPrefix) -> bytes:
     return (entry.key if isinstance(entry, ObjectInfo) else entry.prefix).encode()
+
+
+def _both(
+    one: Callable[[int, int], None], other: Callable[[int, int], None] | None
+) -> Callable[[int, int], None]:
+    """A `written` callback that tells `one`, then `other` (when there is one)."""
+    if other is None:
+        return one
+
+    def hear(start: int, end: int) -> None:
+        one(start, end)
+        other(start, end)
+
+    return hear
 
 
 @contextmanager

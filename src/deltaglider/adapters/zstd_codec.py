@@ -20,6 +20,7 @@ from __future__ import annotations
 import mmap
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from deltaglider.core import progress
@@ -61,6 +62,8 @@ __all__ = [  # the zstd bindings too, for the segmented codec (zstd_segments.py)
     "describe",
 ]
 
+# A decode run to its end: it hands what it rebuilds, a chunk at a time, to the sink.
+Decoding = Callable[[Callable[[bytes], object]], None]
 CHUNK = 1024 * 1024
 HASH_QUEUE = 8  # chunks written but not yet hashed, at most
 # zstd refuses shorter dictionaries; a source this small has nothing worth matching.
@@ -79,7 +82,7 @@ class SinkDecoding:
     codec: str
 
     def decode(self, source: Path, delta: Path, target: Path) -> None:
-        self._decode_into(source, delta, target, None)
+        self._decode_into(target, partial(self._decode, source, delta), None)
 
     def decoded_sha256(self, source: Path, delta: Path) -> str:
         """The SHA256 of what `delta` decodes to, without writing it anywhere."""
@@ -92,6 +95,9 @@ class SinkDecoding:
     def decode_hashed(self, source: Path, delta: Path, target: Path) -> str:
         """`decode`, returning the SHA256 of what it wrote: hashed in a thread of its own
         as it is written (hashlib frees Python's lock), not read back."""
+        return self._decode_hashed(target, partial(self._decode, source, delta))
+
+    def _decode_hashed(self, target: Path, decoding: Decoding) -> str:
         import hashlib  # noqa: PLC0415 (`ls` starts without these)
         from collections import deque  # noqa: PLC0415
         from concurrent.futures import Future, ThreadPoolExecutor  # noqa: PLC0415
@@ -105,11 +111,11 @@ class SinkDecoding:
                 if len(queued) > HASH_QUEUE:  # a slow hasher holds this much, no more
                     queued.popleft().result()
 
-            self._decode_into(source, delta, target, hash_aside)
+            self._decode_into(target, decoding, hash_aside)
         return digest.hexdigest()
 
     def _decode_into(
-        self, source: Path, delta: Path, target: Path, also: Callable[[bytes], object] | None
+        self, target: Path, decoding: Decoding, also: Callable[[bytes], object] | None
     ) -> None:
         try:
             out = target.open("wb")
@@ -117,14 +123,14 @@ class SinkDecoding:
             raise DiffError(f"{self.codec} decode failed: {describe(exc)}") from None
         with out:
             if also is None:
-                self._decode(source, delta, out.write)
+                decoding(out.write)
                 return
 
             def sink(chunk: bytes) -> None:
                 out.write(chunk)
                 also(chunk)
 
-            self._decode(source, delta, sink)
+            decoding(sink)
 
     def _decode(self, source: Path, delta: Path, sink: Callable[[bytes], object]) -> None:
         raise NotImplementedError

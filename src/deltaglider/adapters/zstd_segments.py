@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextvars import copy_context
+from functools import partial
 from io import BufferedReader
 from pathlib import Path
 from typing import BinaryIO
@@ -119,7 +120,23 @@ class SegmentedZstdCodec(SinkDecoding):
         parts.append(compressor.flush(ZstdCompressor.FLUSH_FRAME))
         return b"".join(parts)
 
-    def _decode(self, source: Path, delta: Path, sink: Callable[[bytes], object]) -> None:
+    def decode_following(
+        self, source: Path, delta: Path, target: Path, ready: Callable[[int], None]
+    ) -> str:
+        """`decode_hashed` while `source` is being written: each segment waits for the
+        source's bytes up to the end of its last stretch (`ready`), so the decode
+        follows a download instead of waiting for all of it. The source's size is not
+        compared with the delta's (its writer's checks of it stand in)."""
+        return self._decode_hashed(target, partial(self._decode, source, delta, ready=ready))
+
+    def _decode(
+        self,
+        source: Path,
+        delta: Path,
+        sink: Callable[[bytes], object],
+        *,
+        ready: Callable[[int], None] | None = None,
+    ) -> None:
         """Segments are decoded in threads, each against its own stretches (they are
         independent), while the one before is handed to `sink`: in order, each once it
         is whole and checked."""
@@ -127,8 +144,8 @@ class SegmentedZstdCodec(SinkDecoding):
             with delta.open("rb") as src, ThreadPoolExecutor(DECODERS) as pool:
                 if src.read(len(MAGIC)) != MAGIC:
                     raise DiffError(f"{DECODE}: not a segmented zstd delta")
-                size, end = source.stat().st_size, delta.stat().st_size
-                if read_varint(src) != size:
+                size, end = read_varint(src), delta.stat().st_size
+                if ready is None and source.stat().st_size != size:
                     raise DiffError(
                         "zstd-segmented decode failed: the reference is not the one it was "
                         "made against (another size)"
@@ -143,7 +160,9 @@ class SegmentedZstdCodec(SinkDecoding):
                     # (each in the caller's context: progress goes to its transfer)
                     decoding = copy_context().run
                     pending.append(
-                        pool.submit(decoding, _decode_segment, source, stretches, frame, length)
+                        pool.submit(
+                            decoding, _decode_segment, source, stretches, frame, length, ready
+                        )
                     )
                     if len(pending) > DECODERS:
                         _hand_over(pending.popleft(), sink)
@@ -168,9 +187,19 @@ def _read_frame(src: BinaryIO, size: int, end: int) -> bytes:
     return src.read(size)
 
 
-def _decode_segment(source: Path, stretches: list[Range], frame: bytes, length: int) -> list[bytes]:
-    """A segment's bytes, rebuilt from its frame against its stretches of the source."""
-    with source.open("rb") as ref:
+def _decode_segment(
+    source: Path,
+    stretches: list[Range],
+    frame: bytes,
+    length: int,
+    ready: Callable[[int], None] | None,
+) -> list[bytes]:
+    """A segment's bytes, rebuilt from its frame against its stretches of the source
+    (once they are written, when `ready` says when)."""
+    if ready is not None and stretches:
+        ready(stretches[-1].end)  # ascending: the last ends furthest
+    # Unbuffered: a read-ahead must not take bytes past the stretches, perhaps unwritten.
+    with source.open("rb", buffering=0) as ref:
         prefix = _prefix(ref, stretches)
     chunks: list[bytes] = []
     _decode_frame(prefix, io.BytesIO(frame), len(frame), length, chunks.append)
@@ -220,7 +249,7 @@ def _check_stretches(stretches: list[Range], size: int) -> None:
         raise DiffError(f"{DECODE}: a segment names too much of the reference")
 
 
-def _prefix(ref: BufferedReader, stretches: list[Range]) -> bytearray:
+def _prefix(ref: BufferedReader | io.FileIO, stretches: list[Range]) -> bytearray:
     """The stretches of the source, read into one buffer."""
     buffer = bytearray(sum(s.length for s in stretches))
     view, at = memoryview(buffer), 0

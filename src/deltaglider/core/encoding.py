@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import shutil
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,6 +29,7 @@ from deltaglider.ports import (
     ContainerPort,
     DiffPort,
     ExternalDiff,
+    FollowingDiff,
     HashingDiff,
     HashPort,
     LoggerPort,
@@ -342,19 +343,38 @@ class Encoder:
         elif meta.container not in self.containers or meta.recipe is None:
             raise FormatError(f"{label} is stored in unknown container {meta.container!r}")
 
+    def follows(self, meta: DeltaMeta) -> bool:
+        """Whether this delta decodes while its reference is still being written: a
+        delta of raw bytes by a codec that reads its source in stretches."""
+        return isinstance(self.codecs.get(meta.codec), FollowingDiff) and self._of_raw_bytes(meta)
+
+    def _of_raw_bytes(self, meta: DeltaMeta) -> bool:
+        """A delta of the file's bytes as they are (not of a container's content)."""
+        in_archive = self.archive is not None and meta.container == self.archive.kind
+        return not in_archive and (meta.container is None or meta.recipe is None)
+
     def decode(
-        self, meta: DeltaMeta, reference: Path, delta: Path, out: Path, work: Path
+        self,
+        meta: DeltaMeta,
+        reference: Path,
+        delta: Path,
+        out: Path,
+        work: Path,
+        ready: Callable[[int], None] | None = None,
     ) -> str | None:
         """Rebuild a delta's file into `out`: decode it against its reference (its base
         form, or its uncompressed content, when the delta is of a container's), then
         rebuild the container. The SHA256 of `out` when the codec hashed it as it wrote
-        it, else None. A delta that does not decode is damaged: IntegrityError."""
+        it, else None. A delta that does not decode is damaged: IntegrityError.
+        `ready` (when the delta `follows`) waits for the reference's first n bytes."""
         codec = self.codecs[meta.codec]
         if self.archive is not None and meta.container == self.archive.kind:
             self._rebuild_archive(reference, codec, delta, out, work)
             return None
         try:
             if meta.container is None or meta.recipe is None:
+                if ready is not None and isinstance(codec, FollowingDiff):
+                    return codec.decode_following(reference, delta, out, ready)
                 if isinstance(codec, HashingDiff):
                     return codec.decode_hashed(reference, delta, out)
                 codec.decode(reference, delta, out)

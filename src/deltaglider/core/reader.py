@@ -16,7 +16,9 @@ import shutil
 import stat
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from contextvars import copy_context
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -48,6 +50,7 @@ from deltaglider.core.models import (
 from deltaglider.core.policy import DeltaPolicy, is_reserved_name
 from deltaglider.core.references import References
 from deltaglider.core.scratch import scratch_dir
+from deltaglider.core.trailing import WrittenPrefix
 from deltaglider.ports import HashPort, LoggerPort, MetricsPort, ObjectInfo, StoragePort
 
 READ_ATTEMPTS = 5  # reads of a key that keeps being overwritten while it is read
@@ -266,10 +269,49 @@ class Reader:
         self.encoder.check_decodable(meta, str(source))
         delta = work / "object.delta"  # first: a changed delta needs no reference fetched
         self.storage.download(source.bucket, delta_key, delta, if_match=version)
-        reference = self.references.fetch(
-            source.bucket, meta.ref_key, meta.ref_sha256, work / "reference.bin"
-        )
+        reference = work / "reference.bin"
+        if self.encoder.follows(meta):
+            return self._decode_following(source, meta, reference, delta, out, work)
+        self.references.fetch(source.bucket, meta.ref_key, meta.ref_sha256, reference)
         return self.encoder.decode(meta, reference, delta, out, work)
+
+    def _decode_following(
+        self,
+        source: ObjectKey,
+        meta: DeltaMeta,
+        reference: Path,
+        delta: Path,
+        out: Path,
+        work: Path,
+    ) -> str | None:
+        """Decode while the reference downloads: each stretch of it is read once it has
+        landed, so the decode overlaps the download instead of following it. `out` is
+        trusted only after both: the reference's SHA256 checked by its fetch (whose
+        failure is the one raised), the file's by the caller."""
+        landed = WrittenPrefix()
+
+        def fetch() -> None:
+            try:
+                self.references.fetch(
+                    source.bucket, meta.ref_key, meta.ref_sha256, reference,
+                    written=landed.written,
+                )  # fmt: skip
+            except BaseException:
+                landed.failed()
+                raise
+            landed.finished(reference.stat().st_size)
+
+        with ThreadPoolExecutor(1) as aside:
+            fetching = aside.submit(copy_context().run, fetch)
+            try:
+                actual = self.encoder.decode(meta, reference, delta, out, work, landed.wait_for)
+            except BaseException:
+                failure = fetching.exception()  # the cause, when the reference failed
+                if failure is not None:
+                    raise failure from None
+                raise
+            fetching.result()
+        return actual
 
     def head(self, key: ObjectKey) -> LogicalObject:
         """A logical object's size, time, ETag, Content-Type and user metadata, from its

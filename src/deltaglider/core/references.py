@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -282,16 +282,22 @@ class References:
         local: Path,
         *,
         only_read: bool = True,
+        written: Callable[[int, int], None] | None = None,
     ) -> Path:
         """Write the reference with this SHA256 to `local`: from the cache if it holds a
         verified copy, else from storage (once per process: other threads wait), then
         into the cache (a large one from its second use on). A local store may hand
         out a hard link to its data file, but only to a caller that `only_read`s it: a
         file given to a user is a copy, or writing to it in place would change the
-        stored reference and every delta made against it."""
+        stored reference and every delta made against it.
+
+        `written` hears of each range of `local` as it lands (a reader may use them
+        before the SHA256 is checked, never trust them before this returns); of the
+        whole file at the end when it did not come from a download of its own bytes."""
         with self._fetches.held(sha256):
             if self.cache.fetch(sha256, local):
                 if self.hasher.file_sha256(local) == sha256:
+                    _tell_whole(written, local)
                     return local
                 self.logger.warning(
                     "cached reference %s failed verification: fetching it again", sha256
@@ -305,7 +311,7 @@ class References:
                 and storage.link(bucket, key, local)
             )
             try:
-                hashed = None if linked else self._download(bucket, key, local)
+                hashed = None if linked else self._download(bucket, key, local, written)
             except ObjectNotFound:
                 raise ReferenceMissing(bucket, key) from None
             actual = hashed or self.hasher.file_sha256(local)
@@ -316,16 +322,33 @@ class References:
                     f"reference s3://{bucket}/{key} has SHA256 {actual}, expected {sha256}"
                 )
             self.metrics.increment("reference.fetch")
+            _tell_whole(written, local)
             if self._worth_caching(sha256, local.stat().st_size):
                 self.cache.store(sha256, local)
             return local
 
-    def _download(self, bucket: str, key: str, local: Path) -> str | None:
-        """Download a reference; its SHA256 when the store hashed it on the way."""
+    def _download(
+        self, bucket: str, key: str, local: Path, written: Callable[[int, int], None] | None
+    ) -> str | None:
+        """Download a reference; its SHA256 when the store hashed it on the way.
+        `written` hears of the ranges landing only when they are the reference's own
+        bytes, not a compressed frame of them (asked of its metadata first)."""
         if isinstance(self.storage, HashingStorage):
-            return self.storage.download_hashed(bucket, key, local)
+            if written is not None and self._packed(bucket, key):
+                written = None
+            return self.storage.download_hashed(bucket, key, local, written=written)
         self.storage.download(bucket, key, local)
         return None
+
+    def _packed(self, bucket: str, key: str) -> bool:
+        """Whether the reference is stored compressed (`dg-encoding`); unknown: True."""
+        info = self.storage.head(bucket, key)
+        if info is None:
+            raise ObjectNotFound(bucket, key)
+        try:
+            return read_reference(info.metadata).encoding is not None
+        except FormatError:
+            return True
 
     def _worth_caching(self, sha256: str, size: int) -> bool:
         """Whether to copy a reference into the cache now: never from a store on local
@@ -370,6 +393,11 @@ class References:
     @property
     def fetches_in_progress(self) -> int:
         return len(self._fetches)
+
+
+def _tell_whole(written: Callable[[int, int], None] | None, local: Path) -> None:
+    if written is not None:
+        written(0, local.stat().st_size)
 
 
 def _file_name(info: ObjectInfo) -> str:

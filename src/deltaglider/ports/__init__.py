@@ -8,7 +8,7 @@ from deltaglider.ports.buckets import BucketInfo, BucketPort
 from deltaglider.ports.cache import CachePort
 from deltaglider.ports.clock import ClockPort
 from deltaglider.ports.container import ContainerPort
-from deltaglider.ports.diff import DiffPort, ExternalDiff, HashingDiff
+from deltaglider.ports.diff import DiffPort, ExternalDiff, FollowingDiff, HashingDiff
 from deltaglider.ports.hash import HashPort
 from deltaglider.ports.logger import LoggerPort
 from deltaglider.ports.metrics import MetricsPort
@@ -32,6 +32,7 @@ __all__ = [
     "ContainerPort",
     "DiffPort",
     "ExternalDiff",
+    "FollowingDiff",
     "HashPort",
     "HashingDiff",
     "HashingStorage",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -34,6 +35,19 @@ class HashingDiff(Protocol):
 
     def decode_hashed(self, source: Path, delta: Path, target: Path) -> str:
         """Rebuild `target` and return its SHA256 (hex), hashed as it is written."""
+        ...
+
+
+@runtime_checkable
+class FollowingDiff(Protocol):
+    """A codec that reads its source in stretches, so that it can decode while the
+    source is still being written (a reference downloading)."""
+
+    def decode_following(
+        self, source: Path, delta: Path, target: Path, ready: Callable[[int], None]
+    ) -> str:
+        """`decode_hashed`, reading no byte of `source` before `ready(n)` returned for
+        an `n` beyond it (`ready` waits for the first n bytes to be written)."""
         ...
 
 

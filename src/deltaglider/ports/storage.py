@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -170,9 +170,16 @@ class HashingStorage(Protocol):
     reference's SHA256 is known when its last part lands, not a read of it later."""
 
     def download_hashed(
-        self, bucket: str, key: str, destination: Path, *, if_match: str | None = None
+        self,
+        bucket: str,
+        key: str,
+        destination: Path,
+        *,
+        if_match: str | None = None,
+        written: Callable[[int, int], None] | None = None,
     ) -> str:
-        """StoragePort.download, returning the SHA256 (hex) of the bytes written."""
+        """StoragePort.download, returning the SHA256 (hex) of the bytes written;
+        `written` hears of each range of `destination` once it is there."""
         ...
 
 
