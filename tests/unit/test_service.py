@@ -11,7 +11,7 @@ import pytest
 
 from deltaglider.adapters.memory import InMemoryStorage
 from deltaglider.app.cli.publish import publish
-from deltaglider.core import references
+from deltaglider.core import reference_fetch
 from deltaglider.core.errors import (
     BucketNotFound,
     FormatError,
@@ -86,7 +86,7 @@ def test_a_large_reference_is_cached_on_its_second_use(
     or reading the object that is its bytes) does not copy it, the second fetches and
     keeps it, and the uses after that read the cache. Every reference counts as large
     here (the threshold is lowered; the files stay small)."""
-    monkeypatch.setattr(references, "CACHED_AT_ONCE_UP_TO", 0)
+    monkeypatch.setattr(reference_fetch, "CACHED_AT_ONCE_UP_TO", 0)
     storage = InMemoryStorage()
     downloaded: list[str] = []
     download = storage.download

@@ -8,11 +8,7 @@
   that ignore conditional writes (found out once per bucket by a probe written twice),
   references are named by their content instead.
 - Confirming: after a delta is stored, its reference must still be there (gc_lock.py).
-- Fetching: through the local cache, each reference once per process, SHA256-checked;
-  from a store on local disk, a hard link to it instead (no copy, nothing cached). A
-  large reference is copied into the cache on its second use in the process, not its
-  first: the copy (encrypted, written twice) costs about what fetching it again does,
-  and a command on one large object never reads it again.
+- Fetching: core/reference_fetch.py.
 
 What a process remembers of a DeltaSpace's references expires after REMEMBERED_FOR
 seconds and is bounded (core/bounded.py), so a long-lived process sees other processes'
@@ -23,34 +19,28 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from deltaglider.core import gc_lock
-from deltaglider.core.bounded import KeyedLocks, RecentMap
+from deltaglider.core.bounded import RecentMap
 from deltaglider.core.catalog import Catalog
 from deltaglider.core.errors import (
     AlreadyExists,
-    DiffError,
     FormatError,
-    IntegrityError,
-    ObjectNotFound,
-    ReferenceChanged,
-    ReferenceMissing,
 )
 from deltaglider.core.metadata import ReferenceMeta, read_reference
 from deltaglider.core.models import DELTA_SUFFIX, PROBE_PREFIX, DeltaSpace, is_reference_key
 from deltaglider.core.policy import DRIFT_HISTORY
+from deltaglider.core.reference_fetch import ReferenceFetcher
 from deltaglider.core.scratch import scratch_dir
 from deltaglider.core.sketch import Sketch
 from deltaglider.ports import (
     CachePort,
     ClockPort,
     DiffPort,
-    HashingStorage,
     HashPort,
-    LinkingStorage,
     LoggerPort,
     MetricsPort,
     ObjectInfo,
@@ -61,7 +51,6 @@ RECENT_REFERENCES = 16  # references of a DeltaSpace that new deltas may be made
 SKETCHED_CANDIDATES = 2  # most alike references offered, beside the one chosen by name
 SPACES_REMEMBERED = 256  # DeltaSpaces (and buckets) whose references are kept
 REMEMBERED_FOR = 60.0  # seconds before another process's new reference is seen
-CACHED_AT_ONCE_UP_TO = 64 * 1024 * 1024  # larger references are cached on second use
 
 
 class References:
@@ -90,17 +79,17 @@ class References:
         self.logger = logger
         self.metrics = metrics
         self.tool = tool
-        self._fetches = KeyedLocks[str]()  # one download per reference at a time
+        self._fetcher = ReferenceFetcher(
+            storage=storage, cache=cache, hasher=hasher, logger=logger, metrics=metrics,
+            codecs=self.codecs,
+        )  # fmt: skip
+        self.fetch = self._fetcher.fetch  # a reference's bytes to a local file
         self._lock = threading.Lock()
         self._known = RecentMap[DeltaSpace, list[ObjectInfo]](  # newest first
             SPACES_REMEMBERED, REMEMBERED_FOR
         )
         self._probe_lock = threading.Lock()
-        # A store on local disk is its own cache: references are linked from it, not
-        # copied (twice, with the cache) for every use.
-        self._local = isinstance(storage, LinkingStorage)
         self._exclusive_creates = RecentMap[str, bool](SPACES_REMEMBERED)  # by bucket
-        self._used_once = RecentMap[str, bool](SPACES_REMEMBERED)  # large ones, by SHA256
 
     # ----------------------------------------------------------------- choosing
 
@@ -203,7 +192,7 @@ class References:
         with ThreadPoolExecutor(1) as aside:
             caching = (
                 aside.submit(self.cache.store, sha256, source)
-                if self._worth_caching(sha256, size)
+                if self._fetcher.worth_caching(sha256, size)
                 else None
             )
             try:
@@ -272,132 +261,13 @@ class References:
         except FormatError:
             return False
 
-    # ----------------------------------------------------------------- fetching
-
-    def fetch(
-        self,
-        bucket: str,
-        key: str,
-        sha256: str,
-        local: Path,
-        *,
-        only_read: bool = True,
-        written: Callable[[int, int], None] | None = None,
-    ) -> Path:
-        """Write the reference with this SHA256 to `local`: from the cache if it holds a
-        verified copy, else from storage (once per process: other threads wait), then
-        into the cache (a large one from its second use on). A local store may hand
-        out a hard link to its data file, but only to a caller that `only_read`s it: a
-        file given to a user is a copy, or writing to it in place would change the
-        stored reference and every delta made against it.
-
-        `written` hears of each range of `local` as it lands (a reader may use them
-        before the SHA256 is checked, never trust them before this returns); of the
-        whole file at the end when it did not come from a download of its own bytes."""
-        with self._fetches.held(sha256):
-            if self.cache.fetch(sha256, local):
-                if self.hasher.file_sha256(local) == sha256:
-                    _tell_whole(written, local)
-                    return local
-                self.logger.warning(
-                    "cached reference %s failed verification: fetching it again", sha256
-                )
-                self.cache.discard(sha256)
-                local.unlink(missing_ok=True)
-            storage = self.storage
-            linked = (
-                only_read
-                and isinstance(storage, LinkingStorage)
-                and storage.link(bucket, key, local)
-            )
-            try:
-                hashed = None if linked else self._download(bucket, key, local, written)
-            except ObjectNotFound:
-                raise ReferenceMissing(bucket, key) from None
-            actual = hashed or self.hasher.file_sha256(local)
-            if actual != sha256:
-                actual = self._unpacked(bucket, key, local) or actual
-            if actual != sha256:
-                raise ReferenceChanged(
-                    f"reference s3://{bucket}/{key} has SHA256 {actual}, expected {sha256}"
-                )
-            self.metrics.increment("reference.fetch")
-            _tell_whole(written, local)
-            if self._worth_caching(sha256, local.stat().st_size):
-                self.cache.store(sha256, local)
-            return local
-
-    def _download(
-        self, bucket: str, key: str, local: Path, written: Callable[[int, int], None] | None
-    ) -> str | None:
-        """Download a reference; its SHA256 when the store hashed it on the way.
-        `written` hears of the ranges landing only when they are the reference's own
-        bytes, not a compressed frame of them (asked of its metadata first)."""
-        if isinstance(self.storage, HashingStorage):
-            if written is not None and self._packed(bucket, key):
-                written = None
-            return self.storage.download_hashed(bucket, key, local, written=written)
-        self.storage.download(bucket, key, local)
-        return None
-
-    def _packed(self, bucket: str, key: str) -> bool:
-        """Whether the reference is stored compressed (`dg-encoding`); unknown: True."""
-        info = self.storage.head(bucket, key)
-        if info is None:
-            raise ObjectNotFound(bucket, key)
-        try:
-            return read_reference(info.metadata).encoding is not None
-        except FormatError:
-            return True
-
-    def _worth_caching(self, sha256: str, size: int) -> bool:
-        """Whether to copy a reference into the cache now: never from a store on local
-        disk (its own cache), a small one at once, a large one when this process has
-        used it before."""
-        if self._local:
-            return False
-        if size <= CACHED_AT_ONCE_UP_TO or self._used_once.get(sha256):
-            return True
-        self._used_once.put(sha256, True)
-        return False
-
-    def _unpacked(self, bucket: str, key: str, local: Path) -> str | None:
-        """When the reference is stored compressed (its metadata's `dg-encoding` names
-        the codec of its frame), decode it in place and return its SHA256."""
-        info = self.storage.head(bucket, key)
-        try:
-            encoding = read_reference(info.metadata).encoding if info else None
-        except FormatError:
-            return None
-        codec = self.codecs.get(encoding) if encoding else None
-        if codec is None:
-            if encoding:
-                raise FormatError(f"reference s3://{bucket}/{key} is stored in {encoding!r}")
-            return None
-        packed, empty = local.with_name(local.name + ".packed"), local.with_name(local.name + ".0")
-        local.rename(packed)
-        empty.write_bytes(b"")
-        try:
-            codec.decode(empty, packed, local)
-        except DiffError as exc:
-            raise IntegrityError(f"reference s3://{bucket}/{key} is damaged ({exc})") from None
-        finally:
-            packed.unlink(missing_ok=True)
-            empty.unlink(missing_ok=True)
-        return self.hasher.file_sha256(local)
-
     def __len__(self) -> int:
         """How many DeltaSpaces' references are remembered (bounded)."""
         return len(self._known)
 
     @property
     def fetches_in_progress(self) -> int:
-        return len(self._fetches)
-
-
-def _tell_whole(written: Callable[[int, int], None] | None, local: Path) -> None:
-    if written is not None:
-        written(0, local.stat().st_size)
+        return self._fetcher.in_progress
 
 
 def _file_name(info: ObjectInfo) -> str:
