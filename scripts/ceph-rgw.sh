@@ -81,7 +81,7 @@ SETUP_LOG=$D/log/setup.log
 run() { echo "+ $*" >>"$SETUP_LOG"; "$@" >>"$SETUP_LOG" 2>&1; }
 
 read -r MON_PORT RGW_PORT FSID OSD_UUID ACCESS_KEY SECRET_KEY LIMITED_ACCESS_KEY \
-  LIMITED_SECRET_KEY < <(python3 - <<'EOF'
+  LIMITED_SECRET_KEY CONFORMANCE_ACCESS_KEY CONFORMANCE_SECRET_KEY < <(python3 - <<'EOF'
 import socket, uuid, secrets, string, random
 # Free ports below the ephemeral range (so no client connection grabs them
 # before the daemons bind) and outside the OSDs' 6800-7300.
@@ -93,7 +93,8 @@ while len(ports) < 2:
         try: s.bind(("127.0.0.1", p)); p not in ports and ports.append(p)
         except OSError: pass
 def key(): return "DG" + "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(18))
-print(*ports, uuid.uuid4(), uuid.uuid4(), key(), secrets.token_hex(20), key(), secrets.token_hex(20))
+pairs = [v for _ in range(3) for v in (key(), secrets.token_hex(20))]  # three users' keys
+print(*ports, uuid.uuid4(), uuid.uuid4(), *pairs)
 EOF
 )
 ENDPOINT=http://127.0.0.1:$RGW_PORT
@@ -194,6 +195,11 @@ run timeout 60 radosgw-admin -c "$CONF" user create --uid=dgtest --display-name=
 run timeout 60 radosgw-admin -c "$CONF" user create --uid=dglimited \
   --display-name="deltaglider tests, one prefix" \
   --access-key="$LIMITED_ACCESS_KEY" --secret-key="$LIMITED_SECRET_KEY"
+# A third, for the s3-tests conformance run through the gateway: its buckets are its
+# own, so it can run beside pytest, whose buckets its ListBuckets tests never see.
+run timeout 60 radosgw-admin -c "$CONF" user create --uid=dgconformance \
+  --display-name="deltaglider conformance run" \
+  --access-key="$CONFORMANCE_ACCESS_KEY" --secret-key="$CONFORMANCE_SECRET_KEY"
 
 # Authenticated ListBuckets (SigV4, stdlib only) until it returns 200.
 probe() { python3 - "$ENDPOINT" "$ACCESS_KEY" "$SECRET_KEY" <<'EOF'
@@ -226,6 +232,8 @@ DG_TEST_CEPH_SECRET_KEY=$SECRET_KEY
 DG_TEST_CEPH_LIMITED_USER=dglimited
 DG_TEST_CEPH_LIMITED_ACCESS_KEY=$LIMITED_ACCESS_KEY
 DG_TEST_CEPH_LIMITED_SECRET_KEY=$LIMITED_SECRET_KEY
+DG_TEST_CEPH_CONFORMANCE_ACCESS_KEY=$CONFORMANCE_ACCESS_KEY
+DG_TEST_CEPH_CONFORMANCE_SECRET_KEY=$CONFORMANCE_SECRET_KEY
 EOF
 STARTED=1
 cat "$D/env"

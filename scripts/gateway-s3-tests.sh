@@ -23,7 +23,9 @@ case $backend in
   ceph)
     : "${DG_TEST_CEPH_ENDPOINT:?ceph needs DG_TEST_CEPH_ENDPOINT (scripts/ceph-rgw.sh)}"
     args=(--upstream "$DG_TEST_CEPH_ENDPOINT")
-    env=(AWS_ACCESS_KEY_ID="$DG_TEST_CEPH_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$DG_TEST_CEPH_SECRET_KEY"
+    # the conformance user when ceph-rgw.sh made one: buckets apart from the tests'
+    env=(AWS_ACCESS_KEY_ID="${DG_TEST_CEPH_CONFORMANCE_ACCESS_KEY:-$DG_TEST_CEPH_ACCESS_KEY}"
+         AWS_SECRET_ACCESS_KEY="${DG_TEST_CEPH_CONFORMANCE_SECRET_KEY:-$DG_TEST_CEPH_SECRET_KEY}"
          AWS_DEFAULT_REGION=us-east-1 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null) ;;
   *) echo "unknown backend $backend: file or ceph" >&2; exit 2 ;;
 esac
