@@ -23,6 +23,7 @@ from deltaglider.core.models import ObjectKey, StoredAs
 from deltaglider.core.policy import DeltaPolicy
 from deltaglider.core.service import DeltaService
 from deltaglider.ports import DiffPort
+from tests.barrier import run_at_once
 from tests.conftest import Backend
 from tests.fakes import put_file
 
@@ -99,6 +100,32 @@ def test_a_reference_changed_under_a_following_decode_fails_as_changed_and_write
         backend.service().get(ObjectKey(backend.bucket, f"big/{new.name}"), out)
     assert not out.exists()
     assert list(out.parent.iterdir()) == []  # nor its temporary file
+
+
+def test_processes_reading_one_segmented_delta_and_its_reference_at_once_all_get_exact_bytes(
+    backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three `deltaglider cp` processes released at one moment: two download the second
+    version (each decodes it following its own download of the reference, in its own
+    scratch), one the reference's own object. Nothing is shared but the store; each
+    file comes out exact."""
+    monkeypatch.setenv("DG_SEGMENT_MB", "1")
+    old, new = versions(tmp_path)
+    service = backend.service()
+    put_file(service, old, ObjectKey(backend.bucket, f"big/{old.name}"))
+    put_file(service, new, ObjectKey(backend.bucket, f"big/{new.name}"))
+    assert codec_of(backend, f"big/{new.name}.delta") == "zstd-segmented"
+
+    wanted = {tmp_path / "out-1": new, tmp_path / "out-2": new, tmp_path / "out-3": old}
+    commands = [
+        ["cp", f"s3://{backend.bucket}/big/{source.name}", str(out), "--no-progress"]
+        for out, source in wanted.items()
+    ]
+    env = backend.subprocess_env() | {"DG_SEGMENT_MB": "1"}
+    for done in run_at_once(commands, env, tmp_path):
+        assert done.returncode == 0, done.stderr
+    for out, source in wanted.items():
+        assert out.read_bytes() == source.read_bytes(), out.name
 
 
 def test_whole_file_zstd_deltas_of_large_files_still_read(

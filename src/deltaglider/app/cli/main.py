@@ -11,6 +11,7 @@ import sys
 import click
 
 from deltaglider import __version__
+from deltaglider.app.allocator import keep_large_buffers
 from deltaglider.app.cli.aws_errors import Fatal, error_line
 from deltaglider.app.cli.commands import LazyGroup
 from deltaglider.app.cli.options import storage_options
@@ -48,6 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     store nothing more: they stop at their next safe point, core/interruption.py).
     """
     signal.signal(signal.SIGTERM, _terminated)
+    keep_large_buffers()
     status = run(argv)
     if status == EXIT_INTERRUPTED:
         settle(timeout=2 * STOP_WAIT)
