@@ -28,7 +28,11 @@ from tests.unit.test_archive_deltas import key, service, upload
 
 ZLIB_NG = zlib_classic.Deflater(
     f"zlib-ng ({zlib_ng.ZLIBNG_VERSION})",
-    lambda level, mem, strategy: zlib_ng.compressobj(level, 8, -15, mem, strategy),
+    lambda level, mem, strategy, zdict=None: (
+        zlib_ng.compressobj(level, 8, -15, mem, strategy, zdict)
+        if zdict
+        else zlib_ng.compressobj(level, 8, -15, mem, strategy)
+    ),
 )
 
 
@@ -79,6 +83,22 @@ def test_the_bundled_zlib_deflates_as_pythons_in_pieces(tmp_path: Path) -> None:
         ours += bundled.flush()
         python = zlib_classic.SYSTEM.open(level, mem, 0)
         assert ours == python.compress(content) + python.flush(), (level, mem)
+
+
+def test_the_bundled_zlib_primed_with_a_dictionary_deflates_as_pythons(tmp_path: Path) -> None:
+    """A piece of a stream deflated in pieces (deflate_pieces.py) starts primed with the
+    content before it: the bundled library gives the bytes Python's zlib gives then too."""
+    library = zlib_classic._bundled_library()
+    assert library is not None
+    content = gzip.decompress(sdist(tmp_path / "p.tar.gz", 1).read_bytes())
+    zdict, piece = content[:32768], content[32768:400_000]
+    for level, mem in ((6, 8), (9, 9)):
+        bundled = zlib_classic._Bundled(library, level, mem, 0, zdict)
+        python = zlib_classic.SYSTEM.open(level, mem, 0, zdict)
+        ours = bundled.compress(piece) + bundled.flush()
+        assert ours == python.compress(piece) + python.flush(), (level, mem)
+        unprimed = zlib_classic.SYSTEM.open(level, mem, 0)
+        assert ours != unprimed.compress(piece) + unprimed.flush()  # the dictionary counts
 
 
 REDEFLATED = r"[1-9][0-9]* of [0-9]+ entries re-deflated"

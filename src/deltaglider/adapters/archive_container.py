@@ -26,12 +26,23 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
+from functools import partial
 from pathlib import Path
 
 from deltaglider.adapters import content_form as form
 from deltaglider.adapters import zlib_classic
 from deltaglider.adapters.content_form import WHOLE, Buffer, Needs
-from deltaglider.adapters.deflate import Deflate, Found, find_params, inflate, prove, seconds
+from deltaglider.adapters.deflate import (
+    PROVEN,
+    Deflate,
+    Found,
+    digest,
+    find_params,
+    inflate,
+    prove,
+    seconds,
+)
+from deltaglider.adapters.deflate_pieces import Pieces, PiecesProof, find_pieces
 from deltaglider.adapters.layouts import (
     GZIP_MAGIC,
     ZIP_EOCD,
@@ -467,8 +478,9 @@ def _changed(
     ):
         tally.kept += 1
         return form.Kept(0, raw)
+    pieces = None
     if not found.whole and tally.provers is not None:
-        tally.proofs.append(tally.provers.submit(prove, content, raw, found.params))
+        pieces = _prove_aside(content, raw, found.params, tally)
     elif not found.whole and not prove(content, raw, found.params):
         # The start matched, not the rest: another candidate may rebuild all of it.
         found = find_params(content, raw, None, whole=True)
@@ -478,7 +490,22 @@ def _changed(
     tally.last[:] = [found.params]
     tally.deflated += 1
     child = _unpack(memoryview(content), child_ref, depth + 1, budget, tally)
-    return form.Deflated(0, found.params, child)
+    return form.Deflated(0, found.params, child, pieces)
+
+
+def _prove_aside(content: Buffer, raw: memoryview, params: Deflate, tally: _Tally) -> Pieces | None:
+    """Prove a recipe on the provers while the form is made: in pieces side by side when
+    the stream has restarts for them (their recipe, returned), else whole. A proof that
+    fails makes the form again, each recipe proven whole before it is taken."""
+    assert tally.provers is not None
+    pieces = find_pieces(raw, len(content), params)
+    if pieces is None:
+        tally.proofs.append(tally.provers.submit(prove, content, raw, params))
+        return None
+    known = partial(PROVEN.put, digest(content), (params, pieces), raw)
+    proof = PiecesProof(content, raw, params, pieces, done=known)
+    tally.proofs.extend(tally.provers.submit(proof.piece, at) for at in range(len(proof.spans)))
+    return pieces
 
 
 def _may_open(content: Buffer, depth: int) -> bool:

@@ -11,6 +11,8 @@ entries line up with the reference's. A stream is either
 - `s` stored: its bytes are its content, itself a node (a tar member, a stored entry);
 - `d` deflated: zlib with the given level, memLevel and strategy rebuilds it from its
   content, itself a node (proven when the form was made);
+- `r` deflated in pieces: as `d`, each piece deflated on its own from its restart
+  (deflate_pieces.py), the pieces' bits joined (proven piece by piece);
 - `i` inflated: in a reference's form only (never rebuilt), the content of a stream.
 
 Grammar (all integers unsigned LEB128 varints unless said otherwise):
@@ -23,6 +25,8 @@ Grammar (all integers unsigned LEB128 varints unless said otherwise):
              | "c" varint(offset) varint(n)
              | "k" varint(slot) | "s" varint(slot) | "i" varint(slot)
              | "d" u8(level) u8(memLevel) u8(strategy) varint(slot)
+             | "r" u8(level) u8(memLevel) u8(strategy) varint(stream length)
+                   varint(n) (varint(content offset) varint(stream bit)){n} varint(slot)
     payload  = varint(n) byte[n]    ; slots 0, 1, ... in order: bytes for `k`, a node else
 
 A container node rebuilds as its parts in order: gaps verbatim, streams as their
@@ -38,7 +42,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from deltaglider.adapters import deflate_pieces
 from deltaglider.adapters.deflate import PROVEN, Deflate
+from deltaglider.adapters.deflate_pieces import Pieces, Restart
 from deltaglider.core import progress
 from deltaglider.core.errors import FormatError
 
@@ -85,6 +91,7 @@ class Deflated:
     slot: int
     params: Deflate
     child: Node
+    pieces: Pieces | None = None  # deflated in pieces (`r`), else whole (`d`)
 
 
 @dataclass(frozen=True)
@@ -134,7 +141,7 @@ def _chunks(node: Node) -> list[Buffer]:
             head += b"s" + _varint(part.slot)
             payloads[part.slot] = _chunks(part.child)
         elif isinstance(part, Deflated):
-            head += b"d" + bytes(part.params) + _varint(part.slot)
+            head += _deflated_spec(part) + _varint(part.slot)
             payloads[part.slot] = _chunks(part.child)
         else:
             head += b"i" + _varint(part.slot)
@@ -145,6 +152,14 @@ def _chunks(node: Node) -> list[Buffer]:
         chunks.append(_varint(sum(len(c) for c in payload)))
         chunks.extend(payload)
     return chunks
+
+
+def _deflated_spec(part: Deflated) -> bytes:
+    if part.pieces is None:
+        return b"d" + bytes(part.params)
+    restarts = part.pieces.restarts
+    numbers = [part.pieces.length, len(restarts), *(n for r in restarts for n in r)]
+    return b"r" + bytes(part.params) + b"".join(_varint(n) for n in numbers)
 
 
 def _varint(value: int) -> bytes:
@@ -206,7 +221,7 @@ class _Reader:
             raise FormatError("malformed content form: unknown container kind")
         specs = [self._part_spec() for _ in range(self.varint())]
         gaps = [Gap(self.take(length)) if tag == ord("g") else None for tag, length, _ in specs]
-        slots = sum(1 for tag, _, _ in specs if tag in b"ksdi")
+        slots = sum(1 for tag, _, _ in specs if tag in b"ksdri")
         payloads = [self.take(self.varint()) for _ in range(slots)]
         parts: list[Part] = []
         for (tag, number, params), gap in zip(specs, gaps, strict=True):
@@ -219,9 +234,12 @@ class _Reader:
             return tag, self.varint(), ()
         if tag == ord("c"):
             return tag, self.varint(), (self.varint(),)
-        if tag == ord("d"):
-            params = (self.byte(), self.byte(), self.byte())
-            return tag, self.varint(), params
+        if tag in b"dr":  # the parameters (and pieces) come before the slot
+            params = [self.byte(), self.byte(), self.byte()]
+            if tag == ord("r"):
+                params.append(self.varint())
+                params.extend(self.varint() for _ in range(2 * self.varint()))
+            return tag, self.varint(), tuple(params)
         if tag in b"ksi":
             return tag, self.varint(), ()
         raise FormatError("malformed content form: unknown part")
@@ -240,10 +258,17 @@ def _part(tag: int, number: int, params: tuple[int, ...], payloads: list[memoryv
         return Stored(number, child)
     if tag == ord("i"):
         return Inflated(number, child)
-    level, mem, strategy = params
+    level, mem, strategy, *pieced = params
     if level > 9 or not 1 <= mem <= 9 or strategy > 4:
         raise FormatError("malformed content form: bad deflate parameters")
-    return Deflated(number, Deflate(level, mem, strategy), child)
+    pieces = None
+    if tag == ord("r"):
+        length, *offsets = pieced
+        restarts = tuple(Restart(*offsets[at : at + 2]) for at in range(0, len(offsets), 2))
+        if not restarts:
+            raise FormatError("malformed content form: pieces without restarts")
+        pieces = Pieces(restarts, length)
+    return Deflated(number, Deflate(level, mem, strategy), child, pieces)
 
 
 def _whole_node(
@@ -341,7 +366,13 @@ def _write(piece: Buffer | Future[bytes], out: BinaryIO) -> None:
 
 
 def _deflated(part: Deflated, reference: memoryview) -> bytes:
-    return PROVEN.deflate(node_bytes(part.child, reference), part.params)
+    content = node_bytes(part.child, reference)
+    pieces = part.pieces
+    if pieces is None:
+        return PROVEN.deflate(content, part.params)
+    return PROVEN.made(
+        content, (part.params, pieces), lambda: deflate_pieces.rebuild(content, part.params, pieces)
+    )
 
 
 def node_bytes(node: Node, reference: memoryview) -> Buffer:

@@ -15,9 +15,11 @@ import hashlib
 import threading
 import zlib
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import NamedTuple
 
 from deltaglider.adapters import zlib_classic
+from deltaglider.adapters.deflate_pieces import Pieces
 
 # Content is fed in steps this small so that a wrong candidate shows itself at its first
 # emitted block instead of after the whole content was compressed.
@@ -167,6 +169,10 @@ def digest(content: bytes | memoryview) -> bytes:
     return hashlib.sha256(content).digest()
 
 
+# A stream's recipe: deflated whole with these parameters, or in pieces (deflate_pieces).
+Recipe = Deflate | tuple[Deflate, Pieces]
+
+
 class Proven:
     """Deflate streams this process compared byte for byte with zlib's output (or made
     with zlib), by the SHA256 of their content and their parameters: zlib gives the same
@@ -181,10 +187,10 @@ class Proven:
         self.limit = limit
         self.size = 0
         self.hits = 0
-        self._streams: OrderedDict[tuple[bytes, Deflate], bytes] = OrderedDict()
+        self._streams: OrderedDict[tuple[bytes, Recipe], bytes] = OrderedDict()
         self._lock = threading.Lock()
 
-    def put(self, key: bytes, params: Deflate, stream: bytes | memoryview) -> None:
+    def put(self, key: bytes, params: Recipe, stream: bytes | memoryview) -> None:
         if len(stream) > self.limit:
             return
         with self._lock:
@@ -196,7 +202,7 @@ class Proven:
                 _, dropped = self._streams.popitem(last=False)
                 self.size -= len(dropped)
 
-    def get(self, key: bytes, params: Deflate) -> bytes | None:
+    def get(self, key: bytes, params: Recipe) -> bytes | None:
         with self._lock:
             found = self._streams.get((key, params))
             if found is not None:
@@ -206,11 +212,16 @@ class Proven:
 
     def deflate(self, content: bytes | memoryview, params: Deflate) -> bytes:
         """`deflate(content, params)`, taken from here when it is known."""
+        return self.made(content, params, lambda: deflate(content, params))
+
+    def made(self, content: bytes | memoryview, recipe: Recipe, make: Callable[[], bytes]) -> bytes:
+        """The stream `recipe` makes of `content`: from here when it is known, else
+        `make()`'s (remembered)."""
         key = digest(content)
-        found = self.get(key, params)
+        found = self.get(key, recipe)
         if found is None:
-            found = deflate(content, params)
-            self.put(key, params, found)
+            found = make()
+            self.put(key, recipe, found)
         return found
 
 

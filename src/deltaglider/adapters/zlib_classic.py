@@ -27,7 +27,6 @@ import importlib.metadata
 import os
 import sys
 import zlib
-from collections.abc import Callable
 from typing import NamedTuple, Protocol
 
 from deltaglider.core.errors import DeflateMissing
@@ -43,8 +42,13 @@ class Compressor(Protocol):
     def flush(self) -> bytes: ...
 
 
-# level, memLevel, strategy -> a raw deflate (window bits -15) compressor
-Factory = Callable[[int, int, int], Compressor]
+class Factory(Protocol):
+    """A raw deflate (window bits -15) compressor with these parameters, primed with a
+    dictionary (the content before it, for a stream deflated in pieces) when given."""
+
+    def __call__(
+        self, level: int, mem: int, strategy: int, zdict: Buffer | None = None, /
+    ) -> Compressor: ...
 
 
 class Deflater(NamedTuple):
@@ -54,7 +58,9 @@ class Deflater(NamedTuple):
     open: Factory
 
 
-def _python_zlib(level: int, mem: int, strategy: int) -> Compressor:
+def _python_zlib(level: int, mem: int, strategy: int, zdict: Buffer | None = None) -> Compressor:
+    if zdict:
+        return zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, mem, strategy, zdict)
     return zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, mem, strategy)
 
 
@@ -143,16 +149,16 @@ def require() -> Factory:
     return factory
 
 
-def compressobj(level: int, mem: int, strategy: int) -> Compressor:
-    """A classic zlib raw deflate compressor with these parameters (DeflateMissing when
-    this machine has no classic zlib)."""
-    return require()(level, mem, strategy)
+def compressobj(level: int, mem: int, strategy: int, zdict: Buffer | None = None) -> Compressor:
+    """A classic zlib raw deflate compressor with these parameters, primed with `zdict`
+    when given (DeflateMissing when this machine has no classic zlib)."""
+    return require()(level, mem, strategy, zdict)
 
 
 # ----------------------------------------------------------------------------- bundled
 
 
-class _Stream(ctypes.Structure):
+class ZStream(ctypes.Structure):
     """zlib's z_stream (zlib.h), as laid out on LP64 systems."""
 
     _fields_ = (
@@ -201,9 +207,16 @@ class _Bundled:
     """A raw deflate stream written by the bundled library (ctypes frees Python's lock
     during each call, so streams deflate side by side as with the zlib module)."""
 
-    def __init__(self, library: ctypes.CDLL, level: int, mem: int, strategy: int) -> None:
+    def __init__(
+        self,
+        library: ctypes.CDLL,
+        level: int,
+        mem: int,
+        strategy: int,
+        zdict: Buffer | None = None,
+    ) -> None:
         self._library = library
-        self._stream = _Stream()
+        self._stream = ZStream()
         self._open = False
         status = library.deflateInit2_(
             ctypes.byref(self._stream),
@@ -218,6 +231,11 @@ class _Bundled:
         if status != Z_OK:
             raise ValueError(f"deflateInit2 failed ({status})")
         self._open = True
+        if zdict:
+            words = (ctypes.c_char * len(zdict)).from_buffer_copy(zdict)
+            status = library.deflateSetDictionary(ctypes.byref(self._stream), words, len(zdict))
+            if status != Z_OK:
+                raise ValueError(f"deflateSetDictionary failed ({status})")
 
     def compress(self, data: Buffer, /) -> bytes:
         return self._deflate(data, Z_NO_FLUSH)

@@ -1,0 +1,219 @@
+"""A deflate stream proven and rebuilt in pieces, side by side (docs/FORMAT.md 9.1, `r`).
+
+Re-deflating a stream is one long piece of work: a setuptools sdist's 7.8 MB tar takes
+about a second at level 9, and both its upload's proof and every download's rebuild
+wait for it. zlib's compressor, started afresh at the end of one of the stream's blocks
+with the 32 KiB of content before it as its dictionary, gives the stream's own bits from
+there on (all 88 block ends of that sdist). A recipe records such restarts: each piece
+is deflated on its own, in threads (zlib frees Python's lock), and their bits are joined.
+
+Nothing here trusts zlib's internals. The proof compares every piece's bits with the
+stream's, and a rebuild does exactly what the proof compared: the same pieces, the same
+dictionary, the same EXTRA content after each piece's end (so that its last block ends
+where the stream's did), its first bits taken and the rest dropped. A restart that does
+not give the stream's bits fails the proof, and the stream is proven whole instead.
+
+The block ends are found by zlib's inflate (Z_BLOCK), through ctypes; where no zlib
+library loads, there are no restarts and streams are proven whole.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
+
+from deltaglider.adapters import zlib_classic
+from deltaglider.adapters.zlib_classic import ZStream
+from deltaglider.core.errors import FormatError
+
+Buffer = bytes | memoryview
+
+WINDOW = 32 * 1024  # content before a piece that primes its compressor: deflate's window
+EXTRA = 16 * 1024  # content fed past a piece's end: its last block ends as the stream's did
+PIECE = 1024 * 1024  # content per piece, at least: fewer, larger pieces join cheaper
+SLOW_LEVELS = (4, 9)  # zlib's lazy-matching levels, whose compressors restart
+Z_BLOCK, Z_OK, Z_STREAM_END = 5, 0, 1
+
+
+class Restart(NamedTuple):
+    """Where a piece starts: its offset in the content, and in the stream in bits."""
+
+    content: int
+    bit: int
+
+
+class Pieces(NamedTuple):
+    """How a stream is deflated in pieces: where each piece after the first starts, and
+    the stream's length in bytes (the last piece's bits run to its end, zeros past what
+    the compressor gave)."""
+
+    restarts: tuple[Restart, ...]
+    length: int
+
+
+def find_pieces(stream: Buffer, size: int, params: Params) -> Pieces | None:
+    """Restarts at block ends of `stream` (whose content is `size` bytes), each piece of
+    at least PIECE bytes of content; None when there are none to take or no zlib library
+    to find them with, or the level is one of zlib's fast ones (1-3: they hash only
+    short matches, which a dictionary does not reproduce; measured, they do not
+    restart)."""
+    if size < 2 * PIECE or not SLOW_LEVELS[0] <= params[0] <= SLOW_LEVELS[1]:
+        return None
+    ends = block_ends(stream, size)
+    if ends is None:
+        return None
+    chosen: list[Restart] = []
+    last = 0
+    for end in ends:
+        if end.content - last >= PIECE and size - end.content >= PIECE:
+            chosen.append(end)
+            last = end.content
+    return Pieces(tuple(chosen), len(stream)) if chosen else None
+
+
+def block_ends(stream: Buffer, size: int) -> list[Restart] | None:
+    """Where each block of the raw deflate `stream` but the last ends (content offset,
+    stream bit), as zlib's inflate finds them; None when `stream` is not one whole
+    stream of `size` bytes of content, or no zlib library loads."""
+    library = _inflate_library()
+    if library is None:
+        return None
+    state = ZStream()
+    status = library.inflateInit2_(
+        ctypes.byref(state), -15, library.zlibVersion(), ctypes.sizeof(state)
+    )
+    if status != Z_OK:
+        return None
+    source = (ctypes.c_char * len(stream)).from_buffer_copy(stream)
+    target = ctypes.create_string_buffer(size + 1)
+    state.next_in, state.avail_in = ctypes.addressof(source), len(stream)
+    state.next_out, state.avail_out = ctypes.addressof(target), size + 1
+    ends: list[Restart] = []
+    try:
+        while (status := library.inflate(ctypes.byref(state), Z_BLOCK)) == Z_OK:
+            # 128: just after a block's end code; 64: inside the stream's last block
+            if state.data_type & 128 and not state.data_type & 64 and state.total_out:
+                bit = state.total_in * 8 - (state.data_type & 7)
+                ends.append(Restart(state.total_out, bit))
+    finally:  # a stream cut short ends with Z_BUF_ERROR (no progress possible)
+        library.inflateEnd(ctypes.byref(state))
+    whole = status == Z_STREAM_END and state.total_in == len(stream)
+    return ends if whole and state.total_out == size else None
+
+
+@functools.cache
+def _inflate_library() -> ctypes.CDLL | None:
+    """A zlib shared library (any: inflating is the same everywhere), set up for ctypes."""
+    name = ctypes.util.find_library("z") or ctypes.util.find_library("zlib")
+    if name is None:
+        return None
+    try:
+        library = ctypes.CDLL(name)
+    except OSError:
+        return None
+    library.zlibVersion.restype = ctypes.c_char_p
+    library.inflateInit2_.argtypes = (ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int)
+    library.inflate.argtypes = (ctypes.c_void_p, ctypes.c_int)
+    library.inflateEnd.argtypes = (ctypes.c_void_p,)
+    return library
+
+
+Params = tuple[int, int, int]  # level, memLevel, strategy
+
+
+def spans(pieces: Pieces, size: int) -> list[tuple[int, int, int, int]]:
+    """Each piece's content start and stop, and its first bit and bit count in the
+    stream; FormatError when the restarts do not fit a content of `size` bytes."""
+    starts = [Restart(0, 0), *pieces.restarts]
+    ends = [*pieces.restarts, Restart(size, pieces.length * 8)]
+    for start, end in zip(starts, ends, strict=True):
+        if not (start.content < end.content and start.bit < end.bit):
+            raise FormatError("malformed content form: pieces out of order")
+    return [(s.content, e.content, s.bit, e.bit - s.bit) for s, e in zip(starts, ends, strict=True)]
+
+
+def piece_bits(content: Buffer, params: Params, start: int, stop: int, count: int) -> int:
+    """The `count` bits the piece of `content` from `start` to `stop` deflates to, as an
+    integer (the first bit lowest): deflated with the WINDOW before it as dictionary,
+    fed EXTRA content past its stop, its output cut to `count` bits (zeros past it)."""
+    level, mem, strategy = params
+    zdict = content[max(0, start - WINDOW) : start] if start else None
+    compressor = zlib_classic.compressobj(level, mem, strategy, zdict)
+    fed = content[start : min(len(content), stop + EXTRA)]
+    made = compressor.compress(fed) + compressor.flush()
+    return int.from_bytes(made[: (count + 7) // 8], "little") & ((1 << count) - 1)
+
+
+def stream_bits(stream: Buffer, first: int, count: int) -> int:
+    """`count` bits of `stream` from bit `first`, as `piece_bits` gives them."""
+    data = stream[first // 8 : (first + count + 7) // 8 + 1]
+    return (int.from_bytes(data, "little") >> (first % 8)) & ((1 << count) - 1)
+
+
+def rebuild(content: Buffer, params: Params, pieces: Pieces) -> bytes:
+    """The stream the pieces make of `content`, deflated side by side."""
+    parts = spans(pieces, len(content))
+    workers = min(len(parts), os.cpu_count() or 1)
+    with ThreadPoolExecutor(workers) as pool:
+        made = [
+            pool.submit(piece_bits, content, params, start, stop, count)
+            for start, stop, _, count in parts
+        ]
+        bits = [(piece.result(), span[3]) for piece, span in zip(made, parts, strict=True)]
+    return _join(bits, pieces.length)
+
+
+def _join(parts: Sequence[tuple[int, int]], length: int) -> bytes:
+    """Bit strings (value, count), first bit lowest, one after another, in `length` bytes."""
+    out = bytearray()
+    carry = carried = 0
+    for bits, count in parts:
+        value = carry | (bits << carried)
+        carried += count
+        whole = carried // 8
+        out += (value & ((1 << (whole * 8)) - 1)).to_bytes(whole, "little")
+        carry, carried = value >> (whole * 8), carried % 8
+    if carried:
+        out.append(carry)
+    if len(out) != length:
+        raise FormatError("malformed content form: pieces of another length")
+    return bytes(out)
+
+
+class PiecesProof:
+    """The proof of a stream in pieces, one task per piece (side by side on a pool);
+    `done` hears of the stream once every piece has given its bits."""
+
+    def __init__(
+        self,
+        content: Buffer,
+        stream: Buffer,
+        params: Params,
+        pieces: Pieces,
+        done: Callable[[], None],
+    ) -> None:
+        self.content, self.stream, self.params = content, stream, params
+        self.spans = spans(pieces, len(content))
+        self._left = len(self.spans)
+        self._done = done
+        self._lock = threading.Lock()
+
+    def piece(self, index: int) -> bool:
+        """Whether piece `index` deflates to the stream's bits."""
+        start, stop, first, count = self.spans[index]
+        if piece_bits(self.content, self.params, start, stop, count) != stream_bits(
+            self.stream, first, count
+        ):
+            return False
+        with self._lock:
+            self._left -= 1
+            finished = self._left == 0
+        if finished:
+            self._done()
+        return True

@@ -1,0 +1,223 @@
+"""Deflate streams proven and rebuilt in pieces (adapters/deflate_pieces.py, the `r`
+part of a content form), with the real zlib: rebuilt bit for bit at every level, a
+stream a restart does not rebuild fails its proof and is not taken, a malformed `r`
+recipe is a FormatError, and a .tar.gz series through the archive container and the
+service comes back exact in a reader that remembers nothing of the writer."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from deltaglider.adapters import archive_container, content_form
+from deltaglider.adapters import content_form as form
+from deltaglider.adapters.archive_container import ArchiveContainer
+from deltaglider.adapters.deflate import Deflate, Proven
+from deltaglider.adapters.deflate_pieces import (
+    PIECE,
+    Pieces,
+    PiecesProof,
+    Restart,
+    find_pieces,
+    rebuild,
+)
+from deltaglider.core.errors import FormatError
+from tests.artifacts import source_text
+from tests.unit.test_archive_deltas import check_reads, service, upload
+
+SIZE = 3 * PIECE + 300_000  # three restarts at most, pieces of at least PIECE
+
+
+def deflated(content: bytes, params: Deflate) -> bytes:
+    packer = zlib.compressobj(params.level, zlib.DEFLATED, -15, params.mem, params.strategy)
+    return packer.compress(content) + packer.flush()
+
+
+@pytest.fixture
+def fresh_proofs(monkeypatch: pytest.MonkeyPatch) -> Proven:
+    """A reader's process: no stream is known from the writer's proofs."""
+    proven = Proven(64 * 1024 * 1024)
+    monkeypatch.setattr(content_form, "PROVEN", proven)
+    monkeypatch.setattr(archive_container, "PROVEN", proven)
+    return proven
+
+
+@pytest.mark.parametrize("params", [Deflate(9, 8, 0), Deflate(6, 8, 0), Deflate(4, 9, 0)])
+def test_a_stream_deflated_in_pieces_is_the_stream_bit_for_bit(params: Deflate) -> None:
+    content = source_text(5, SIZE)
+    stream = deflated(content, params)
+    pieces = find_pieces(stream, len(content), params)
+    assert pieces is not None
+    assert len(pieces.restarts) >= 2
+    assert pieces.length == len(stream)
+    assert rebuild(content, params, pieces) == stream
+
+    heard = []
+    proof = PiecesProof(content, stream, params, pieces, done=lambda: heard.append(1))
+    assert all(proof.piece(at) for at in range(len(proof.spans)))
+    assert heard == [1]  # once, when the last piece came right
+
+
+def test_a_stream_a_restart_does_not_rebuild_fails_its_proof() -> None:
+    """Level 6 but for one full flush in the middle: the stream's blocks end where they
+    end, but no compressor restarted from them gives its bits all through."""
+    content = source_text(6, SIZE)
+    packer = zlib.compressobj(6, zlib.DEFLATED, -15)
+    cut = 2 * PIECE + 123_456
+    stream = (
+        packer.compress(content[:cut])
+        + packer.flush(zlib.Z_FULL_FLUSH)
+        + packer.compress(content[cut:])
+        + packer.flush()
+    )
+    pieces = find_pieces(stream, len(content), Deflate(6, 8, 0))
+    assert pieces is not None
+    heard = []
+    proof = PiecesProof(content, stream, Deflate(6, 8, 0), pieces, done=lambda: heard.append(1))
+    results = [proof.piece(at) for at in range(len(proof.spans))]
+    assert results[0]  # before the flush: zlib's own bits
+    assert not all(results)
+    assert heard == []
+    assert rebuild(content, (6, 8, 0), pieces) != stream
+
+
+def test_no_pieces_for_a_short_stream_one_not_whole_or_a_fast_level() -> None:
+    params = Deflate(9, 8, 0)
+    content = source_text(7, SIZE)
+    stream = deflated(content, params)
+    assert find_pieces(deflated(content[: PIECE + 1], params), PIECE + 1, params) is None
+    assert find_pieces(stream[:-100], len(content), params) is None  # cut short
+    assert find_pieces(stream + b"\x00", len(content), params) is None  # bytes after its end
+    assert find_pieces(stream, len(content) - 1, params) is None  # other content
+    # zlib's fast levels hash only short matches: restarted with a dictionary, they give
+    # other bits (measured here), so no pieces are offered for them.
+    fast = Deflate(1, 9, 0)
+    quick = deflated(content, fast)
+    assert find_pieces(quick, len(content), fast) is None
+    offered = find_pieces(quick, len(content), Deflate(9, 9, 0))  # as if it were slow
+    assert offered is not None
+    assert rebuild(content, fast, offered) != quick
+
+
+def form_with(pieces: Pieces, content: bytes, params: Deflate) -> bytes:
+    node = form.Container("gzip", [form.Deflated(0, params, form.Blob(content), pieces)])
+    out = io.BytesIO()
+    form.write_form(node, out)
+    return out.getvalue()
+
+
+def rebuilt(written: bytes) -> bytes:
+    out = io.BytesIO()
+    form.rebuild(form.read_form(memoryview(written)), memoryview(b""), out)
+    return out.getvalue()
+
+
+def test_an_r_part_round_trips_through_the_content_form(fresh_proofs: Proven) -> None:
+    content = source_text(8, SIZE)
+    params = Deflate(9, 8, 0)
+    stream = deflated(content, params)
+    pieces = find_pieces(stream, len(content), params)
+    assert pieces is not None
+    written = form_with(pieces, content, params)
+    node = form.read_form(memoryview(written))
+    assert isinstance(node, form.Container)
+    part = node.parts[0]
+    assert isinstance(part, form.Deflated)
+    assert part.pieces == pieces
+    assert rebuilt(written) == stream
+    assert fresh_proofs.hits == 0  # deflated, not remembered
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda p: Pieces(tuple(reversed(p.restarts)), p.length),  # out of order
+        lambda p: Pieces((*p.restarts, Restart(SIZE + 5, p.restarts[-1].bit + 9)), p.length),
+        lambda p: Pieces(p.restarts, 1),  # shorter than its last restart
+        lambda p: Pieces((), p.length),  # no restarts
+    ],
+)
+def test_a_malformed_r_part_is_a_format_error(
+    damage: Callable[[Pieces], Pieces], fresh_proofs: Proven
+) -> None:
+    content = source_text(8, SIZE)
+    params = Deflate(9, 8, 0)
+    pieces = find_pieces(deflated(content, params), len(content), params)
+    assert pieces is not None
+    with pytest.raises(FormatError):
+        rebuilt(form_with(damage(pieces), content, params))
+
+
+def sdist_series(tmp_path: Path, count: int) -> list[Path]:
+    """A product's .tar.gz releases as tarfile writes them (gzip level 9), 3.3 MB of
+    sources each, every version's directory named after it (every tar header differs)."""
+    paths = []
+    for version in range(count):
+        path = tmp_path / f"pkg-1.{version}.tar.gz"
+        with tarfile.open(path, "w:gz") as archive:
+            for index in range(12):
+                body = source_text(index, 280_000)
+                if index == version:
+                    body += f"changed in {version}\n".encode()
+                info = tarfile.TarInfo(f"pkg-1.{version}/module_{index}.py")
+                info.size, info.mtime = len(body), 1_700_000_000
+                archive.addfile(info, io.BytesIO(body))
+        paths.append(path)
+    return paths
+
+
+def test_a_tar_gz_series_is_stored_with_pieces_and_read_back_exact(
+    tmp_path: Path, fresh_proofs: Proven, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old, new = sdist_series(tmp_path, 2)
+    unpacked = ArchiveContainer().unpack(new, old, tmp_path / "form", tmp_path / "base")
+    assert unpacked is not None
+    node = form.read_form(memoryview((tmp_path / "form").read_bytes()))
+    pieced = [p for p in form.walk(node) if isinstance(p, form.Deflated) and p.pieces]
+    assert len(pieced) == 1  # the gzip stream of the tar
+    assert pieced[0].pieces is not None
+    assert len(pieced[0].pieces.restarts) >= 2
+
+    paths = sdist_series(tmp_path, 3)
+    svc = service()
+    upload(svc, paths)
+    reader = Proven(64 * 1024 * 1024)  # a reader's process: every stream deflated again
+    monkeypatch.setattr(content_form, "PROVEN", reader)
+    check_reads(service(svc.storage), paths, tmp_path / "out")  # type: ignore[arg-type]
+    assert reader.hits == 0
+
+
+def test_a_gzip_a_piece_does_not_rebuild_is_made_again_and_read_back_exact(
+    tmp_path: Path, fresh_proofs: Proven
+) -> None:
+    """Its stream is zlib's level 6 but for a full flush past its first pieces: the quick
+    look and the first pieces match, a later piece does not. The form is made again with
+    every recipe proven whole (none rebuilds this stream), and the file is stored by its
+    raw bytes, exact."""
+    paths = []
+    for version in range(3):
+        body = source_text(11, SIZE) + bytes([version])
+        packer = zlib.compressobj(6, zlib.DEFLATED, -15)
+        cut = 2 * PIECE + 200_000
+        stream = (
+            packer.compress(body[:cut])
+            + packer.flush(zlib.Z_FULL_FLUSH)
+            + packer.compress(body[cut:])
+            + packer.flush()
+        )
+        assert find_pieces(stream, len(body), Deflate(6, 8, 0)) is not None
+        header = bytes.fromhex("1f8b08000000000000ff")
+        trailer = zlib.crc32(body).to_bytes(4, "little") + len(body).to_bytes(4, "little")
+        paths.append(tmp_path / f"pkg-{version}.tgz")
+        paths[-1].write_bytes(header + stream + trailer)
+    svc = service()
+    results = upload(svc, paths)
+    stored = svc.storage.buckets["bucket"]  # type: ignore[attr-defined]
+    for result in results:
+        assert "dg-container" not in stored[result.stored_key].metadata
+    check_reads(service(svc.storage), paths, tmp_path / "out")  # type: ignore[arg-type]
