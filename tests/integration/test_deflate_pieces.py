@@ -140,6 +140,7 @@ def test_an_r_part_round_trips_through_the_content_form(fresh_proofs: Proven) ->
         lambda p: Pieces((*p.restarts, Restart(SIZE + 5, p.restarts[-1].bit + 9)), p.length),
         lambda p: Pieces(p.restarts, 1),  # shorter than its last restart
         lambda p: Pieces((), p.length),  # no restarts
+        lambda p: Pieces(p.restarts, 1 << 62),  # longer than deflate makes of its content
     ],
 )
 def test_a_malformed_r_part_is_a_format_error(

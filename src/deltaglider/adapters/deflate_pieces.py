@@ -129,13 +129,23 @@ Params = tuple[int, int, int]  # level, memLevel, strategy
 
 def spans(pieces: Pieces, size: int) -> list[tuple[int, int, int, int]]:
     """Each piece's content start and stop, and its first bit and bit count in the
-    stream; FormatError when the restarts do not fit a content of `size` bytes."""
+    stream; FormatError when the restarts do not fit a content of `size` bytes, or the
+    stream is longer than deflate makes of it (a damaged length must not make a reader
+    allocate without end)."""
+    if pieces.length > longest_stream(size):
+        raise FormatError("malformed content form: a stream longer than its content allows")
     starts = [Restart(0, 0), *pieces.restarts]
     ends = [*pieces.restarts, Restart(size, pieces.length * 8)]
     for start, end in zip(starts, ends, strict=True):
         if not (start.content < end.content and start.bit < end.bit):
             raise FormatError("malformed content form: pieces out of order")
     return [(s.content, e.content, s.bit, e.bit - s.bit) for s, e in zip(starts, ends, strict=True)]
+
+
+def longest_stream(size: int) -> int:
+    """More than deflate makes of `size` bytes at any setting (stored blocks add 5 bytes
+    per 65,535)."""
+    return size + (size >> 10) + 1024
 
 
 def piece_bits(content: Buffer, params: Params, start: int, stop: int, count: int) -> int:
