@@ -8,8 +8,9 @@ By default glibc serves each from a fresh mmap, which the kernel hands over one 
 page at a time and takes back when it is freed; in a thread, whose arena is capped at
 64 MiB, it must. Measured on a 1 GB file: 780,000 page faults, 3.4 s of system time
 for 1.8 s of decoding. Served from one heap and kept there for the next segment, the
-same buffers cost no faults at all (0.6 s of system time). Peak memory is unchanged:
-what is kept is what the next segment uses again.
+same buffers cost no faults at all (0.6 s of system time). Peak memory rises by about
+30 MB and stays the same at 4 GB as at 1 GB: what is kept is what the next segment
+takes again.
 
 A user who tunes malloc (GLIBC_TUNABLES, MALLOC_*) keeps their settings.
 """
