@@ -6,6 +6,7 @@ service comes back exact in a reader that remembers nothing of the writer."""
 
 from __future__ import annotations
 
+import ctypes.util
 import io
 import tarfile
 import zlib
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from deltaglider.adapters import archive_container, content_form
+from deltaglider.adapters import archive_container, content_form, deflate_pieces
 from deltaglider.adapters import content_form as form
 from deltaglider.adapters.archive_container import ArchiveContainer
 from deltaglider.adapters.deflate import Deflate, Proven
@@ -102,6 +103,21 @@ def test_no_pieces_for_a_short_stream_one_not_whole_or_a_fast_level() -> None:
     offered = find_pieces(quick, len(content), Deflate(9, 9, 0))  # as if it were slow
     assert offered is not None
     assert rebuild(content, fast, offered) != quick
+
+
+def test_zlib_is_found_by_its_file_name_where_the_system_does_not_name_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A machine without ldconfig or a compiler: `find_library` finds nothing, and libz
+    is loaded by its usual file name instead (here, the real one)."""
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)
+    deflate_pieces._inflate_library.cache_clear()
+    try:
+        params = Deflate(9, 8, 0)
+        content = source_text(3, SIZE)
+        assert find_pieces(deflated(content, params), len(content), params) is not None
+    finally:
+        deflate_pieces._inflate_library.cache_clear()
 
 
 def form_with(pieces: Pieces, content: bytes, params: Deflate) -> bytes:

@@ -109,13 +109,18 @@ def block_ends(stream: Buffer, size: int) -> list[Restart] | None:
 
 @functools.cache
 def _inflate_library() -> ctypes.CDLL | None:
-    """A zlib shared library (any: inflating is the same everywhere), set up for ctypes."""
-    name = ctypes.util.find_library("z") or ctypes.util.find_library("zlib")
-    if name is None:
-        return None
-    try:
-        library = ctypes.CDLL(name)
-    except OSError:
+    """A zlib shared library (any: inflating is the same everywhere), set up for ctypes:
+    the one the system names, else libz by its usual file names."""
+    found = ctypes.util.find_library("z") or ctypes.util.find_library("zlib")
+    library = None
+    for name in (found, "libz.so.1", "libz.1.dylib"):
+        try:
+            library = ctypes.CDLL(name) if name else None
+        except OSError:
+            continue
+        if library is not None:
+            break
+    if library is None:
         return None
     library.zlibVersion.restype = ctypes.c_char_p
     library.inflateInit2_.argtypes = (ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int)
