@@ -29,6 +29,7 @@ from deltaglider.adapters.deflate_pieces import (
 )
 from deltaglider.core.errors import FormatError
 from tests.artifacts import source_text
+from tests.unit.test_archive_container import late_flush_deflate
 from tests.unit.test_archive_deltas import check_reads, service, upload
 
 SIZE = 3 * PIECE + 300_000  # three restarts at most, pieces of at least PIECE
@@ -68,14 +69,7 @@ def test_a_stream_a_restart_does_not_rebuild_fails_its_proof() -> None:
     """Level 6 but for one full flush in the middle: the stream's blocks end where they
     end, but no compressor restarted from them gives its bits all through."""
     content = source_text(6, SIZE)
-    packer = zlib.compressobj(6, zlib.DEFLATED, -15)
-    cut = 2 * PIECE + 123_456
-    stream = (
-        packer.compress(content[:cut])
-        + packer.flush(zlib.Z_FULL_FLUSH)
-        + packer.compress(content[cut:])
-        + packer.flush()
-    )
+    stream = late_flush_deflate(content, cut=2 * PIECE + 123_456)
     pieces = find_pieces(stream, len(content), Deflate(6, 8, 0))
     assert pieces is not None
     heard = []
@@ -219,14 +213,7 @@ def test_a_gzip_a_piece_does_not_rebuild_is_made_again_and_read_back_exact(
     paths = []
     for version in range(3):
         body = source_text(11, SIZE) + bytes([version])
-        packer = zlib.compressobj(6, zlib.DEFLATED, -15)
-        cut = 2 * PIECE + 200_000
-        stream = (
-            packer.compress(body[:cut])
-            + packer.flush(zlib.Z_FULL_FLUSH)
-            + packer.compress(body[cut:])
-            + packer.flush()
-        )
+        stream = late_flush_deflate(body, cut=2 * PIECE + 200_000)
         assert find_pieces(stream, len(body), Deflate(6, 8, 0)) is not None
         header = bytes.fromhex("1f8b08000000000000ff")
         trailer = zlib.crc32(body).to_bytes(4, "little") + len(body).to_bytes(4, "little")

@@ -314,11 +314,12 @@ def test_malformed_needs_are_a_format_error(tmp_path: Path, needs: bytes) -> Non
         ArchiveContainer().base(path, needs, tmp_path / "base")
 
 
-def late_flush_deflate(body: bytes) -> bytes:
-    """zlib level 6 but for one full flush late in the stream: the start of the stream is
-    what level 6 gives, the rest is not."""
+def late_flush_deflate(body: bytes, cut: int | None = None) -> bytes:
+    """zlib level 6 but for one full flush late in the stream (at `cut`, else 50,000
+    bytes before its end): the start of the stream is what level 6 gives, the rest is
+    not."""
     packer = zlib.compressobj(6, zlib.DEFLATED, -15)
-    cut = len(body) - 50_000
+    cut = len(body) - 50_000 if cut is None else cut
     return (
         packer.compress(body[:cut])
         + packer.flush(zlib.Z_FULL_FLUSH)
