@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes.util
 import io
+import random
 import tarfile
 import zlib
 from collections.abc import Callable
@@ -21,8 +22,11 @@ from deltaglider.adapters.archive_container import ArchiveContainer
 from deltaglider.adapters.deflate import Deflate, Proven
 from deltaglider.adapters.deflate_pieces import (
     PIECE,
+    Buffer,
+    Params,
     Pieces,
     PiecesProof,
+    Plan,
     Restart,
     find_pieces,
     rebuild,
@@ -53,16 +57,17 @@ def fresh_proofs(monkeypatch: pytest.MonkeyPatch) -> Proven:
 def test_a_stream_deflated_in_pieces_is_the_stream_bit_for_bit(params: Deflate) -> None:
     content = source_text(5, SIZE)
     stream = deflated(content, params)
-    pieces = find_pieces(stream, len(content), params)
-    assert pieces is not None
+    plan = find_pieces(stream, len(content), params)
+    assert plan is not None
+    pieces = plan.pieces
     assert len(pieces.restarts) >= 2
     assert pieces.length == len(stream)
     assert rebuild(content, params, pieces) == stream
 
-    heard = []
-    proof = PiecesProof(content, stream, params, pieces, done=lambda: heard.append(1))
-    assert all(proof.piece(at) for at in range(len(proof.spans)))
-    assert heard == [1]  # once, when the last piece came right
+    heard: list[Pieces] = []
+    proof = PiecesProof(content, stream, params, plan, done=heard.append)
+    assert all(proof.piece(at) for at in range(proof.tasks))
+    assert heard == [pieces]  # once, when the last piece came right
 
 
 def test_a_stream_a_restart_does_not_rebuild_fails_its_proof() -> None:
@@ -70,15 +75,90 @@ def test_a_stream_a_restart_does_not_rebuild_fails_its_proof() -> None:
     end, but no compressor restarted from them gives its bits all through."""
     content = source_text(6, SIZE)
     stream = late_flush_deflate(content, cut=2 * PIECE + 123_456)
-    pieces = find_pieces(stream, len(content), Deflate(6, 8, 0))
-    assert pieces is not None
-    heard = []
-    proof = PiecesProof(content, stream, Deflate(6, 8, 0), pieces, done=lambda: heard.append(1))
-    results = [proof.piece(at) for at in range(len(proof.spans))]
+    plan = find_pieces(stream, len(content), Deflate(6, 8, 0))
+    assert plan is not None
+    pieces = plan.pieces
+    heard: list[Pieces] = []
+    proof = PiecesProof(content, stream, Deflate(6, 8, 0), plan, done=heard.append)
+    results = [proof.piece(at) for at in range(proof.tasks)]
     assert results[0]  # before the flush: zlib's own bits
     assert not all(results)
     assert heard == []
+    assert proof.settled() is None
     assert rebuild(content, (6, 8, 0), pieces) != stream
+
+
+def with_noise(seed: int, size: int) -> bytes:
+    """Sources with 20 KB of random bytes after every 200 KB: zlib stores those blocks
+    as they are (as it does a tar's images and compiled files)."""
+    rng, text, out = random.Random(seed), source_text(seed, size), bytearray()
+    for at in range(0, size, 200_000):
+        out += text[at : at + 200_000] + rng.randbytes(20_000)
+    return bytes(out)
+
+
+def test_a_stream_with_stored_blocks_restarts_only_at_byte_aligned_block_ends() -> None:
+    """A stored block is padded to a byte boundary, and a piece deflates from bit 0: from
+    a block end at another bit, every piece holding a stored block gives other bits."""
+    params = Deflate(9, 8, 0)
+    content = with_noise(5, SIZE)
+    stream = deflated(content, params)
+    plan = find_pieces(stream, len(content), params)
+    assert plan is not None
+    assert len(plan.pieces.restarts) >= 2
+    assert all(restart.bit % 8 == 0 for restart in plan.pieces.restarts)
+    assert rebuild(content, params, plan.pieces) == stream
+
+    ends = deflate_pieces.block_ends(stream, len(content))
+    assert ends is not None
+    end = Restart(len(content), len(stream) * 8)
+    unaligned = [restart for restart in ends if restart.bit % 8][:5]
+    assert len(unaligned) == 5
+    for start in unaligned:  # a piece from there to the end holds stored blocks
+        count = end.bit - start.bit
+        bits = deflate_pieces.piece_bits(content, params, start.content, end.content, count)
+        assert bits != deflate_pieces.stream_bits(stream, start.bit, count)
+
+
+def with_a_bad_first_restart(plan: Plan, ends: list[Restart]) -> Plan:
+    """`plan` with an unaligned block end before stored blocks for its first restart, and
+    that restart for its alternate."""
+    first = plan.pieces.restarts[0]
+    bad = max(end for end in ends if end.bit % 8 and end.content < first.content)
+    pieces = plan.pieces._replace(restarts=(bad, *plan.pieces.restarts[1:]))
+    return Plan(pieces, (first, *plan.alternates[1:]))
+
+
+def test_a_restart_that_fails_is_replaced_by_its_alternate() -> None:
+    """A plan whose first restart does not give the stream's bits (an unaligned block end
+    before stored blocks: as a restart where zlib's state holds more than the content,
+    one of a Django sdist's 408 block ends, fails): the proof takes its alternate, the
+    piece before it proven up to there, and the pieces it settles on rebuild the stream."""
+    params = Deflate(9, 8, 0)
+    content = with_noise(5, SIZE)
+    stream = deflated(content, params)
+    plan = find_pieces(stream, len(content), params)
+    ends = deflate_pieces.block_ends(stream, len(content))
+    assert plan is not None
+    assert ends is not None
+    tried = with_a_bad_first_restart(plan, ends)
+    heard: list[Pieces] = []
+    proof = PiecesProof(content, stream, params, tried, done=heard.append)
+    assert all(proof.piece(at) for at in range(proof.tasks))
+    assert heard == [plan.pieces]  # the alternate in the bad restart's place
+    assert proof.settled() == plan.pieces
+    assert rebuild(content, params, plan.pieces) == stream
+
+    # Without an alternate, no pieces settle.
+    tried = tried._replace(alternates=(None,) * len(tried.alternates))
+    heard.clear()
+    proof = PiecesProof(content, stream, params, tried, done=heard.append)
+    results = [proof.piece(at) for at in range(proof.tasks)]
+    assert results[0]
+    assert not results[1]
+    assert all(results[2:])
+    assert proof.settled() is None
+    assert heard == []
 
 
 def test_no_pieces_for_a_short_stream_one_not_whole_or_a_fast_level() -> None:
@@ -96,7 +176,7 @@ def test_no_pieces_for_a_short_stream_one_not_whole_or_a_fast_level() -> None:
     assert find_pieces(quick, len(content), fast) is None
     offered = find_pieces(quick, len(content), Deflate(9, 9, 0))  # as if it were slow
     assert offered is not None
-    assert rebuild(content, fast, offered) != quick
+    assert rebuild(content, fast, offered.pieces) != quick
 
 
 def test_zlib_is_found_by_its_file_name_where_the_system_does_not_name_it(
@@ -131,8 +211,9 @@ def test_an_r_part_round_trips_through_the_content_form(fresh_proofs: Proven) ->
     content = source_text(8, SIZE)
     params = Deflate(9, 8, 0)
     stream = deflated(content, params)
-    pieces = find_pieces(stream, len(content), params)
-    assert pieces is not None
+    plan = find_pieces(stream, len(content), params)
+    assert plan is not None
+    pieces = plan.pieces
     written = form_with(pieces, content, params)
     node = form.read_form(memoryview(written))
     assert isinstance(node, form.Container)
@@ -158,10 +239,10 @@ def test_a_malformed_r_part_is_a_format_error(
 ) -> None:
     content = source_text(8, SIZE)
     params = Deflate(9, 8, 0)
-    pieces = find_pieces(deflated(content, params), len(content), params)
-    assert pieces is not None
+    plan = find_pieces(deflated(content, params), len(content), params)
+    assert plan is not None
     with pytest.raises(FormatError):
-        rebuilt(form_with(damage(pieces), content, params))
+        rebuilt(form_with(damage(plan.pieces), content, params))
 
 
 def sdist_series(tmp_path: Path, count: int) -> list[Path]:
@@ -225,3 +306,43 @@ def test_a_gzip_a_piece_does_not_rebuild_is_made_again_and_read_back_exact(
     for result in results:
         assert "dg-container" not in stored[result.stored_key].metadata
     check_reads(service(svc.storage), paths, tmp_path / "out")  # type: ignore[arg-type]
+
+
+def test_a_form_holds_the_pieces_its_proof_settled_on(
+    tmp_path: Path, fresh_proofs: Proven, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Offered a bad first restart with the good one as its alternate (a restart zlib does
+    not reproduce, made here as above), the archive container writes the pieces the
+    proof settled on, and a reader that remembers nothing rebuilds every version exact."""
+    offer = deflate_pieces.find_pieces
+
+    def offering_a_bad_restart(stream: Buffer, size: int, params: Params) -> Plan | None:
+        plan, ends = offer(stream, size, params), deflate_pieces.block_ends(stream, size)
+        assert plan is not None
+        assert ends is not None
+        return with_a_bad_first_restart(plan, ends)
+
+    monkeypatch.setattr(archive_container, "find_pieces", offering_a_bad_restart)
+    paths = []
+    for version in range(3):
+        body = with_noise(5, SIZE) + bytes([version])
+        header = bytes.fromhex("1f8b08000000000002ff")
+        trailer = zlib.crc32(body).to_bytes(4, "little") + len(body).to_bytes(4, "little")
+        paths.append(tmp_path / f"blob-{version}.gz")
+        paths[-1].write_bytes(header + deflated(body, Deflate(9, 8, 0)) + trailer)
+    unpacked = ArchiveContainer().unpack(paths[1], paths[0], tmp_path / "form", tmp_path / "base")
+    assert unpacked is not None
+    node = form.read_form(memoryview((tmp_path / "form").read_bytes()))
+    pieced = [p for p in form.walk(node) if isinstance(p, form.Deflated) and p.pieces]
+    assert len(pieced) == 1
+    stream = paths[1].read_bytes()[10:-8]
+    planned = offer(stream, len(with_noise(5, SIZE)) + 1, Deflate(9, 8, 0))
+    assert planned is not None
+    assert pieced[0].pieces == planned.pieces  # the alternate, not the bad restart
+
+    svc = service()
+    upload(svc, paths)
+    reader = Proven(64 * 1024 * 1024)
+    monkeypatch.setattr(content_form, "PROVEN", reader)
+    check_reads(service(svc.storage), paths, tmp_path / "out")  # type: ignore[arg-type]
+    assert reader.hits == 0

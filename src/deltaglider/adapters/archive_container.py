@@ -26,7 +26,6 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
-from functools import partial
 from pathlib import Path
 
 from deltaglider.adapters import content_form as form
@@ -103,12 +102,15 @@ class ArchiveContainer:
             ref = _Ref(ref_data, 0, 0, _Budget())
             tally = _Tally(rate=self.rate, provers=provers)
             node = _unpack(data, ref, 0, _Budget(), tally)
-            if not all(proof.result() for proof in tally.proofs):
+            settled = _settled(tally)
+            if settled is None:
                 # A recipe right at its stream's start was wrong further on (rare): the
                 # form is made again, each recipe proven before it is taken.
                 ref = _Ref(ref_data, 0, 0, _Budget())
                 tally = _Tally(rate=self.rate)
                 node = _unpack(data, ref, 0, _Budget(), tally)
+            elif settled:
+                node = _with_pieces(node, settled)
         if not isinstance(node, form.Container):
             return None
         needs = ref.needs() if ref.kind == node.kind else WHOLE
@@ -219,6 +221,8 @@ class _Tally:
     # after another, each before it is taken), and their proofs.
     provers: ThreadPoolExecutor | None = None
     proofs: list[Future[bool]] = field(default_factory=list)
+    # Streams proven in pieces: the pieces their form was made with, their proof and its tasks.
+    pieced: list[tuple[Pieces, PiecesProof, list[Future[bool]]]] = field(default_factory=list)
     copied: int = 0
     deflated: int = 0
     kept: int = 0
@@ -495,17 +499,58 @@ def _changed(
 
 def _prove_aside(content: Buffer, raw: memoryview, params: Deflate, tally: _Tally) -> Pieces | None:
     """Prove a recipe on the provers while the form is made: in pieces side by side when
-    the stream has restarts for them (their recipe, returned), else whole. A proof that
-    fails makes the form again, each recipe proven whole before it is taken."""
+    the stream has restarts for them (the pieces planned, returned: those it settles on
+    replace them once proven), else whole. A proof that fails makes the form again, each
+    recipe proven whole before it is taken."""
     assert tally.provers is not None
-    pieces = find_pieces(raw, len(content), params)
-    if pieces is None:
+    plan = find_pieces(raw, len(content), params)
+    if plan is None:
         tally.proofs.append(tally.provers.submit(prove, content, raw, params))
         return None
-    known = partial(PROVEN.put, digest(content), (params, pieces), raw)
-    proof = PiecesProof(content, raw, params, pieces, done=known)
-    tally.proofs.extend(tally.provers.submit(proof.piece, at) for at in range(len(proof.spans)))
-    return pieces
+
+    def known(settled: Pieces) -> None:
+        PROVEN.put(digest(content), (params, settled), raw)
+
+    proof = PiecesProof(content, raw, params, plan, done=known)
+    tasks = [tally.provers.submit(proof.piece, at) for at in range(proof.tasks)]
+    tally.pieced.append((plan.pieces, proof, tasks))
+    return plan.pieces
+
+
+def _settled(tally: _Tally) -> dict[int, Pieces] | None:
+    """Once every proof has ended: the pieces each stream proven in pieces settled on
+    where they differ from those its form was made with (by the identity of those), or
+    None when a proof failed."""
+    results = [proof.result() for proof in tally.proofs]  # every proof waited for
+    for _, _, tasks in tally.pieced:
+        for task in tasks:
+            task.result()  # its end waited for (what it raised, raised here)
+    if not all(results):
+        return None
+    changed: dict[int, Pieces] = {}
+    for planned, proof, _ in tally.pieced:
+        pieces = proof.settled()
+        if pieces is None:
+            return None
+        if pieces != planned:
+            changed[id(planned)] = pieces
+    return changed
+
+
+def _with_pieces(node: form.Node, settled: dict[int, Pieces]) -> form.Node:
+    """`node` with the pieces of its streams proven in pieces as they settled."""
+    if isinstance(node, form.Blob):
+        return node
+    parts: list[form.Part] = []
+    for part in node.parts:
+        if isinstance(part, form.Deflated):
+            pieces = settled.get(id(part.pieces), part.pieces)
+            parts.append(replace(part, child=_with_pieces(part.child, settled), pieces=pieces))
+        elif isinstance(part, form.Stored | form.Inflated):
+            parts.append(replace(part, child=_with_pieces(part.child, settled)))
+        else:
+            parts.append(part)
+    return form.Container(node.kind, parts)
 
 
 def _may_open(content: Buffer, depth: int) -> bool:

@@ -4,14 +4,16 @@ Re-deflating a stream is one long piece of work: a setuptools sdist's 7.8 MB tar
 about a second at level 9, and both its upload's proof and every download's rebuild
 wait for it. zlib's compressor, started afresh at the end of one of the stream's blocks
 with the 32 KiB of content before it as its dictionary, gives the stream's own bits from
-there on (all 88 block ends of that sdist). A recipe records such restarts: each piece
+there on (all 88 block ends of that sdist; in a stream with stored blocks, those at a
+byte boundary: see find_pieces). A recipe records such restarts: each piece
 is deflated on its own, in threads (zlib frees Python's lock), and their bits are joined.
 
 Nothing here trusts zlib's internals. The proof compares every piece's bits with the
 stream's, and a rebuild does exactly what the proof compared: the same pieces, the same
 dictionary, the same EXTRA content after each piece's end (so that its last block ends
 where the stream's did), its first bits taken and the rest dropped. A restart that does
-not give the stream's bits fails the proof, and the stream is proven whole instead.
+not give the stream's bits is replaced by the next block end it could take; where that
+fails too, the stream is proven whole instead.
 
 The block ends are found by zlib's inflate (Z_BLOCK), through ctypes; where no zlib
 library loads, there are no restarts and streams are proven whole.
@@ -39,6 +41,7 @@ EXTRA = 16 * 1024  # content fed past a piece's end: its last block ends as the 
 PIECE = 1024 * 1024  # content per piece, at least: fewer, larger pieces join cheaper
 SLOW_LEVELS = (4, 9)  # zlib's lazy-matching levels, whose compressors restart
 Z_BLOCK, Z_OK, Z_STREAM_END = 5, 0, 1
+STORED = 0  # a block's type (its two bits after its last-block bit): stored as it is
 
 
 class Restart(NamedTuple):
@@ -57,24 +60,47 @@ class Pieces(NamedTuple):
     length: int
 
 
-def find_pieces(stream: Buffer, size: int, params: Params) -> Pieces | None:
+class Plan(NamedTuple):
+    """The pieces a proof tries first, and for each restart the next block end that
+    find_pieces could have taken, tried in its place when it does not give the stream's
+    bits (None: there is none before the next restart)."""
+
+    pieces: Pieces
+    alternates: tuple[Restart | None, ...]
+
+
+def find_pieces(stream: Buffer, size: int, params: Params) -> Plan | None:
     """Restarts at block ends of `stream` (whose content is `size` bytes), each piece of
     at least PIECE bytes of content; None when there are none to take or no zlib library
     to find them with, or the level is one of zlib's fast ones (1-3: they hash only
     short matches, which a dictionary does not reproduce; measured, they do not
-    restart)."""
+    restart).
+
+    In a stream with stored blocks, only byte-aligned block ends: a piece is deflated
+    from bit 0, and a stored block is padded to the next byte, so from a block end at
+    another bit a piece holding one gives other bits (measured: 6 of a Django sdist's
+    408 block ends fail so; none of its 86 aligned ones)."""
     if size < 2 * PIECE or not SLOW_LEVELS[0] <= params[0] <= SLOW_LEVELS[1]:
         return None
     ends = block_ends(stream, size)
     if ends is None:
         return None
-    chosen: list[Restart] = []
+    starts = [0, *(end.bit for end in ends)]
+    if any(stream_bits(stream, bit + 1, 2) == STORED for bit in starts):
+        ends = [end for end in ends if end.bit % 8 == 0]
+    chosen: list[int] = []
     last = 0
-    for end in ends:
+    for index, end in enumerate(ends):
         if end.content - last >= PIECE and size - end.content >= PIECE:
-            chosen.append(end)
+            chosen.append(index)
             last = end.content
-    return Pieces(tuple(chosen), len(stream)) if chosen else None
+    if not chosen:
+        return None
+    limits = [*chosen[1:], len(ends)]
+    alternates = (
+        ends[i + 1] if i + 1 < limit else None for i, limit in zip(chosen, limits, strict=True)
+    )
+    return Plan(Pieces(tuple(ends[i] for i in chosen), len(stream)), tuple(alternates))
 
 
 def block_ends(stream: Buffer, size: int) -> list[Restart] | None:
@@ -202,33 +228,75 @@ def _join(parts: Sequence[tuple[int, int]], length: int) -> bytes:
 
 
 class PiecesProof:
-    """The proof of a stream in pieces, one task per piece (side by side on a pool);
-    `done` hears of the stream once every piece has given its bits."""
+    """The proof of a stream in pieces, one task per piece (side by side on a pool).
+
+    A piece whose start does not give the stream's bits (zlib's choices at a block end
+    may depend on more than the content a dictionary gives it: one of a Django sdist's
+    408 block ends) is tried from its alternate start, and the piece before it is
+    proven up to there. `done` hears the pieces settled on once every task has ended,
+    if proven pieces run from the stream's start to its end."""
 
     def __init__(
         self,
         content: Buffer,
         stream: Buffer,
         params: Params,
-        pieces: Pieces,
-        done: Callable[[], None],
+        plan: Plan,
+        done: Callable[[Pieces], None],
     ) -> None:
         self.content, self.stream, self.params = content, stream, params
-        self.spans = spans(pieces, len(content))
-        self._left = len(self.spans)
+        self.tasks = len(spans(plan.pieces, len(content)))
+        self._plan = plan
+        self._bounds = [
+            Restart(0, 0),
+            *plan.pieces.restarts,
+            Restart(len(content), len(stream) * 8),
+        ]
+        self._proven: set[tuple[Restart, Restart]] = set()
+        self._left = self.tasks
         self._done = done
         self._lock = threading.Lock()
 
     def piece(self, index: int) -> bool:
-        """Whether piece `index` deflates to the stream's bits."""
-        start, stop, first, count = self.spans[index]
-        if piece_bits(self.content, self.params, start, stop, count) != stream_bits(
-            self.stream, first, count
-        ):
-            return False
+        """Whether piece `index` deflates to the stream's bits, from its start or from
+        its alternate start (the piece before it then proven up to there)."""
+        start, stop = self._bounds[index], self._bounds[index + 1]
+        alternate = self._plan.alternates[index - 1] if index else None
+        proven = self._proves(start, stop) or (
+            alternate is not None
+            and self._proves(alternate, stop)
+            and self._proves(self._bounds[index - 1], alternate)
+        )
         with self._lock:
             self._left -= 1
             finished = self._left == 0
-        if finished:
-            self._done()
+        if finished and (pieces := self.settled()) is not None:
+            self._done(pieces)
+        return proven
+
+    def settled(self) -> Pieces | None:
+        """Restarts through proven pieces from the stream's start to its end, each the
+        planned one where it was proven, else its alternate; None when there are none."""
+        first, end = self._bounds[0], self._bounds[-1]
+        options = [*zip(self._plan.pieces.restarts, self._plan.alternates, strict=True), (end,)]
+        chains: dict[Restart, tuple[Restart, ...]] = {first: ()}
+        for choices in options:
+            reached: dict[Restart, tuple[Restart, ...]] = {}
+            for at, chain in chains.items():
+                for to in choices:
+                    if to is not None and to not in reached and (at, to) in self._proven:
+                        reached[to] = (*chain, to)
+            chains = reached
+        if end not in chains:
+            return None
+        return Pieces(chains[end][:-1], self._plan.pieces.length)
+
+    def _proves(self, start: Restart, stop: Restart) -> bool:
+        count = stop.bit - start.bit
+        if piece_bits(self.content, self.params, start.content, stop.content, count) != (
+            stream_bits(self.stream, start.bit, count)
+        ):
+            return False
+        with self._lock:
+            self._proven.add((start, stop))
         return True
