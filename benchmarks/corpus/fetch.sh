@@ -6,6 +6,9 @@
 #   pip-wheels/         pip           py3-none-any wheels            (PyPI)
 #   numpy-wheels/       numpy         cp311 manylinux2014_x86_64     (PyPI)
 #   setuptools-sdists/  setuptools    .tar.gz sdists                 (PyPI)
+#   django-sdists/      Django        .tar.gz sdists, 10.6 MB each:  (PyPI)
+#                                     a large tar with images and
+#                                     compiled translations
 #   prettier-npm/       prettier      npm tarballs (.tgz)            (npm registry)
 #
 # Files keep their original upstream names, so `ls -v DIR/SERIES` lists them
@@ -29,12 +32,14 @@ set -euo pipefail
 PIP_VERSIONS=(23.2 23.2.1 23.3 23.3.1 23.3.2 24.0 24.1 24.1.1)
 NUMPY_VERSIONS=(1.26.2 1.26.3 1.26.4 2.0.0 2.0.1 2.0.2)
 SETUPTOOLS_VERSIONS=(68.2.0 68.2.1 68.2.2 69.0.0 69.0.1 69.0.2 69.0.3 69.1.0)
+DJANGO_VERSIONS=(5.0.1 5.0.2 5.0.3 5.0.4)
 PRETTIER_VERSIONS=(3.3.0 3.3.1 3.3.2 3.3.3 3.4.0 3.4.1 3.4.2 3.5.0)
 
 # Which file of each PyPI release to take: "packagetype:filename-glob".
 PIP_SELECT='bdist_wheel:pip-*-py3-none-any.whl'
 NUMPY_SELECT='bdist_wheel:numpy-*-cp311-cp311-*manylinux2014_x86_64*.whl'
 SETUPTOOLS_SELECT='sdist:setuptools-*.tar.gz'
+DJANGO_SELECT='sdist:[Dd]jango-*.tar.gz'
 # ---------------------------------------------------------------------------
 
 PROG=fetch.sh
@@ -214,10 +219,11 @@ start=$SECONDS
 fetch_series pip-wheels        pypi pip        "$PIP_SELECT"        "${PIP_VERSIONS[@]}"        || exit 1
 fetch_series numpy-wheels      pypi numpy      "$NUMPY_SELECT"      "${NUMPY_VERSIONS[@]}"      || exit 1
 fetch_series setuptools-sdists pypi setuptools "$SETUPTOOLS_SELECT" "${SETUPTOOLS_VERSIONS[@]}" || exit 1
+fetch_series django-sdists     pypi Django     "$DJANGO_SELECT"     "${DJANGO_VERSIONS[@]}"     || exit 1
 fetch_series prettier-npm      npm  prettier   -                    "${PRETTIER_VERSIONS[@]}"   || exit 1
 
 count=0 total=0
-for s in pip-wheels numpy-wheels setuptools-sdists prettier-npm; do
+for s in pip-wheels numpy-wheels setuptools-sdists django-sdists prettier-npm; do
   for f in "$DIR/$s"/*; do
     [ -f "$f" ] || continue
     count=$((count + 1)); total=$((total + $(wc -c <"$f")))

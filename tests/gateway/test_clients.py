@@ -28,15 +28,13 @@ AWS = Path(sys.executable).with_name("aws")
 
 
 def corpus_files(tmp_path: Path, count: int) -> list[Path]:
-    """Release files: the real corpus's first series when DG_TEST_CORPUS is set, else
+    """Release files: the real corpus's numpy wheels when DG_TEST_CORPUS is set, else
     zips of a project whose versions differ a little."""
     root = os.environ.get("DG_TEST_CORPUS")
-    if root:
-        series = sorted(p for p in Path(root).iterdir() if p.is_dir())
-        if series:
-            found = sorted(f for f in series[0].iterdir() if f.is_file())[:count]
-            if len(found) >= 2:
-                return found
+    if root and (Path(root) / "numpy-wheels").is_dir():
+        found = sorted(f for f in (Path(root) / "numpy-wheels").iterdir() if f.is_file())[:count]
+        if len(found) >= 2:
+            return found
     return [release_zip(tmp_path / f"app-1.{v}.zip", v, files=40) for v in range(count)]
 
 

@@ -2,16 +2,20 @@
 part of a content form), with the real zlib: rebuilt bit for bit at every level, a
 stream a restart does not rebuild fails its proof and is not taken, a malformed `r`
 recipe is a FormatError, and a .tar.gz series through the archive container and the
-service comes back exact in a reader that remembers nothing of the writer."""
+service comes back exact in a reader that remembers nothing of the writer. Streams with
+stored blocks restart at byte-aligned block ends only, and a restart that fails gives way
+to its alternate (a synthetic stream, and a real Django sdist)."""
 
 from __future__ import annotations
 
 import ctypes.util
 import io
+import os
 import random
 import tarfile
 import zlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -19,7 +23,7 @@ import pytest
 from deltaglider.adapters import archive_container, content_form, deflate_pieces
 from deltaglider.adapters import content_form as form
 from deltaglider.adapters.archive_container import ArchiveContainer
-from deltaglider.adapters.deflate import Deflate, Proven
+from deltaglider.adapters.deflate import Deflate, Proven, find_params
 from deltaglider.adapters.deflate_pieces import (
     PIECE,
     Buffer,
@@ -31,6 +35,7 @@ from deltaglider.adapters.deflate_pieces import (
     find_pieces,
     rebuild,
 )
+from deltaglider.adapters.layouts import parse_gzip
 from deltaglider.core.errors import FormatError
 from tests.artifacts import source_text
 from tests.unit.test_archive_container import late_flush_deflate
@@ -346,3 +351,32 @@ def test_a_form_holds_the_pieces_its_proof_settled_on(
     monkeypatch.setattr(content_form, "PROVEN", reader)
     check_reads(service(svc.storage), paths, tmp_path / "out")  # type: ignore[arg-type]
     assert reader.hits == 0
+
+
+@pytest.mark.corpus
+def test_a_django_sdist_is_proven_and_rebuilt_in_pieces() -> None:
+    """A real .tar.gz whose tar holds images and compiled translations (zlib stores some
+    of its blocks): its pieces prove side by side and rebuild its stream bit for bit."""
+    root = os.environ.get("DG_TEST_CORPUS")
+    if not root:
+        pytest.skip("DG_TEST_CORPUS not set (make test fetches the corpus)")
+    files = sorted((Path(root) / "django-sdists").glob("*.tar.gz"))
+    assert files, "corpus series django-sdists is missing"
+    data = memoryview(files[0].read_bytes())
+    layout = parse_gzip(data, 1 << 30)
+    assert layout is not None
+    stream = data[layout.streams[0].start : layout.streams[0].stop]
+    content = layout.streams[0].content
+    assert content is not None
+    found = find_params(content, stream, whole=False)
+    assert found is not None
+    plan = find_pieces(stream, len(content), found.params)
+    assert plan is not None
+    assert all(restart.bit % 8 == 0 for restart in plan.pieces.restarts)  # it has stored blocks
+    heard: list[Pieces] = []
+    proof = PiecesProof(content, stream, found.params, plan, done=heard.append)
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(proof.piece, range(proof.tasks)))
+    assert len(heard) == 1
+    assert heard[0] == proof.settled()
+    assert rebuild(content, found.params, heard[0]) == stream
