@@ -176,6 +176,8 @@ def main() -> None:
     sdists = series.versions(options.sdists)
     megabytes = sum(p.stat().st_size for p in sdists) / 2**20
     print(f"sdists: {len(sdists)} files, {megabytes:.1f} MiB, from {options.sdists}")
+    if options.work:
+        options.work.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="dg-throughput-", dir=options.work) as scratch:
         work = Path(scratch)
         art = build(options.size, work / "data")

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from deltaglider.adapters import content_form as form
 from deltaglider.adapters import zlib_classic
+from deltaglider.adapters.archive_footprint import footprint
 from deltaglider.adapters.content_form import WHOLE, Buffer, Needs
 from deltaglider.adapters.deflate import (
     PROVEN,
@@ -121,6 +122,9 @@ class ArchiveContainer:
         return Unpacked(
             tally.copied, tally.deflated, tally.stored, tally.kept, form.encode_needs(needs)
         )
+
+    def footprint(self, path: Path) -> int:
+        return footprint(path)
 
     def features(self, path: Path) -> Iterator[int]:
         """Hashes of what the file holds: an archive's entries (by CRC32 and size, one

@@ -38,6 +38,9 @@ class LazyArchive:
     def unpack(self, source: Path, reference: Path, out: Path, base: Path) -> Unpacked | None:
         return self._loaded.unpack(source, reference, out, base)
 
+    def footprint(self, path: Path) -> int:
+        return self._loaded.footprint(path)
+
     def features(self, path: Path) -> Iterator[int]:
         return self._loaded.features(path)
 

@@ -44,10 +44,9 @@ PACKS = 0.9  # of the file's size: below this the frame is stored instead
 SAMPLE = 1024 * 1024  # bytes compressed first to judge whether the whole file would
 CHUNK = 1024 * 1024
 # Making a content form, or rebuilding a file from one, holds the reference, its base
-# and the form in memory: about this many times the reference's size (numpy's wheels:
-# 150-200 MB for an 18 MB reference). Those side by side (a recursive transfer) wait
-# until their estimates fit in ARCHIVE_MEMORY, one at least running.
-ARCHIVE_FACTOR = 8
+# and the form in memory (ArchivePort.footprint: numpy's wheels 150-200 MB for an 18 MB
+# reference, a Django sdist 160-300 MB for 10.6 MB). Those side by side (a recursive
+# transfer) wait until their footprints fit in ARCHIVE_MEMORY, one at least running.
 ARCHIVE_MEMORY = 256 * 1024 * 1024
 
 
@@ -233,7 +232,7 @@ class Encoder:
         work = target.work
         form, base = _fresh(work / "target.form"), _fresh(work / "reference.base")
         coded = _fresh(work / "target.coded")
-        with _ARCHIVE_GATE.holding(ARCHIVE_FACTOR * reference.stat().st_size):
+        with _ARCHIVE_GATE.holding(self.archive.footprint(reference)):
             unpacked = self.archive.unpack(target.path, reference, form, base)
             if unpacked is None or unpacked.copied + unpacked.deflated + unpacked.stored == 0:
                 target.opened_nothing = True
@@ -403,7 +402,7 @@ class Encoder:
                 needs, base_sha256 = read_archive_header(source)
                 with coded.open("wb") as body:
                     shutil.copyfileobj(source, body, CHUNK)
-            with _ARCHIVE_GATE.holding(ARCHIVE_FACTOR * reference.stat().st_size):
+            with _ARCHIVE_GATE.holding(self.archive.footprint(reference)):
                 self.archive.base(reference, needs, base)
                 if self.hasher.file_sha256(base) != base_sha256:
                     raise FormatError(

@@ -58,6 +58,11 @@ class ArchivePort(Protocol):
         rebuild of the whole file) does not deflate it again."""
         ...
 
+    def footprint(self, path: Path) -> int:
+        """About the bytes a content form made against `path` (or a rebuild against it)
+        holds at its peak: several times its inflated content, told from its headers."""
+        ...
+
     def features(self, path: Path) -> Iterator[int]:
         """32-bit hashes of what the file holds, for its similarity sketch: an archive's
         entries by content (more for larger ones), else blocks of the file."""
