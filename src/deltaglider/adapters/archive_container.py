@@ -260,9 +260,13 @@ def _base(
     """The part of the reference a delta is made against: with WHOLE, every stream
     inflated (`i`), stored streams as their content (`s`), nested alike; with a map of
     stream indices, the container's gaps and only those streams, in the file's order.
-    `known`: the same level of the reference as the writer's search saw it, whose streams
-    already inflated are taken from it rather than inflated again."""
-    layout = _layout(data, depth, budget)
+    `known`: the same level of the reference as the writer's search saw it, whose layout
+    (when parsed within the same limit) and streams already inflated are taken from it
+    rather than found again."""
+    if known is not None and known.limit == budget.limit:
+        layout = known.layout  # what parsing `data` again would give: parse is pure
+    else:
+        layout = _layout(data, depth, budget)
     if layout is None:
         if not isinstance(needs, form.Whole):
             raise FormatError("malformed delta: it needs streams of a reference that has none")
@@ -310,7 +314,8 @@ class _Ref:
         self.offset = offset
         self.depth = depth
         self.budget = budget
-        layout = _layout(data, depth, budget)
+        self.limit = budget.limit  # what a gzip's content may inflate to, in `layout`
+        self.layout = layout = _layout(data, depth, budget)
         self.streams = layout.streams if layout else []
         self.kind = layout.kind if layout else None
         self._names: dict[bytes, int] = {}
