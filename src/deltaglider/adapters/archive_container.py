@@ -410,18 +410,21 @@ def _unpack(
         return form.Blob(data)
     if ref is not None and ref.kind != layout.kind:
         ref = None
-    matches = [ref.match(s.name) if ref else None for s in layout.streams]
-    made = [
-        _stream(data, stream, ref, match, depth, budget, tally)
-        for stream, match in zip(layout.streams, matches, strict=True)
-    ]
+    streams = layout.streams
+    matches = [ref.match(s.name) if ref else None for s in streams]
+    # The largest streams first: a proof in pieces (a wheel's 36 MB library) then runs on
+    # the provers beside the rest of the form, instead of after it.
+    made: dict[int, form.Copy | form.Kept | form.Stored | form.Deflated] = {}
+    for index in sorted(range(len(streams)), key=lambda i: streams[i].start - streams[i].stop):
+        made[index] = _stream(data, streams[index], ref, matches[index], depth, budget, tally)
     # Payloads go in the order of the reference's streams they met; new ones last.
-    with_payload = [i for i, part in enumerate(made) if not isinstance(part, form.Copy)]
+    with_payload = [i for i, part in made.items() if not isinstance(part, form.Copy)]
     with_payload.sort(key=lambda i: (matches[i] is None, matches[i] or 0, i))
     slots = {index: slot for slot, index in enumerate(with_payload)}
     parts: list[form.Part] = []
     at = 0
-    for index, (stream, part) in enumerate(zip(layout.streams, made, strict=True)):
+    for index, stream in enumerate(streams):
+        part = made[index]
         if stream.start > at:
             parts.append(form.Gap(data[at : stream.start]))
         parts.append(part if isinstance(part, form.Copy) else replace(part, slot=slots[index]))
