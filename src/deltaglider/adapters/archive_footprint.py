@@ -10,6 +10,7 @@ content, read from where the format states it: a gzip's trailer, a zip's directo
 
 from __future__ import annotations
 
+import mmap
 from pathlib import Path
 
 from deltaglider.adapters.layouts import GZIP_MAGIC, parse_zip
@@ -37,7 +38,14 @@ def _content_size(path: Path, size: int) -> int:
             return int.from_bytes(file.read(4), "little")
     if not head.startswith(b"PK"):
         return size
-    layout = parse_zip(memoryview(path.read_bytes()))
+    # Mapped, not read: the footprint is taken before the memory is, and only the
+    # directory's pages (and each entry's local header) are touched.
+    with path.open("rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        view = memoryview(mapped)
+        try:
+            layout = parse_zip(view)
+        finally:
+            view.release()
     if layout is None:
         return size
     return sum(stream.size or stream.stop - stream.start for stream in layout.streams)
