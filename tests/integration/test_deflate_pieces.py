@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from deltaglider.adapters import archive_container, content_form, deflate_pieces
+from deltaglider.adapters import content_form, deflate_pieces, side_proofs
 from deltaglider.adapters import content_form as form
 from deltaglider.adapters.archive_container import ArchiveContainer
 from deltaglider.adapters.deflate import Deflate, Proven, find_params
@@ -54,7 +54,7 @@ def fresh_proofs(monkeypatch: pytest.MonkeyPatch) -> Proven:
     """A reader's process: no stream is known from the writer's proofs."""
     proven = Proven(64 * 1024 * 1024)
     monkeypatch.setattr(content_form, "PROVEN", proven)
-    monkeypatch.setattr(archive_container, "PROVEN", proven)
+    monkeypatch.setattr(side_proofs, "PROVEN", proven)
     return proven
 
 
@@ -327,7 +327,7 @@ def test_a_form_holds_the_pieces_its_proof_settled_on(
         assert ends is not None
         return with_a_bad_first_restart(plan, ends)
 
-    monkeypatch.setattr(archive_container, "find_pieces", offering_a_bad_restart)
+    monkeypatch.setattr(side_proofs, "find_pieces", offering_a_bad_restart)
     paths = []
     for version in range(3):
         body = with_noise(5, SIZE) + bytes([version])

@@ -23,7 +23,7 @@ import os
 import sys
 import zlib
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
 from pathlib import Path
@@ -33,16 +33,13 @@ from deltaglider.adapters import zlib_classic
 from deltaglider.adapters.archive_footprint import footprint
 from deltaglider.adapters.content_form import WHOLE, Buffer, Needs
 from deltaglider.adapters.deflate import (
-    PROVEN,
     Deflate,
     Found,
-    digest,
     find_params,
     inflate,
     prove,
     seconds,
 )
-from deltaglider.adapters.deflate_pieces import Pieces, PiecesProof, find_pieces
 from deltaglider.adapters.layouts import (
     GZIP_MAGIC,
     ZIP_EOCD,
@@ -52,6 +49,7 @@ from deltaglider.adapters.layouts import (
     parse,
     parse_tar,
 )
+from deltaglider.adapters.side_proofs import SideProofs, with_pieces
 from deltaglider.core.errors import FormatError
 from deltaglider.ports.archive import Unpacked
 
@@ -101,9 +99,10 @@ class ArchiveContainer:
         ref_data = memoryview(reference.read_bytes())
         with ThreadPoolExecutor(PROVERS) as provers:
             ref = _Ref(ref_data, 0, 0, _Budget())
-            tally = _Tally(rate=self.rate, provers=provers)
+            proofs = SideProofs(provers)
+            tally = _Tally(rate=self.rate, proofs=proofs)
             node = _unpack(data, ref, 0, _Budget(), tally)
-            settled = _settled(tally)
+            settled = proofs.settled()
             if settled is None:
                 # A recipe right at its stream's start was wrong further on (rare): the
                 # form is made again, each recipe proven before it is taken.
@@ -111,7 +110,7 @@ class ArchiveContainer:
                 tally = _Tally(rate=self.rate)
                 node = _unpack(data, ref, 0, _Budget(), tally)
             elif settled:
-                node = _with_pieces(node, settled)
+                node = with_pieces(node, settled)
         if not isinstance(node, form.Container):
             return None
         needs = ref.needs() if ref.kind == node.kind else WHOLE
@@ -221,12 +220,9 @@ class _Budget:
 @dataclass
 class _Tally:
     rate: float  # REDEFLATE_RATE
-    # Where recipes are proven on their whole streams while the form is made (None: one
-    # after another, each before it is taken), and their proofs.
-    provers: ThreadPoolExecutor | None = None
-    proofs: list[Future[bool]] = field(default_factory=list)
-    # Streams proven in pieces: the pieces their form was made with, their proof and its tasks.
-    pieced: list[tuple[Pieces, PiecesProof, list[Future[bool]]]] = field(default_factory=list)
+    # Where recipes are proven while the form is made (None: one after another, each
+    # before it is taken).
+    proofs: SideProofs | None = None
     copied: int = 0
     deflated: int = 0
     kept: int = 0
@@ -495,8 +491,9 @@ def _changed(
         tally.kept += 1
         return form.Kept(0, raw)
     pieces = None
-    if not found.whole and tally.provers is not None:
-        pieces = _prove_aside(content, raw, found.params, tally)
+    if not found.whole and tally.proofs is not None:
+        # Proven beside the rest of the form; a proof that fails makes the form again.
+        pieces = tally.proofs.take(content, raw, found.params)
     elif not found.whole and not prove(content, raw, found.params):
         # The start matched, not the rest: another candidate may rebuild all of it.
         found = find_params(content, raw, None, whole=True)
@@ -507,62 +504,6 @@ def _changed(
     tally.deflated += 1
     child = _unpack(memoryview(content), child_ref, depth + 1, budget, tally)
     return form.Deflated(0, found.params, child, pieces)
-
-
-def _prove_aside(content: Buffer, raw: memoryview, params: Deflate, tally: _Tally) -> Pieces | None:
-    """Prove a recipe on the provers while the form is made: in pieces side by side when
-    the stream has restarts for them (the pieces planned, returned: those it settles on
-    replace them once proven), else whole. A proof that fails makes the form again, each
-    recipe proven whole before it is taken."""
-    assert tally.provers is not None
-    plan = find_pieces(raw, len(content), params)
-    if plan is None:
-        tally.proofs.append(tally.provers.submit(prove, content, raw, params))
-        return None
-
-    def known(settled: Pieces) -> None:
-        PROVEN.put(digest(content), (params, settled), raw)
-
-    proof = PiecesProof(content, raw, params, plan, done=known)
-    tasks = [tally.provers.submit(proof.piece, at) for at in range(proof.tasks)]
-    tally.pieced.append((plan.pieces, proof, tasks))
-    return plan.pieces
-
-
-def _settled(tally: _Tally) -> dict[int, Pieces] | None:
-    """Once every proof has ended: the pieces each stream proven in pieces settled on
-    where they differ from those its form was made with (by the identity of those), or
-    None when a proof failed."""
-    results = [proof.result() for proof in tally.proofs]  # every proof waited for
-    for _, _, tasks in tally.pieced:
-        for task in tasks:
-            task.result()  # its end waited for (what it raised, raised here)
-    if not all(results):
-        return None
-    changed: dict[int, Pieces] = {}
-    for planned, proof, _ in tally.pieced:
-        pieces = proof.settled()
-        if pieces is None:
-            return None
-        if pieces != planned:
-            changed[id(planned)] = pieces
-    return changed
-
-
-def _with_pieces(node: form.Node, settled: dict[int, Pieces]) -> form.Node:
-    """`node` with the pieces of its streams proven in pieces as they settled."""
-    if isinstance(node, form.Blob):
-        return node
-    parts: list[form.Part] = []
-    for part in node.parts:
-        if isinstance(part, form.Deflated):
-            pieces = settled.get(id(part.pieces), part.pieces)
-            parts.append(replace(part, child=_with_pieces(part.child, settled), pieces=pieces))
-        elif isinstance(part, form.Stored | form.Inflated):
-            parts.append(replace(part, child=_with_pieces(part.child, settled)))
-        else:
-            parts.append(part)
-    return form.Container(node.kind, parts)
 
 
 def _may_open(content: Buffer, depth: int) -> bool:
