@@ -42,6 +42,7 @@ PIECE = 1024 * 1024  # content per piece, at least: fewer, larger pieces join ch
 SLOW_LEVELS = (4, 9)  # zlib's lazy-matching levels, whose compressors restart
 Z_BLOCK, Z_OK, Z_STREAM_END = 5, 0, 1
 STORED = 0  # a block's type (its two bits after its last-block bit): stored as it is
+OUT = 256 * 1024  # inflated bytes per call finding block ends (zlib keeps its window)
 
 
 class Restart(NamedTuple):
@@ -117,17 +118,22 @@ def block_ends(stream: Buffer, size: int) -> list[Restart] | None:
     if status != Z_OK:
         return None
     source = (ctypes.c_char * len(stream)).from_buffer_copy(stream)
-    target = ctypes.create_string_buffer(size + 1)
+    target = ctypes.create_string_buffer(OUT)
     state.next_in, state.avail_in = ctypes.addressof(source), len(stream)
-    state.next_out, state.avail_out = ctypes.addressof(target), size + 1
     ends: list[Restart] = []
+    status = Z_OK
     try:
-        while (status := library.inflate(ctypes.byref(state), Z_BLOCK)) == Z_OK:
+        while state.total_out <= size:  # more than `size` is not this content's stream
+            if not state.avail_out:  # the content itself is not kept: only where it is
+                state.next_out, state.avail_out = ctypes.addressof(target), OUT
+            status = library.inflate(ctypes.byref(state), Z_BLOCK)
+            if status != Z_OK:
+                break  # its end; or, cut short, Z_BUF_ERROR (no progress possible)
             # 128: just after a block's end code; 64: inside the stream's last block
             if state.data_type & 128 and not state.data_type & 64 and state.total_out:
                 bit = state.total_in * 8 - (state.data_type & 7)
                 ends.append(Restart(state.total_out, bit))
-    finally:  # a stream cut short ends with Z_BUF_ERROR (no progress possible)
+    finally:
         library.inflateEnd(ctypes.byref(state))
     whole = status == Z_STREAM_END and state.total_in == len(stream)
     return ends if whole and state.total_out == size else None
