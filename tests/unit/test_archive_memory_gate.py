@@ -6,7 +6,6 @@ content takes, several times over."""
 from __future__ import annotations
 
 import gzip
-import tempfile
 import threading
 import zipfile
 from pathlib import Path
@@ -53,33 +52,32 @@ def test_small_work_runs_side_by_side_and_large_work_runs_alone() -> None:
     assert gate.used == 0
 
 
-def test_a_footprint_counts_the_content_a_gzip_or_zip_states() -> None:
+def test_a_footprint_counts_the_content_a_gzip_or_zip_states(tmp_path: Path) -> None:
     """A gzip's content size is in its trailer, a zip's entries' in its directory: a
     well-compressed archive holds several times its own size once inflated."""
     content = source_text(3, 2_000_000)
-    with tempfile.TemporaryDirectory() as scratch:
-        packed = Path(scratch) / "pkg-1.0.tar.gz"
-        packed.write_bytes(gzip.compress(content, mtime=0))
-        size = packed.stat().st_size
-        assert size * 3 < len(content)
-        assert footprint(packed) == PER_FILE * size + PER_CONTENT * len(content)
+    packed = tmp_path / "pkg-1.0.tar.gz"
+    packed.write_bytes(gzip.compress(content, mtime=0))
+    size = packed.stat().st_size
+    assert size * 3 < len(content)
+    assert footprint(packed) == PER_FILE * size + PER_CONTENT * len(content)
 
-        zipped = Path(scratch) / "pkg-1.0-py3-none-any.whl"
-        with zipfile.ZipFile(zipped, "w", zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr("pkg/a.py", content[:1_200_000])
-            archive.writestr("pkg/b.py", content[1_200_000:])
-        size = zipped.stat().st_size
-        assert footprint(zipped) == PER_FILE * size + PER_CONTENT * len(content)
+    zipped = tmp_path / "pkg-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(zipped, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("pkg/a.py", content[:1_200_000])
+        archive.writestr("pkg/b.py", content[1_200_000:])
+    size = zipped.stat().st_size
+    assert footprint(zipped) == PER_FILE * size + PER_CONTENT * len(content)
 
-        # Anything else, or a header with nothing behind it, is taken as its own content.
-        for name, data in (
-            ("raw.bin", content),
-            ("cut.gz", b"\x1f\x8b\x08\x00"),
-            ("PK.zip", b"PK" + content[:100]),
-        ):
-            other = Path(scratch) / name
-            other.write_bytes(data)
-            assert footprint(other) == (PER_FILE + PER_CONTENT) * len(data), name
+    # Anything else, or a header with nothing behind it, is taken as its own content.
+    for name, data in (
+        ("raw.bin", content),
+        ("cut.gz", b"\x1f\x8b\x08\x00"),
+        ("PK.zip", b"PK" + content[:100]),
+    ):
+        other = tmp_path / name
+        other.write_bytes(data)
+        assert footprint(other) == (PER_FILE + PER_CONTENT) * len(data), name
 
 
 def test_a_content_form_is_made_holding_its_reference_s_footprint(tmp_path: Path) -> None:

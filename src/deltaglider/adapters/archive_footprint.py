@@ -36,16 +36,16 @@ def _content_size(path: Path, size: int) -> int:
             # The size modulo 4 GiB: a content that large is not inflated into a form
             # (archive_container.STREAM_LIMIT), the file itself held instead.
             return int.from_bytes(file.read(4), "little")
-    if not head.startswith(b"PK"):
-        return size
-    # Mapped, not read: the footprint is taken before the memory is, and only the
-    # directory's pages (and each entry's local header) are touched.
-    with path.open("rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-        view = memoryview(mapped)
-        try:
-            layout = parse_zip(view)
-        finally:
-            view.release()
+        if not head.startswith(b"PK"):
+            return size
+        # Mapped, not read: the footprint is taken before the memory is, and only the
+        # directory's pages (and each entry's local header) are touched.
+        with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            view = memoryview(mapped)
+            try:
+                layout = parse_zip(view)
+            finally:
+                view.release()
     if layout is None:
         return size
     return sum(stream.size or stream.stop - stream.start for stream in layout.streams)

@@ -21,6 +21,7 @@ library loads, there are no restarts and streams are proven whole.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import functools
@@ -144,16 +145,13 @@ def _inflate_library() -> ctypes.CDLL | None:
     """A zlib shared library (any: inflating is the same everywhere), set up for ctypes:
     the one the system names, else libz by its usual file names."""
     found = ctypes.util.find_library("z") or ctypes.util.find_library("zlib")
-    library = None
-    for name in (found, "libz.so.1", "libz.1.dylib"):
-        try:
-            library = ctypes.CDLL(name) if name else None
-        except OSError:
-            continue
-        if library is not None:
-            break
-    if library is None:
-        return None
+    for name in filter(None, (found, "libz.so.1", "libz.1.dylib")):
+        with contextlib.suppress(OSError):
+            return _set_up(ctypes.CDLL(name))
+    return None
+
+
+def _set_up(library: ctypes.CDLL) -> ctypes.CDLL:
     library.zlibVersion.restype = ctypes.c_char_p
     library.inflateInit2_.argtypes = (ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int)
     library.inflate.argtypes = (ctypes.c_void_p, ctypes.c_int)
@@ -251,13 +249,14 @@ class PiecesProof:
         done: Callable[[Pieces], None],
     ) -> None:
         self.content, self.stream, self.params = content, stream, params
-        self.tasks = len(spans(plan.pieces, len(content)))
+        spans(plan.pieces, len(content))  # FormatError unless they fit the content
         self._plan = plan
         self._bounds = [
             Restart(0, 0),
             *plan.pieces.restarts,
             Restart(len(content), len(stream) * 8),
         ]
+        self.tasks = len(self._bounds) - 1  # one per piece
         self._proven: set[tuple[Restart, Restart]] = set()
         self._left = self.tasks
         self._done = done
