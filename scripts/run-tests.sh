@@ -29,9 +29,10 @@ if [ -x ../shared/s3-tests/run.sh ]; then
 fi
 
 # On every core (DG_TEST_WORKERS to change): a module's tests stay on one worker, so a
-# module's shared fixtures (the aws-parity session, a gateway) are made once.
+# module's shared fixtures (the aws-parity session, a gateway) are made once; the
+# longest modules are handed out first (tests/conftest.py, LONGEST_FIRST).
 status=0
-.venv/bin/python -m pytest -n "${DG_TEST_WORKERS:-auto}" --dist loadfile "$@" || status=$?
+.venv/bin/python -m pytest -n "${DG_TEST_WORKERS:-auto}" --dist loadfile --no-loadscope-reorder "$@" || status=$?
 
 if [ -n "$conformance" ]; then
   scripts/gateway-s3-tests.sh file 191 || status=1  # the 5 others need a/b and a/b/c both, see GATEWAY.md

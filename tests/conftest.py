@@ -32,6 +32,33 @@ from deltaglider.ports import StoragePort
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
+# `make test` hands whole modules to its workers in collection order (pytest-xdist's
+# `--dist loadfile --no-loadscope-reorder`). Its own order puts modules with many tests
+# first, so the few long ones (races, kills, Ctrl-C) came last and the run ended with one
+# worker in them and the other idle for minutes. The longest modules go first here, by
+# their durations in `make test` (`--durations`); a new one that takes minutes belongs
+# in this list.
+LONGEST_FIRST = (
+    "e2e/test_cli.py",
+    "e2e/test_interrupt_large.py",
+    "integration/test_gc_races.py",
+    "e2e/test_aws_parity.py",
+    "integration/test_corpus.py",
+    "integration/test_races.py",
+    "gateway/test_clients.py",
+    "integration/test_crashes.py",
+    "integration/test_client_parity.py",
+    "integration/test_archives.py",
+    "e2e/test_interrupt.py",
+)
+TESTS = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: place for place, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.relative_to(TESTS).as_posix(), len(rank)))
+
+
 BACKENDS = ("file", "moto", "ceph")
 
 
