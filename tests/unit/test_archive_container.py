@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from deltaglider.adapters import archive_container, content_form
+from deltaglider.adapters import archive_reference, content_form
 from deltaglider.adapters.archive_container import ArchiveContainer
 from deltaglider.adapters.deflate import Deflate, find_params
 from deltaglider.adapters.layouts import parse_tar, parse_zip
@@ -179,7 +179,7 @@ def test_what_is_not_a_container_is_not_unpacked(tmp_path: Path) -> None:
 def test_a_stream_over_the_limit_stays_as_it_is(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(archive_container, "STREAM_LIMIT", 50_000)
+    monkeypatch.setattr(archive_reference, "STREAM_LIMIT", 50_000)
     big = source_text(3, 200_000)
     paths = []
     for version in range(2):

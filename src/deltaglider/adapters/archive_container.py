@@ -5,13 +5,10 @@ version it is made against the reference and lined up with it: each stream copie
 the reference (its compressed bytes are the same), rebuilt by zlib from its content
 (parameters found and proven by comparison), or kept as it is; containers inside
 streams are looked into too, to MAX_DEPTH levels. The delta is made against the
-reference's *base*: its streams that the version's changed streams met, inflated (the
-rest of the reference is not needed, so neither making nor reading a delta inflates
-more than what changed). Which streams those are (the *needs*) travels with the delta,
-and the base is a pure function of the reference's bytes and the needs.
-
-The limits below decide what a base holds: they are part of the storage format
-(docs/FORMAT.md section 9), fixed for version 1.
+reference's *base* (archive_reference.py): its streams that the version's changed
+streams met, inflated (the rest of the reference is not needed, so neither making nor
+reading a delta inflates more than what changed). Which streams those are (the *needs*)
+travels with the delta.
 """
 
 from __future__ import annotations
@@ -25,32 +22,37 @@ import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from difflib import SequenceMatcher
 from pathlib import Path
 
 from deltaglider.adapters import content_form as form
 from deltaglider.adapters import zlib_classic
 from deltaglider.adapters.archive_footprint import footprint
-from deltaglider.adapters.content_form import WHOLE, Buffer, Needs
+from deltaglider.adapters.archive_reference import (
+    MAX_DEPTH,
+    STREAM_LIMIT,
+    Budget,
+    Ref,
+    content_within,
+    layout_within,
+    reference_base,
+)
+from deltaglider.adapters.content_form import WHOLE, Buffer
 from deltaglider.adapters.deflate import (
     Deflate,
     Found,
     find_params,
-    inflate,
     prove,
     seconds,
 )
 from deltaglider.adapters.layouts import (
     GZIP_MAGIC,
     ZIP_EOCD,
-    Layout,
     Stream,
     is_tar_header,
     parse,
     parse_tar,
 )
 from deltaglider.adapters.side_proofs import SideProofs, with_pieces
-from deltaglider.core.errors import FormatError
 from deltaglider.ports.archive import Unpacked
 
 if sys.version_info >= (3, 14):
@@ -60,13 +62,9 @@ else:
     from backports.zstd import CompressionParameter as Option
     from backports.zstd import ZstdCompressor, ZstdDict
 
-MAX_DEPTH = 4  # containers looked into: the file, and three levels of nesting inside it
-STREAM_LIMIT = 256 * 1024 * 1024  # a stream inflating to more stays as it is
-TOTAL_LIMIT = 1024 * 1024 * 1024  # inflated bytes in one form; streams after that stay
 # Files larger than this are not looked into: their forms would not fit in memory.
 FILE_LIMIT = 2 * 1024 * 1024 * 1024
 TAIL = 22 + 0xFFFF  # where a zip's end of central directory record must be
-MIN_ALIKE = 8  # characters two names in one folder share to be taken for one file renamed
 BLOCK = 16 * 1024  # content per feature: an entry weighs by its size
 MAX_FEATURES = 1024  # per entry
 # A changed stream is re-deflated on download (stored as its content, `d`) only when its
@@ -98,17 +96,17 @@ class ArchiveContainer:
         data = memoryview(source.read_bytes())
         ref_data = memoryview(reference.read_bytes())
         with ThreadPoolExecutor(PROVERS) as provers:
-            ref = _Ref(ref_data, 0, 0, _Budget())
+            ref = Ref(ref_data, 0, 0, Budget())
             proofs = SideProofs(provers)
             tally = _Tally(rate=self.rate, proofs=proofs)
-            node = _unpack(data, ref, 0, _Budget(), tally)
+            node = _unpack(data, ref, 0, Budget(), tally)
             settled = proofs.settled()
             if settled is None:
                 # A recipe right at its stream's start was wrong further on (rare): the
                 # form is made again, each recipe proven before it is taken.
-                ref = _Ref(ref_data, 0, 0, _Budget())
+                ref = Ref(ref_data, 0, 0, Budget())
                 tally = _Tally(rate=self.rate)
-                node = _unpack(data, ref, 0, _Budget(), tally)
+                node = _unpack(data, ref, 0, Budget(), tally)
             elif settled:
                 node = with_pieces(node, settled)
         if not isinstance(node, form.Container):
@@ -117,7 +115,7 @@ class ArchiveContainer:
         with out.open("wb") as dst:
             form.write_form(node, dst)
         with base.open("wb") as dst:
-            form.write_form(_base(ref_data, 0, _Budget(), needs, ref), dst)
+            form.write_form(reference_base(ref_data, 0, Budget(), needs, ref), dst)
         return Unpacked(
             tally.copied, tally.deflated, tally.stored, tally.kept, form.encode_needs(needs)
         )
@@ -154,8 +152,10 @@ class ArchiveContainer:
 
     def base(self, reference: Path, needs: bytes, out: Path) -> None:
         wanted = form.decode_needs(needs)
-        with out.open("wb") as dst:
-            form.write_form(_base(memoryview(reference.read_bytes()), 0, _Budget(), wanted), dst)
+        with out.open("wb") as dst:  # the reference's bytes freed before memory is given back
+            form.write_form(
+                reference_base(memoryview(reference.read_bytes()), 0, Budget(), wanted), dst
+            )
         _give_back_memory()
 
     def rebuild(self, unpacked: Path, reference: Path, out: Path) -> None:
@@ -201,23 +201,6 @@ def _looks_like_container(path: Path) -> bool:
 
 
 @dataclass
-class _Budget:
-    """Inflated bytes a form may still hold."""
-
-    left: int = TOTAL_LIMIT
-
-    @property
-    def limit(self) -> int:
-        return min(STREAM_LIMIT, self.left)
-
-    def take(self, size: int) -> bool:
-        if size > self.limit:
-            return False
-        self.left -= size
-        return True
-
-
-@dataclass
 class _Tally:
     rate: float  # REDEFLATE_RATE
     # Where recipes are proven while the form is made (None: one after another, each
@@ -230,178 +213,14 @@ class _Tally:
     last: list[Deflate] = field(default_factory=list)  # the parameters that worked last
 
 
-def _layout(data: memoryview, depth: int, budget: _Budget) -> Layout | None:
-    return parse(data, budget.limit) if depth < MAX_DEPTH else None
-
-
-def _content(
-    data: memoryview, stream: Stream, budget: _Budget, known: Buffer | None = None
-) -> Buffer | None:
-    """A deflated stream's content, within the budget (None: it stays as it is); `known`,
-    its content when it was inflated before."""
-    if known is not None:
-        return known if budget.take(len(known)) else None
-    if stream.content is not None:
-        return stream.content if budget.take(len(stream.content)) else None
-    content = inflate(data[stream.start : stream.stop], budget.limit)
-    return content if content is not None and budget.take(len(content)) else None
-
-
-# ----------------------------------------------------------------------------- base
-
-
-def _base(
-    data: memoryview, depth: int, budget: _Budget, needs: Needs, known: _Ref | None = None
-) -> form.Node:
-    """The part of the reference a delta is made against: with WHOLE, every stream
-    inflated (`i`), stored streams as their content (`s`), nested alike; with a map of
-    stream indices, the container's gaps and only those streams, in the file's order.
-    `known`: the same level of the reference as the writer's search saw it, whose layout
-    (when parsed within the same limit) and streams already inflated are taken from it
-    rather than found again."""
-    if known is not None and known.limit == budget.limit:
-        layout = known.layout  # what parsing `data` again would give: parse is pure
-    else:
-        layout = _layout(data, depth, budget)
-    if layout is None:
-        if not isinstance(needs, form.Whole):
-            raise FormatError("malformed delta: it needs streams of a reference that has none")
-        return form.Blob(data)
-    if isinstance(needs, dict) and needs and max(needs) >= len(layout.streams):
-        raise FormatError("malformed delta: it needs a stream the reference does not have")
-    parts: list[form.Part] = []
-    at = slot = 0
-    for index, stream in enumerate(layout.streams):
-        if stream.start > at:
-            parts.append(form.Gap(data[at : stream.start]))
-        at = stream.stop
-        need = WHOLE if isinstance(needs, form.Whole) else needs.get(index)
-        if need is None:
-            continue
-        slot += 1
-        raw = data[stream.start : stream.stop]
-        inner = known.known_child(index) if known is not None else None
-        if stream.method == "stored":
-            parts.append(form.Stored(slot - 1, _base(raw, depth + 1, budget, need, inner)))
-        elif not isinstance(need, form.Whole):
-            raise FormatError("malformed delta: it needs streams inside a deflated stream")
-        else:
-            content = _content(data, stream, budget, inner.data if inner is not None else None)
-            if content is None:
-                parts.append(form.Kept(slot - 1, raw))
-            else:
-                child = _base(memoryview(content), depth + 1, budget, WHOLE, inner)
-                parts.append(form.Inflated(slot - 1, child))
-    if at < len(data):
-        parts.append(form.Gap(data[at:]))
-    return form.Container(layout.kind, parts)
-
-
 # ----------------------------------------------------------------------------- a version
 
 
-class _Ref:
-    """The reference's streams at one level, by name, with their place in the reference
-    file when they lie there as they are (`offset`), their contents parsed on demand;
-    and which of them a version's changed streams met (what its delta needs)."""
-
-    def __init__(self, data: memoryview, offset: int | None, depth: int, budget: _Budget):
-        self.data = data
-        self.offset = offset
-        self.depth = depth
-        self.budget = budget
-        self.limit = budget.limit  # what a gzip's content may inflate to, in `layout`
-        self.layout = layout = _layout(data, depth, budget)
-        self.streams = layout.streams if layout else []
-        self.kind = layout.kind if layout else None
-        self._names: dict[bytes, int] = {}
-        self._stripped: dict[bytes, int] = {}
-        self._basenames: dict[bytes, int] = {}
-        self._folders: dict[bytes, list[int]] = {}
-        for index, stream in enumerate(self.streams):
-            self._names.setdefault(stream.name, index)
-            self._stripped.setdefault(_strip(stream.name), index)
-            folder, _, base = stream.name.rpartition(b"/")
-            self._basenames.setdefault(base, index)
-            self._folders.setdefault(folder, []).append(index)
-        self._children: dict[int, _Ref | None] = {}
-        self._used: dict[int, _Ref | None] = {}  # None: all of it
-
-    def match(self, name: bytes) -> int | None:
-        """The reference's stream of this name; failing that, of this name without its
-        first path component (`pkg-1.0/setup.py` for `pkg-1.1/setup.py`); of the same
-        last path component (a file moved to another folder); or, in the same folder,
-        of the most alike name with the same extension (`libz-3f2a.so` for `libz-9c1b.so`,
-        `function_base.py` for `_function_base_impl.py`): the part of the reference the
-        delta is made against holds the streams matched."""
-        for names, key in (
-            (self._names, name),
-            (self._stripped, _strip(name)),
-            (self._basenames, name.rpartition(b"/")[2]),
-        ):
-            found = names.get(key)
-            if found is not None:
-                return found
-        folder, _, base = name.rpartition(b"/")
-        scored = (
-            (_alike(base, self.streams[i].name.rpartition(b"/")[2]), -i)
-            for i in self._folders.get(folder, ())
-        )
-        score, index = max(scored, default=(0, 0))
-        return -index if score >= MIN_ALIKE else None
-
-    def raw(self, index: int) -> memoryview:
-        stream = self.streams[index]
-        return self.data[stream.start : stream.stop]
-
-    def child(self, index: int) -> _Ref | None:
-        if index not in self._children:
-            stream = self.streams[index]
-            if stream.method == "stored":
-                offset = None if self.offset is None else self.offset + stream.start
-                self._children[index] = _Ref(self.raw(index), offset, self.depth + 1, self.budget)
-            else:
-                content = _content(self.data, stream, self.budget)
-                self._children[index] = (
-                    None
-                    if content is None
-                    else _Ref(memoryview(content), None, self.depth + 1, self.budget)
-                )
-        return self._children[index]
-
-    def known_child(self, index: int) -> _Ref | None:
-        """Stream `index`'s level, when the search already made it."""
-        return self._children.get(index)
-
-    def use(self, index: int, inner: _Ref | None) -> None:
-        """A changed stream met stream `index`: the delta needs it (only `inner`'s used
-        streams, when it is a stored container looked into alike)."""
-        if index in self._used and self._used[index] is not inner:
-            self._used[index] = None
-        else:
-            self._used[index] = inner
-
-    def needs(self) -> Needs:
-        return {i: WHOLE if inner is None else inner.needs() for i, inner in self._used.items()}
-
-
-def _alike(one: bytes, other: bytes) -> int:
-    """How alike two file names are: 0 unless they end in the same extension, else the
-    length of the longest run of characters they share."""
-    if one.rpartition(b".")[2] != other.rpartition(b".")[2]:
-        return 0
-    return SequenceMatcher(None, one, other, autojunk=False).find_longest_match().size
-
-
-def _strip(name: bytes) -> bytes:
-    return name.split(b"/", 1)[1] if b"/" in name else name
-
-
 def _unpack(
-    data: memoryview, ref: _Ref | None, depth: int, budget: _Budget, tally: _Tally
+    data: memoryview, ref: Ref | None, depth: int, budget: Budget, tally: _Tally
 ) -> form.Node:
     """A version's content form, lined up with the reference's (`ref`, same level)."""
-    layout = _layout(data, depth, budget)
+    layout = layout_within(data, depth, budget)
     if layout is None:
         return form.Blob(data)
     if ref is not None and ref.kind != layout.kind:
@@ -433,10 +252,10 @@ def _unpack(
 def _stream(
     data: memoryview,
     stream: Stream,
-    ref: _Ref | None,
+    ref: Ref | None,
     match: int | None,
     depth: int,
-    budget: _Budget,
+    budget: Budget,
     tally: _Tally,
 ) -> form.Copy | form.Kept | form.Stored | form.Deflated:
     """How one stream of a version is made (its slot set later): copied from the
@@ -467,9 +286,9 @@ def _stream(
 def _changed(
     data: memoryview,
     stream: Stream,
-    child_ref: _Ref | None,
+    child_ref: Ref | None,
     depth: int,
-    budget: _Budget,
+    budget: Budget,
     tally: _Tally,
 ) -> form.Kept | form.Stored | form.Deflated:
     """A stream not copied: stored (its content a node), deflated (its content a node,
@@ -478,7 +297,7 @@ def _changed(
     if stream.method == "stored":
         tally.stored += 1
         return form.Stored(0, _unpack(raw, child_ref, depth + 1, budget, tally))
-    content = _content(data, stream, budget)
+    content = content_within(data, stream, budget)
     found = None
     if content is not None:
         first = tally.last[0] if tally.last else None
@@ -516,7 +335,7 @@ def _may_open(content: Buffer, depth: int) -> bool:
 
 
 def _pays(
-    content: Buffer, raw: memoryview, found: Found, child_ref: _Ref | None, tally: _Tally
+    content: Buffer, raw: memoryview, found: Found, child_ref: Ref | None, tally: _Tally
 ) -> bool:
     """Whether storing a changed stream as its content (re-deflated on every download)
     saves at least `tally.rate` bytes per second of deflating (deflate.seconds), against

@@ -34,7 +34,7 @@ def _content_size(path: Path, size: int) -> int:
         if head == GZIP_MAGIC and size >= GZIP_LEAST:
             file.seek(size - 4)
             # The size modulo 4 GiB: a content that large is not inflated into a form
-            # (archive_container.STREAM_LIMIT), the file itself held instead.
+            # (archive_reference.STREAM_LIMIT), the file itself held instead.
             return int.from_bytes(file.read(4), "little")
         if not head.startswith(b"PK"):
             return size
