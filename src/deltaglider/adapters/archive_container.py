@@ -197,6 +197,11 @@ def _looks_like_container(path: Path) -> bool:
         head = file.read(512)
         file.seek(max(0, size - TAIL))
         tail = file.read()
+    return _container_ends(head, tail)
+
+
+def _container_ends(head: bytes, tail: bytes) -> bool:
+    """Whether the first 512 and last TAIL bytes are a gzip's, a zip's or a tar's."""
     return head.startswith(GZIP_MAGIC) or ZIP_EOCD in tail or is_tar_header(head)
 
 
@@ -330,8 +335,7 @@ def _may_open(content: Buffer, depth: int) -> bool:
     judged one by one (_pays), not its bytes as a whole."""
     if depth >= MAX_DEPTH:
         return False
-    head, tail = bytes(content[:512]), bytes(content[-TAIL:])
-    return head.startswith(GZIP_MAGIC) or ZIP_EOCD in tail or is_tar_header(head)
+    return _container_ends(bytes(content[:512]), bytes(content[-TAIL:]))
 
 
 def _pays(
