@@ -1,5 +1,5 @@
 """`python -m deltaglider` runs the command line."""
 
-from deltaglider.app.cli.main import main
+from deltaglider.app.cli.entry import main
 
 main()

@@ -162,3 +162,43 @@ def test_a_later_run_removes_what_killed_runs_left(backend: Backend, tmp_path: P
                            env=env, check=False, capture_output=True)  # fmt: skip
     assert later.returncode == 0, later.stderr
     assert own_dirs(private_tmp, process.pid) == []
+
+
+IGNORED_INTERRUPT = """
+import sys, time, weakref
+from deltaglider.app.cli.entry import interrupt_not_lost
+if sys.argv[1] == "hooked":
+    sys.unraisablehook = interrupt_not_lost
+class Module: pass
+def callback(_):  # where a Ctrl-C during an import can land (importlib's module locks)
+    raise KeyboardInterrupt
+module = Module()
+lock = weakref.ref(module, callback)
+del module
+try:
+    time.sleep(2)
+    print("lost")
+except KeyboardInterrupt:
+    print("delivered")
+"""
+
+
+@pytest.mark.parametrize("hooked", [True, False])
+def test_a_ctrl_c_python_cannot_raise_is_delivered_again(hooked: bool) -> None:
+    """A Ctrl-C that lands in a weak reference's callback (as in the import system's
+    module locks, 0.4 s into a run) is reported by Python as "Exception ignored", with a
+    traceback, and forgotten. The command line's hook delivers it again instead. Raised
+    here by the callback itself: a signal cannot be aimed at that instant."""
+    argument = "hooked" if hooked else "python's own"
+    run = subprocess.run(
+        [sys.executable, "-c", IGNORED_INTERRUPT, argument],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=HANG,
+    )
+    if hooked:
+        assert (run.stdout.strip(), run.stderr) == ("delivered", "")
+    else:  # what the hook is for: without it, a traceback and the Ctrl-C lost
+        assert run.stdout.strip() == "lost"
+        assert "Traceback" in run.stderr
