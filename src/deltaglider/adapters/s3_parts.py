@@ -8,7 +8,9 @@ by measurement, once per bucket, on the first large object: a server that reads 
 whole object for a range is slow to answer it in proportion to the object's size (moto
 takes 0.4-0.5 s for any range of a 1 GB object), one that does not answers in about a
 round trip, whatever the size. When the first part's answer took longer than reading
-the object at SCAN_RATE would, the rest comes as one streamed GET.
+the object at SCAN_RATE would, the rest comes as one streamed GET of the whole object
+(its first part read past: a range would cost another read of it all), and the bucket's
+later objects as one GET each.
 
 Uploads: parts read at their offsets by several threads (no shared file position) and
 sent side by side; a create-only upload completes with If-None-Match: *.
@@ -83,14 +85,16 @@ def download_in_parts(
 ) -> int:
     """Fetch an object into `destination`, and return its size: its first part says
     its size and version; the rest comes in parallel parts, or in one streamed GET where
-    ranges are costly (or the object is small). A body cut short is asked for again, up
+    ranges are costly (or the object is small). From a bucket whose ranges are known to
+    be costly, all of it comes in one GET. A body cut short is asked for again, up
     to ATTEMPTS times. `written` hears of each range of the file once it is there. The
     caller maps botocore's errors (an empty object has no range: InvalidRange)."""
     sink = _Sink(progress.current(), written)
     started = time.perf_counter()
-    first = _get(client, bucket, key, if_match, 0, part - 1)
+    whole = ranged.known(bucket) is False  # ranges are costly here: one GET of it all
+    first = _get(client, bucket, key, if_match, 0, None if whole else part - 1)
     answered = time.perf_counter() - started  # the headers are in: the time to answer
-    if "ContentRange" not in first:  # a server that ignores ranges sent it whole
+    if "ContentRange" not in first:  # asked whole, or a server that ignores ranges
         with destination.open("wb") as out:
             _write_body(first, out.fileno(), 0, first["ContentLength"], sink)
         return int(first["ContentLength"])
@@ -109,6 +113,8 @@ def download_in_parts(
             ranged.learn(bucket, cheap)
         if cheap and size > PARALLEL_PARTS * part:
             _in_parallel(fetch.part(size, part), range(part, size, part))
+        elif cheap is False:
+            fetch(part, size - 1, ranged=False)
         else:
             fetch(part, size - 1)
     return size
@@ -148,10 +154,15 @@ class _Fetch:
         self.client, self.bucket, self.key, self.version = client, bucket, key, version
         self.fd, self.sink = fd, sink
 
-    def __call__(self, start: int, end: int) -> None:
+    def __call__(self, start: int, end: int, *, ranged: bool = True) -> None:
+        """Bytes `start` to `end` (the object's last byte when not `ranged`: asked for
+        whole, the bytes before `start` read past)."""
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                found = _get(self.client, self.bucket, self.key, self.version, start, end)
+                asked = (start, end) if ranged else (0, None)
+                found = _get(self.client, self.bucket, self.key, self.version, *asked)
+                if not ranged:
+                    _read_past(found["Body"], start)
                 _write_body(found, self.fd, start, end - start + 1, self.sink)
                 return
             except (ConnectionError, ResponseStreamingError, ShortBody):
@@ -240,12 +251,24 @@ class ShortBody(Exception):
 
 
 def _get(
-    client: S3Client, bucket: str, key: str, if_match: str | None, start: int, end: int
+    client: S3Client, bucket: str, key: str, if_match: str | None, start: int, end: int | None
 ) -> Any:
-    arguments: dict[str, Any] = {"Bucket": bucket, "Key": key, "Range": f"bytes={start}-{end}"}
+    """GET bytes `start` to `end`; the whole object when `end` is None."""
+    arguments: dict[str, Any] = {"Bucket": bucket, "Key": key}
+    if end is not None:
+        arguments["Range"] = f"bytes={start}-{end}"
     if if_match is not None:
         arguments["IfMatch"] = if_match
     return client.get_object(**arguments)
+
+
+def _read_past(body: Any, count: int) -> None:
+    """Read `count` bytes of a GET's body and drop them; ShortBody when it ends first."""
+    while count > 0:
+        chunk = body.read(min(READ, count))
+        if not chunk:
+            raise ShortBody
+        count -= len(chunk)
 
 
 def _write_body(found: Any, fd: int, offset: int, expected: int, sink: _Sink) -> None:
