@@ -5,6 +5,7 @@ one that comes while the process is leaving does not cut its clean-up short."""
 from __future__ import annotations
 
 import _thread
+import contextlib
 import signal
 import sys
 from typing import Any
@@ -32,8 +33,10 @@ def interrupt_not_lost(unraisable: Any) -> None:
     as the import system uses; a finalizer) would be printed as a traceback and then
     forgotten: deliver it again, so that the main thread stops as for any other Ctrl-C.
     From another thread: delivered from this one, it would land in this hook and be lost
-    again. Other such exceptions are reported as Python reports them."""
+    again (while Python shuts down, no thread starts, and nothing is left to stop).
+    Other such exceptions are reported as Python reports them."""
     if issubclass(unraisable.exc_type, KeyboardInterrupt):
-        _thread.start_new_thread(_thread.interrupt_main, ())
+        with contextlib.suppress(RuntimeError):
+            _thread.start_new_thread(_thread.interrupt_main, ())
         return
     sys.__unraisablehook__(unraisable)
