@@ -74,12 +74,12 @@ def test_memory_cache_evicts_least_recently_used_by_size(tmp_path: Path) -> None
     cache.store("b", tmp_path / "b")
     assert cache.fetch("a", tmp_path / "out")  # a is now the most recently used
     cache.store("c", tmp_path / "c")  # 300 bytes > 250: the least recent (b) goes
-    assert ("a" in cache, "b" in cache, "c" in cache) == (True, False, True)
+    assert (cache.holds("a"), cache.holds("b"), cache.holds("c")) == (True, False, True)
     assert cache.size_bytes == 200
 
     (tmp_path / "huge").write_bytes(bytes(251))
     cache.store("huge", tmp_path / "huge")  # larger than the limit: not kept
-    assert "huge" not in cache
+    assert not cache.holds("huge")
     assert cache.size_bytes == 200
 
 

@@ -77,6 +77,9 @@ class EncryptedCache:
                     chunk, number = following, number + 1
             self._inner.store(sha256, sealed)
 
+    def holds(self, sha256: str) -> bool:
+        return self._inner.holds(sha256)
+
     def discard(self, sha256: str) -> None:
         self._inner.discard(sha256)
 

@@ -61,6 +61,12 @@ class FilesystemCache:
         finally:
             Path(temp).unlink(missing_ok=True)
 
+    def holds(self, sha256: str) -> bool:
+        with self._lock:
+            if self._root is None:  # a private cache not made yet holds nothing
+                return False
+        return self._path(sha256).exists()
+
     def discard(self, sha256: str) -> None:
         self._path(sha256).unlink(missing_ok=True)
 

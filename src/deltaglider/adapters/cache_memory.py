@@ -24,7 +24,7 @@ class MemoryCache:
     def size_bytes(self) -> int:
         return self._size
 
-    def __contains__(self, sha256: str) -> bool:
+    def holds(self, sha256: str) -> bool:
         return sha256 in self._entries
 
     def fetch(self, sha256: str, destination: Path) -> bool:

@@ -13,39 +13,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
     ConnectionError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    PartialCredentialsError,
     ResponseStreamingError,
 )
 
 from deltaglider.adapters import s3_incomplete
+from deltaglider.adapters.s3_errors import from_code, mapped
 from deltaglider.adapters.s3_parts import PART as DOWNLOAD_PART
 from deltaglider.adapters.s3_parts import (
+    ObjectRanges,
     RangedGets,
     ShortBody,
     download_in_parts,
+    ranges_cheap,
     upload_in_parts,
 )
 from deltaglider.core import progress
 from deltaglider.core.errors import (
-    AccessDenied,
-    AlreadyExists,
-    BucketExists,
-    BucketNotEmpty,
     BucketNotFound,
-    CredentialsError,
     DeltaGliderError,
-    EndpointError,
-    InvalidBucketName,
-    KeyTooLong,
-    MetadataTooLarge,
     ObjectChanged,
     ObjectNotFound,
     StorageError,
@@ -55,6 +45,7 @@ from deltaglider.core.models import PROBE_PREFIX
 from deltaglider.core.trailing import TrailingDigest
 from deltaglider.ports import (
     BucketInfo,
+    ByteRanges,
     CommonPrefix,
     IncompleteUpload,
     ObjectInfo,
@@ -64,10 +55,6 @@ from deltaglider.ports import (
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-_NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
-# Requests whose If-Match (a copy's: x-amz-copy-source-if-match) names one version to read.
-_READS_OF_A_VERSION = {"GetObject", "HeadObject", "CopyObject", "UploadPartCopy"}
-_BAD_CREDENTIALS = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken"}
 CHUNK = 1024 * 1024
 DOWNLOAD_ATTEMPTS = 3
 SINGLE_PUT_LIMIT = 5 * 1024**3  # S3's largest single PUT
@@ -116,7 +103,7 @@ class S3Storage:
 
     def head(self, bucket: str, key: str) -> ObjectInfo | None:
         try:
-            with _mapped(bucket, key):
+            with mapped(bucket, key):
                 found = self._client.head_object(Bucket=bucket, Key=key)
         except ObjectNotFound:
             return None
@@ -137,7 +124,7 @@ class S3Storage:
             arguments["Delimiter"] = delimiter
         if start_after:
             arguments["StartAfter"] = start_after
-        with _mapped(bucket):
+        with mapped(bucket):
             for page in paginator.paginate(**arguments):  # type: ignore[arg-type]
                 entries: list[ObjectInfo | CommonPrefix] = [
                     ObjectInfo(
@@ -163,7 +150,7 @@ class S3Storage:
         create_only: bool = False,
     ) -> str:
         size = len(source) if isinstance(source, bytes) else source.stat().st_size
-        with _mapped(bucket, key), _reading(source) as body:
+        with mapped(bucket, key), _reading(source) as body:
             in_parts = size >= TRANSFER.multipart_threshold and (
                 not create_only
                 or size > self.single_put_limit
@@ -275,7 +262,7 @@ class S3Storage:
         attempt = 0
         while True:
             attempt += 1
-            with _mapped(bucket, key), TrailingDigest(destination, "sha256") as digest:
+            with mapped(bucket, key), TrailingDigest(destination, "sha256") as digest:
                 hears = _both(digest.written, written) if hashed else written
                 try:
                     size = download_in_parts(
@@ -301,7 +288,7 @@ class S3Storage:
     ) -> None:
         """One GET streamed to the file."""
         for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
-            with _mapped(bucket, key):
+            with mapped(bucket, key):
                 if if_match is None:
                     found = self._client.get_object(Bucket=bucket, Key=key)
                 else:
@@ -320,8 +307,16 @@ class S3Storage:
             if attempt == DOWNLOAD_ATTEMPTS:
                 raise _cut_short(bucket, key)
 
+    def byte_ranges(self, bucket: str, key: str, size: int, version: str) -> ByteRanges | None:
+        """Ranges of one version of the object, each a GET; None where ranges are
+        costly (learnt once per bucket: s3_parts.py)."""
+        with mapped(bucket, key):
+            if not ranges_cheap(self._client, self._ranged, bucket, key, size, version):
+                return None
+        return ObjectRanges(self._client, bucket, key, version, size)
+
     def delete(self, bucket: str, key: str) -> None:
-        with _mapped(bucket, key):
+        with mapped(bucket, key):
             self._client.delete_object(Bucket=bucket, Key=key)
 
     def delete_many(
@@ -331,7 +326,7 @@ class S3Storage:
         failed: builtins.list[tuple[str, DeltaGliderError]] = []
         for start in range(0, len(keys), DELETE_BATCH):
             batch = keys[start : start + DELETE_BATCH]
-            with _mapped(bucket):
+            with mapped(bucket):
                 done = self._client.delete_objects(
                     Bucket=bucket,
                     Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True},
@@ -339,7 +334,7 @@ class S3Storage:
             for refused in done.get("Errors", []):
                 key = refused.get("Key", "")
                 code = refused.get("Code", "")
-                error = _from_code(
+                error = from_code(
                     code,
                     refused.get("Message") or None,
                     403 if code == "AccessDenied" else 500,
@@ -368,7 +363,7 @@ class S3Storage:
             raise StorageError(_COPY_ONTO_ITSELF)  # S3 says so of a CopyObject, not of parts
         check_put(dest_bucket, dest_key, metadata or {})
         try:
-            with _mapped(bucket, key):
+            with mapped(bucket, key):
                 if if_match is None:
                     found = self._client.head_object(Bucket=bucket, Key=key)
                 else:
@@ -380,7 +375,7 @@ class S3Storage:
             raise ObjectNotFound(bucket, key) from None
         try:
             # Errors name the destination, but a missing key or a version gone is the source's.
-            with _mapped(dest_bucket, dest_key):
+            with mapped(dest_bucket, dest_key):
                 if found["ContentLength"] <= self.single_copy_limit:
                     return self._copy_whole(bucket, key, dest_bucket, dest_key, metadata, if_match)
                 source = _Source(bucket, key, found["ContentLength"], found["ETag"])
@@ -461,11 +456,11 @@ class S3Storage:
         return etag or self._client.head_object(Bucket=dest_bucket, Key=dest_key)["ETag"]
 
     def incomplete_uploads(self, bucket: str, prefix: str) -> Iterator[IncompleteUpload]:
-        with _mapped(bucket):
+        with mapped(bucket):
             yield from s3_incomplete.incomplete_uploads(self._client, bucket, prefix)
 
     def upload_progress(self, bucket: str, key: str, upload_id: str) -> UploadProgress | None:
-        with _mapped(bucket, key):
+        with mapped(bucket, key):
             try:
                 return s3_incomplete.upload_progress(self._client, bucket, key, upload_id)
             except ClientError as exc:
@@ -474,7 +469,7 @@ class S3Storage:
                 return None
 
     def abort_upload(self, bucket: str, key: str, upload_id: str) -> None:
-        with _mapped(bucket, key):
+        with mapped(bucket, key):
             try:
                 self._client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
             except ClientError as exc:
@@ -483,28 +478,28 @@ class S3Storage:
 
     def presigned_get(self, bucket: str, key: str, expires_in: int) -> str:
         """A URL that GETs the object without credentials until `expires_in` seconds pass."""
-        with _mapped(bucket, key):
+        with mapped(bucket, key):
             return self._client.generate_presigned_url(
                 "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_in
             )
 
     def bucket_exists(self, bucket: str) -> bool:
         try:
-            with _mapped(bucket):
+            with mapped(bucket):
                 self._client.head_bucket(Bucket=bucket)
         except (BucketNotFound, ObjectNotFound):
             return False
         return True
 
     def list_buckets(self) -> Iterator[BucketInfo]:
-        with _mapped(""):
+        with mapped(""):
             found = self._client.list_buckets()
         for bucket in found.get("Buckets", []):
             yield BucketInfo(bucket["Name"], bucket["CreationDate"])
 
     def create_bucket(self, bucket: str) -> None:
         region = self._client.meta.region_name
-        with _mapped(bucket):
+        with mapped(bucket):
             if region in (None, "us-east-1"):
                 self._client.create_bucket(Bucket=bucket)
             else:
@@ -514,7 +509,7 @@ class S3Storage:
                 )
 
     def delete_bucket(self, bucket: str) -> None:
-        with _mapped(bucket):
+        with mapped(bucket):
             self._client.delete_bucket(Bucket=bucket)
 
 
@@ -570,107 +565,3 @@ def _both(
         other(start, end)
 
     return hear
-
-
-@contextmanager
-def _mapped(bucket: str, key: str | None = None) -> Iterator[None]:
-    """Turn botocore's exceptions into DeltaGlider's, with one readable line each."""
-    try:
-        yield
-    except DeltaGliderError:
-        raise
-    except S3UploadFailedError as exc:
-        cause = exc.__context__
-        if isinstance(cause, ClientError):
-            raise _from_client_error(cause, bucket, key) from None
-        raise StorageError(str(exc)) from None
-    except ClientError as exc:
-        raise _from_client_error(exc, bucket, key) from None
-    except (NoCredentialsError, PartialCredentialsError):
-        raise CredentialsError(
-            "Unable to locate credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
-            "or configure a profile with `aws configure`"
-        ) from None
-    except (EndpointConnectionError, ConnectionError) as exc:
-        raise EndpointError(str(exc)) from None
-    except BotoCoreError as exc:
-        raise StorageError(str(exc)) from None
-
-
-def _from_client_error(exc: ClientError, bucket: str, key: str | None) -> DeltaGliderError:
-    """S3's answer as DeltaGlider's error, keeping S3's code, status and message."""
-    error = exc.response.get("Error", {})
-    answer = exc.response.get("ResponseMetadata", {})
-    status = int(answer.get("HTTPStatusCode") or 500)
-    headers = answer.get("HTTPHeaders", {})
-    if "text/html" in headers.get("content-type", "") and not any(
-        name.startswith("x-amz") for name in headers
-    ):
-        # S3 answers in XML (or, to a HEAD, with no body) and with its request id: a web
-        # page without one is some other server.
-        return EndpointError(
-            f"The endpoint is not an S3 service: it answered {exc.operation_name} with an "
-            f"HTML page (HTTP {status}); check --endpoint-url"
-        )
-    return _from_code(
-        str(error.get("Code") or ""),
-        error.get("Message") or None,
-        status,
-        exc.operation_name,
-        bucket,
-        key,
-    )
-
-
-def _from_code(
-    code: str, said: str | None, status: int, operation: str, bucket: str, key: str | None
-) -> DeltaGliderError:
-    """The error for S3's code, of a whole request or of one key in DeleteObjects. A
-    HEAD's answer has no body: botocore gives the status as the code ("404") and its
-    phrase as the message, so those take the class's own code and message."""
-    message = None if code.isdigit() else said
-    if code == "NoSuchBucket" or (code in _NOT_FOUND and operation == "HeadBucket"):
-        return BucketNotFound(bucket, operation, message=message)
-    if code == "BucketNotEmpty":
-        return BucketNotEmpty(bucket, message=message)
-    if code in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
-        return BucketExists(bucket, code=code, message=message)
-    if code in ("PreconditionFailed", "412"):
-        # A read's If-Match found another version; a write's If-None-Match found the key.
-        if operation in _READS_OF_A_VERSION:
-            return ObjectChanged(bucket, key or "", operation, message=message)
-        return AlreadyExists(bucket, key or "", operation, message=message)
-    if code in _NOT_FOUND:
-        return ObjectNotFound(bucket, key or "", operation, message=message)
-    if code == "KeyTooLongError":
-        return KeyTooLong(bucket, key or "", operation, message=message)
-    if code == "MetadataTooLarge":
-        return MetadataTooLarge(bucket, key or "", operation, message=message)
-    if code == "InvalidBucketName":
-        return InvalidBucketName(bucket, operation=operation, message=message)
-    if code in _BAD_CREDENTIALS:
-        return CredentialsError(
-            f"The store rejected the credentials ({code})" + (f": {said}" if said else ""),
-            bucket=bucket,
-            key=key,
-            operation=operation,
-            code=code,
-            status=status,
-            message=message,
-        )
-    if code in ("403", "AccessDenied", "Forbidden"):
-        return AccessDenied(
-            f"Access denied ({operation} on s3://{bucket}/{key or ''})",
-            bucket=bucket,
-            key=key,
-            operation=operation,
-            message=message,
-        )
-    return StorageError(
-        bucket=bucket,
-        key=key,
-        operation=operation,
-        code=code or str(status),
-        status=status,
-        message=message,
-    )

@@ -38,6 +38,7 @@ from botocore.exceptions import (
     ResponseStreamingError,
 )
 
+from deltaglider.adapters.s3_errors import mapped
 from deltaglider.core import progress
 from deltaglider.core.errors import StorageError
 
@@ -109,7 +110,7 @@ def download_in_parts(
         fetch = _Fetch(client, bucket, key, version, fd, sink)
         cheap = ranged.known(bucket)
         if cheap is None and size > PARALLEL_PARTS * part:
-            cheap = answered < max(SLOW_ANSWER, size / SCAN_RATE)
+            cheap = _answered_quickly(answered, size)
             ranged.learn(bucket, cheap)
         if cheap and size > PARALLEL_PARTS * part:
             _in_parallel(fetch.part(size, part), range(part, size, part))
@@ -167,14 +168,68 @@ class _Fetch:
                 return
             except (ConnectionError, ResponseStreamingError, ShortBody):
                 if attempt == ATTEMPTS:
-                    raise StorageError(
-                        f"s3://{self.bucket}/{self.key}: the body ended early, {ATTEMPTS} "
-                        "times", bucket=self.bucket, key=self.key, operation="GetObject",
-                    ) from None  # fmt: skip
+                    raise _ended_early(self.bucket, self.key) from None
 
     def part(self, size: int, part: int) -> Callable[[int], None]:
         """The fetch of the part starting at a given offset."""
         return lambda start: self(start, min(start + part, size) - 1)
+
+
+def ranges_cheap(
+    client: S3Client, ranged: RangedGets, bucket: str, key: str, size: int, version: str
+) -> bool:
+    """Whether the bucket serves ranged GETs cheaply: known, or measured now by the
+    answer to a one-byte range of this object, `size` bytes large. A server that
+    answers a range with the whole object serves no ranges at all."""
+    cheap = ranged.known(bucket)
+    if cheap is None:
+        started = time.perf_counter()
+        found = _get(client, bucket, key, version, 0, 0)
+        answered = time.perf_counter() - started
+        found["Body"].close()
+        cheap = "ContentRange" in found and _answered_quickly(answered, size)
+        ranged.learn(bucket, cheap)
+    return cheap
+
+
+class ObjectRanges:
+    """Byte ranges of one version of an object, read where it is (ByteRanges): each a
+    GET with the version's If-Match, asked again when its body is cut short."""
+
+    def __init__(self, client: S3Client, bucket: str, key: str, version: str, size: int) -> None:
+        self.client, self.bucket, self.key, self.version = client, bucket, key, version
+        self.size = size
+
+    def read_into(self, offset: int, into: memoryview) -> None:
+        end = offset + len(into) - 1
+        for attempt in range(1, ATTEMPTS + 1):
+            with mapped(self.bucket, self.key):
+                try:
+                    found = _get(self.client, self.bucket, self.key, self.version, offset, end)
+                    if not found.get("ContentRange", "").startswith(f"bytes {offset}-{end}/"):
+                        raise StorageError(
+                            f"s3://{self.bucket}/{self.key}: the store answered a range "
+                            "with other bytes", bucket=self.bucket, key=self.key,
+                            operation="GetObject",
+                        )  # fmt: skip
+                    _read_body_into(found["Body"], into)
+                    return
+                except (ConnectionError, ResponseStreamingError, ShortBody):
+                    if attempt == ATTEMPTS:
+                        raise _ended_early(self.bucket, self.key) from None
+
+
+def _answered_quickly(answered: float, size: int) -> bool:
+    """Whether a range of an object `size` bytes large was answered faster than a read
+    of all of it would take (SCAN_RATE), or in about a round trip."""
+    return answered < max(SLOW_ANSWER, size / SCAN_RATE)
+
+
+def _ended_early(bucket: str, key: str) -> StorageError:
+    return StorageError(
+        f"s3://{bucket}/{key}: the body ended early, {ATTEMPTS} times",
+        bucket=bucket, key=key, operation="GetObject",
+    )  # fmt: skip
 
 
 def upload_in_parts(
@@ -269,6 +324,17 @@ def _read_past(body: Any, count: int) -> None:
         if not chunk:
             raise ShortBody
         count -= len(chunk)
+
+
+def _read_body_into(body: Any, into: memoryview) -> None:
+    """Fill `into` from a GET's body; ShortBody when it ends first."""
+    at = 0
+    while at < len(into):
+        chunk = body.read(min(READ, len(into) - at))
+        if not chunk:
+            raise ShortBody
+        into[at : at + len(chunk)] = chunk
+        at += len(chunk)
 
 
 def _write_body(found: Any, fd: int, offset: int, expected: int, sink: _Sink) -> None:

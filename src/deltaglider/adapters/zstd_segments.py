@@ -25,8 +25,8 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextvars import copy_context
+from dataclasses import dataclass
 from functools import partial
-from io import BufferedReader
 from pathlib import Path
 from typing import BinaryIO
 
@@ -46,8 +46,10 @@ from deltaglider.adapters.zstd_codec import (
     check_level,
     describe,
 )
+from deltaglider.adapters.zstd_stretches import FetchedStretches, FileStretches, read_prefix
 from deltaglider.core import progress
 from deltaglider.core.errors import DiffError
+from deltaglider.ports import ByteRanges
 
 MAGIC = b"DGZS\x01"
 DECODE = "zstd-segmented decode failed"
@@ -90,7 +92,7 @@ class SegmentedZstdCodec(SinkDecoding):
                 start = 0
                 while segment := src.read(self.segment):
                     stretches = aligner.ranges(segment, start)
-                    frame = self._frame(_prefix(ref, stretches), segment)
+                    frame = self._frame(read_prefix(ref, stretches), segment)
                     out.write(varint(len(segment)) + varint(len(stretches)))
                     for stretch in stretches:
                         out.write(varint(stretch.offset) + varint(stretch.length))
@@ -127,51 +129,76 @@ class SegmentedZstdCodec(SinkDecoding):
         source's bytes up to the end of its last stretch (`ready`), so the decode
         follows a download instead of waiting for all of it. The source's size is not
         compared with the delta's (its writer's checks of it stand in)."""
-        return self._decode_hashed(target, partial(self._decode, source, delta, ready=ready))
+        stretches = FileStretches(source, ready)
+        return self._decode_hashed(target, partial(self._decode_from, stretches, delta))
 
-    def _decode(
+    def decode_ranged(self, source: ByteRanges, delta: Path, target: Path) -> str:
+        """`decode_hashed` from the stretches of a source read by ranges where it is,
+        fetched a few segments ahead (zstd_stretches.py): none of it copied whole."""
+        stretches = FetchedStretches(source)
+        return self._decode_hashed(target, partial(self._decode_from, stretches, delta))
+
+    def _decode(self, source: Path, delta: Path, sink: Callable[[bytes], object]) -> None:
+        self._decode_from(FileStretches(source), delta, sink)
+
+    def _decode_from(
         self,
-        source: Path,
+        source: FileStretches | FetchedStretches,
         delta: Path,
         sink: Callable[[bytes], object],
-        *,
-        ready: Callable[[int], None] | None = None,
     ) -> None:
         """Segments are decoded in threads, each against its own stretches (they are
         independent), while the one before is handed to `sink`: in order, each once it
-        is whole and checked."""
+        is whole and checked. Every segment's header is read (and checked) first, so
+        that a source read by ranges can be fetched ahead."""
         try:
-            with delta.open("rb") as src, ThreadPoolExecutor(DECODERS) as pool:
-                if src.read(len(MAGIC)) != MAGIC:
-                    raise DiffError(f"{DECODE}: not a segmented zstd delta")
-                size, end = read_varint(src), delta.stat().st_size
-                if ready is None and source.stat().st_size != size:
-                    raise DiffError(
-                        "zstd-segmented decode failed: the reference is not the one it was "
-                        "made against (another size)"
-                    )
-                pending: deque[Future[list[bytes]]] = deque()
-                while length := read_varint(src):
-                    stretches = [
-                        Range(read_varint(src), read_varint(src)) for _ in range(read_varint(src))
-                    ]
-                    _check_stretches(stretches, size)
-                    frame = _read_frame(src, read_varint(src), end)
-                    # (each in the caller's context: progress goes to its transfer)
-                    decoding = copy_context().run
-                    pending.append(
-                        pool.submit(
-                            decoding, _decode_segment, source, stretches, frame, length, ready
-                        )
-                    )
-                    if len(pending) > DECODERS:
+            with delta.open("rb") as src:
+                size, segments = _read_segments(src, delta.stat().st_size)
+                source.check_size(size)
+                wanted = [segment.stretches for segment in segments]
+                with source.reading(wanted) as prefixes, ThreadPoolExecutor(DECODERS) as pool:
+                    pending: deque[Future[list[bytes]]] = deque()
+                    for number, segment in enumerate(segments):
+                        src.seek(segment.frame_at)
+                        frame = src.read(segment.frame_size)
+                        work = partial(_decode_segment, partial(prefixes, number), frame)
+                        # (each in the caller's context: progress goes to its transfer)
+                        pending.append(pool.submit(copy_context().run, work, segment.length))
+                        if len(pending) > DECODERS:
+                            _hand_over(pending.popleft(), sink)
+                    while pending:
                         _hand_over(pending.popleft(), sink)
-                while pending:
-                    _hand_over(pending.popleft(), sink)
-                if src.read(1):
-                    raise DiffError(f"{DECODE}: data after the end of the delta")
         except (ZstdError, OSError) as exc:
             raise DiffError(f"zstd-segmented decode failed: {describe(exc)}") from None
+
+
+@dataclass(frozen=True)
+class _Segment:
+    """A segment's header: its size, its stretches, and where its frame is."""
+
+    length: int
+    stretches: list[Range]
+    frame_at: int
+    frame_size: int
+
+
+def _read_segments(src: BinaryIO, end: int) -> tuple[int, list[_Segment]]:
+    """The source's size and every segment's header, each checked, the frames skipped."""
+    if src.read(len(MAGIC)) != MAGIC:
+        raise DiffError(f"{DECODE}: not a segmented zstd delta")
+    size = read_varint(src)
+    segments = []
+    while length := read_varint(src):
+        stretches = [Range(read_varint(src), read_varint(src)) for _ in range(read_varint(src))]
+        _check_stretches(stretches, size)
+        frame_size = read_varint(src)
+        if frame_size > end - src.tell():
+            raise DiffError(f"{DECODE}: the delta is truncated")
+        segments.append(_Segment(length, stretches, src.tell(), frame_size))
+        src.seek(frame_size, io.SEEK_CUR)
+    if src.read(1):
+        raise DiffError(f"{DECODE}: data after the end of the delta")
+    return size, segments
 
 
 def _hand_over(segment: Future[list[bytes]], sink: Callable[[bytes], object]) -> None:
@@ -179,30 +206,10 @@ def _hand_over(segment: Future[list[bytes]], sink: Callable[[bytes], object]) ->
         sink(chunk)
 
 
-def _read_frame(src: BinaryIO, size: int, end: int) -> bytes:
-    """A segment's frame; one said to run past the delta's `end` (damage) is refused
-    before anything is allocated for it."""
-    if size > end - src.tell():
-        raise DiffError(f"{DECODE}: the delta is truncated")
-    return src.read(size)
-
-
-def _decode_segment(
-    source: Path,
-    stretches: list[Range],
-    frame: bytes,
-    length: int,
-    ready: Callable[[int], None] | None,
-) -> list[bytes]:
-    """A segment's bytes, rebuilt from its frame against its stretches of the source
-    (once they are written, when `ready` says when)."""
-    if ready is not None and stretches:
-        ready(stretches[-1].end)  # ascending: the last ends furthest
-    # Unbuffered: a read-ahead must not take bytes past the stretches, perhaps unwritten.
-    with source.open("rb", buffering=0) as ref:
-        prefix = _prefix(ref, stretches)
+def _decode_segment(prefix_of: Callable[[], bytearray], frame: bytes, length: int) -> list[bytes]:
+    """A segment's bytes, rebuilt from its frame against its stretches of the source."""
     chunks: list[bytes] = []
-    _decode_frame(prefix, io.BytesIO(frame), len(frame), length, chunks.append)
+    _decode_frame(prefix_of(), io.BytesIO(frame), len(frame), length, chunks.append)
     return chunks
 
 
@@ -247,22 +254,6 @@ def _check_stretches(stretches: list[Range], size: int) -> None:
         at = stretch.end
     if sum(s.length for s in stretches) > MOST_READ:
         raise DiffError(f"{DECODE}: a segment names too much of the reference")
-
-
-def _prefix(ref: BufferedReader | io.FileIO, stretches: list[Range]) -> bytearray:
-    """The stretches of the source, read into one buffer."""
-    buffer = bytearray(sum(s.length for s in stretches))
-    view, at = memoryview(buffer), 0
-    for stretch in stretches:
-        ref.seek(stretch.offset)
-        end = at + stretch.length
-        while at < end:
-            got = ref.readinto(view[at:end])
-            if not got:
-                raise DiffError("zstd-segmented: the reference is shorter than it was")
-            at += got
-    view.release()
-    return buffer
 
 
 def _as_prefix(prefix: bytearray) -> tuple[ZstdDict, int] | None:

@@ -26,6 +26,7 @@ from deltaglider.core.policy import DeltaPolicy
 from deltaglider.core.sketch import Sketch
 from deltaglider.ports import (
     ArchivePort,
+    ByteRanges,
     ContainerPort,
     DiffPort,
     ExternalDiff,
@@ -33,6 +34,7 @@ from deltaglider.ports import (
     HashingDiff,
     HashPort,
     LoggerPort,
+    RangedDiff,
     Unpacked,
 )
 
@@ -346,6 +348,22 @@ class Encoder:
         """Whether this delta decodes while its reference is still being written: a
         delta of raw bytes by a codec that reads its source in stretches."""
         return isinstance(self.codecs.get(meta.codec), FollowingDiff) and self._of_raw_bytes(meta)
+
+    def reads_ranges(self, meta: DeltaMeta) -> bool:
+        """Whether this delta decodes from its reference's ranges where it is stored: a
+        delta of raw bytes by a codec that reads only the stretches it names."""
+        return isinstance(self.codecs.get(meta.codec), RangedDiff) and self._of_raw_bytes(meta)
+
+    def decode_ranged(self, meta: DeltaMeta, reference: ByteRanges, delta: Path, out: Path) -> str:
+        """Rebuild a delta's file (one that `reads_ranges`) into `out` from its
+        reference's ranges; the SHA256 of what was written. A delta that does not decode
+        is damaged, or its reference is not the one it was made against: IntegrityError."""
+        codec = self.codecs[meta.codec]
+        assert isinstance(codec, RangedDiff)
+        try:
+            return codec.decode_ranged(reference, delta, out)
+        except DiffError as exc:
+            raise IntegrityError(f"the stored delta is damaged ({exc})") from None
 
     def _of_raw_bytes(self, meta: DeltaMeta) -> bool:
         """A delta of the file's bytes as they are (not of a container's content)."""

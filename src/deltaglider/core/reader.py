@@ -51,7 +51,14 @@ from deltaglider.core.policy import DeltaPolicy, is_reserved_name
 from deltaglider.core.references import References
 from deltaglider.core.scratch import scratch_dir
 from deltaglider.core.trailing import WrittenPrefix
-from deltaglider.ports import HashPort, LoggerPort, MetricsPort, ObjectInfo, StoragePort
+from deltaglider.ports import (
+    ByteRanges,
+    HashPort,
+    LoggerPort,
+    MetricsPort,
+    ObjectInfo,
+    StoragePort,
+)
 
 READ_ATTEMPTS = 5  # reads of a key that keeps being overwritten while it is read
 CHUNK = 1024 * 1024
@@ -269,11 +276,32 @@ class Reader:
         self.encoder.check_decodable(meta, str(source))
         delta = work / "object.delta"  # first: a changed delta needs no reference fetched
         self.storage.download(source.bucket, delta_key, delta, if_match=version)
+        if self.encoder.reads_ranges(meta):
+            ranges = self.references.ranges(source.bucket, meta.ref_key, meta.ref_sha256)
+            if ranges is not None and (actual := self._decode_ranged(meta, ranges, delta, out)):
+                return actual
         reference = work / "reference.bin"
         if self.encoder.follows(meta):
             return self._decode_following(source, meta, reference, delta, out, work)
         self.references.fetch(source.bucket, meta.ref_key, meta.ref_sha256, reference)
         return self.encoder.decode(meta, reference, delta, out, work)
+
+    def _decode_ranged(
+        self, meta: DeltaMeta, reference: ByteRanges, delta: Path, out: Path
+    ) -> str | None:
+        """Decode from the stretches of the reference read where it is stored; the
+        file's SHA256 when it is the one recorded. None when the reference changed or
+        went meanwhile, or what was decoded is not the file: fetched whole and checked,
+        the reference then tells which of it and the delta is at fault."""
+        try:
+            actual = self.encoder.decode_ranged(meta, reference, delta, out)
+        except (ObjectChanged, ObjectNotFound, IntegrityError) as exc:
+            self.logger.debug("decoding from %s's ranges failed (%s)", meta.ref_key, exc)
+            return None
+        if actual != meta.sha256:
+            self.logger.debug("decoded from %s's ranges, not the file", meta.ref_key)
+            return None
+        return actual
 
     def _decode_following(
         self,

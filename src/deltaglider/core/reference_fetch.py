@@ -5,7 +5,9 @@ not its first: the copy (encrypted, written twice) costs about what fetching it 
 does, and a command on one large object never reads it again. A reference stored
 compressed (`dg-encoding`) is decoded in place. A caller may use the ranges of a
 download as they land (a decode following it), never trusting them before the fetch
-has returned.
+has returned; or, for a large reference on first use, read only the ranges it needs
+where the reference is stored (`ranges`), trusting nothing it makes of them before
+their product's own SHA256 matched.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from deltaglider.core.errors import (
 )
 from deltaglider.core.metadata import read_reference
 from deltaglider.ports import (
+    ByteRanges,
     CachePort,
     DiffPort,
     HashingStorage,
@@ -31,6 +34,7 @@ from deltaglider.ports import (
     LinkingStorage,
     LoggerPort,
     MetricsPort,
+    RangeReadingStorage,
     StoragePort,
 )
 
@@ -116,6 +120,31 @@ class ReferenceFetcher:
             if self.worth_caching(sha256, local.stat().st_size):
                 self.cache.store(sha256, local)
             return local
+
+    def ranges(self, bucket: str, key: str, sha256: str) -> ByteRanges | None:
+        """The reference read by ranges where it is stored, for a decode that reads only
+        the stretches it needs, when fetching it whole would be wasted: a large
+        reference on its first use in this process, not in the cache, stored as itself
+        (not compressed), on a store that serves ranges cheaply. Its metadata must
+        record this SHA256; its bytes are not hashed (nothing reads them all), so what
+        is decoded from them is trusted only once its own SHA256 matched. None: fetch
+        it whole."""
+        storage = self.storage
+        if self._local or not isinstance(storage, RangeReadingStorage) or self.cache.holds(sha256):
+            return None
+        info = storage.head(bucket, key)
+        if info is None or info.size <= CACHED_AT_ONCE_UP_TO or self._used_once.get(sha256):
+            return None
+        try:
+            recorded = read_reference(info.metadata)
+        except FormatError:
+            return None
+        if recorded.sha256 != sha256 or recorded.encoding is not None or not info.etag:
+            return None
+        ranges = storage.byte_ranges(bucket, key, info.size, info.etag)
+        if ranges is not None:
+            self._used_once.put(sha256, True)  # its next use fetches it whole, and caches it
+        return ranges
 
     def _download(
         self, bucket: str, key: str, local: Path, written: Callable[[int, int], None] | None

@@ -84,6 +84,7 @@ class References:
             codecs=self.codecs,
         )  # fmt: skip
         self.fetch = self._fetcher.fetch  # a reference's bytes to a local file
+        self.ranges = self._fetcher.ranges  # or read by ranges where it is stored
         self._lock = threading.Lock()
         self._known = RecentMap[DeltaSpace, list[ObjectInfo]](  # newest first
             SPACES_REMEMBERED, REMEMBERED_FOR

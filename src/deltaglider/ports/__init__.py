@@ -8,7 +8,14 @@ from deltaglider.ports.buckets import BucketInfo, BucketPort
 from deltaglider.ports.cache import CachePort
 from deltaglider.ports.clock import ClockPort
 from deltaglider.ports.container import ContainerPort
-from deltaglider.ports.diff import DiffPort, ExternalDiff, FollowingDiff, HashingDiff
+from deltaglider.ports.diff import (
+    ByteRanges,
+    DiffPort,
+    ExternalDiff,
+    FollowingDiff,
+    HashingDiff,
+    RangedDiff,
+)
 from deltaglider.ports.hash import HashPort
 from deltaglider.ports.logger import LoggerPort
 from deltaglider.ports.metrics import MetricsPort
@@ -18,6 +25,7 @@ from deltaglider.ports.storage import (
     IncompleteUpload,
     LinkingStorage,
     ObjectInfo,
+    RangeReadingStorage,
     StoragePort,
     UploadProgress,
 )
@@ -26,6 +34,7 @@ __all__ = [
     "ArchivePort",
     "BucketInfo",
     "BucketPort",
+    "ByteRanges",
     "CachePort",
     "ClockPort",
     "CommonPrefix",
@@ -41,6 +50,8 @@ __all__ = [
     "LoggerPort",
     "MetricsPort",
     "ObjectInfo",
+    "RangeReadingStorage",
+    "RangedDiff",
     "StoragePort",
     "Unpacked",
     "UploadProgress",

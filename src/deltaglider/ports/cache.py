@@ -24,6 +24,10 @@ class CachePort(Protocol):
         entry is atomic: no reader ever sees half of one."""
         ...
 
+    def holds(self, sha256: str) -> bool:
+        """Whether there is an entry (unchecked: `fetch` may still find it unreadable)."""
+        ...
+
     def discard(self, sha256: str) -> None:
         """Forget an entry (it failed verification)."""
         ...

@@ -51,6 +51,27 @@ class FollowingDiff(Protocol):
         ...
 
 
+class ByteRanges(Protocol):
+    """A source read by byte ranges where it is (an object in a store), not copied first."""
+
+    size: int
+
+    def read_into(self, offset: int, into: memoryview) -> None:
+        """Fill `into` with the source's bytes from `offset` on."""
+        ...
+
+
+@runtime_checkable
+class RangedDiff(Protocol):
+    """A codec that reads its source in stretches, so that it can decode from a source
+    read by ranges, reading only the stretches the delta names."""
+
+    def decode_ranged(self, source: ByteRanges, delta: Path, target: Path) -> str:
+        """`decode_hashed` from `source`'s ranges; the source's size is compared with
+        the one the delta was made against."""
+        ...
+
+
 @runtime_checkable
 class ExternalDiff(Protocol):
     """A codec run as a program the machine may lack."""

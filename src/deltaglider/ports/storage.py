@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from deltaglider.core.errors import DeltaGliderError
+from deltaglider.ports.diff import ByteRanges
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,18 @@ class HashingStorage(Protocol):
     ) -> str:
         """StoragePort.download, returning the SHA256 (hex) of the bytes written;
         `written` hears of each range of `destination` once it is there."""
+        ...
+
+
+@runtime_checkable
+class RangeReadingStorage(Protocol):
+    """A store that can serve byte ranges of one version of an object, and knows
+    whether doing so is cheap."""
+
+    def byte_ranges(self, bucket: str, key: str, size: int, version: str) -> ByteRanges | None:
+        """Ranges of the object whose ETag is `version` (each read raises ObjectChanged
+        once it is another, ObjectNotFound once it is gone); None where a ranged read
+        costs the server a read of the whole object (learnt once per bucket)."""
         ...
 
 
