@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 
@@ -110,8 +110,11 @@ class CrashingStorage(InMemoryStorage):
         metadata: Mapping[str, str],
         *,
         create_only: bool = False,
+        unchanged: Callable[[], None] | None = None,
     ) -> str:
-        etag = super().upload(bucket, key, source, metadata, create_only=create_only)
+        etag = super().upload(
+            bucket, key, source, metadata, create_only=create_only, unchanged=unchanged
+        )
         self.writes_left -= 1
         if self.writes_left == 0:
             raise Crash

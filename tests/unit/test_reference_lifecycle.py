@@ -43,8 +43,11 @@ class HookedStorage(InMemoryStorage):
         metadata: Mapping[str, str],
         *,
         create_only: bool = False,
+        unchanged: Callable[[], None] | None = None,
     ) -> str:
-        etag = super().upload(bucket, key, source, metadata, create_only=create_only)
+        etag = super().upload(
+            bucket, key, source, metadata, create_only=create_only, unchanged=unchanged
+        )
         for name in [name for name in self.hooks if name in key]:
             self.hooks.pop(name)()
         return etag

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import random
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
@@ -81,10 +81,13 @@ class PrefixOnlyStorage(InMemoryStorage):
         metadata: Mapping[str, str],
         *,
         create_only: bool = False,
+        unchanged: Callable[[], None] | None = None,
     ) -> str:
         if not key.startswith(self.allowed):
             raise AccessDenied(f"Access denied (PutObject on s3://{bucket}/{key})")
-        return super().upload(bucket, key, source, metadata, create_only=create_only)
+        return super().upload(
+            bucket, key, source, metadata, create_only=create_only, unchanged=unchanged
+        )
 
     def delete(self, bucket: str, key: str) -> None:
         if not key.startswith(self.allowed):

@@ -284,14 +284,19 @@ class LocalFilesystemStorage:
         metadata: Mapping[str, str],
         *,
         create_only: bool = False,
+        unchanged: Callable[[], None] | None = None,
     ) -> str:
         self._existing_bucket(bucket, "PutObject")
         check_put(bucket, key, metadata)  # S3's limits, so what works here works there
         if isinstance(source, bytes):
             return self._store(bucket, key, metadata, _filled_with(source), None, create_only)
-        return self._store(
-            bucket, key, metadata, lambda data: shutil.copyfile(source, data), source, create_only
-        )
+
+        def fill(data: Path) -> None:
+            shutil.copyfile(source, data)
+            if unchanged is not None:  # copied, not yet published
+                unchanged()
+
+        return self._store(bucket, key, metadata, fill, source, create_only)
 
     def copy(
         self,

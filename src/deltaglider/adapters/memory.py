@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -122,10 +122,13 @@ class InMemoryStorage:
         metadata: Mapping[str, str],
         *,
         create_only: bool = False,
+        unchanged: Callable[[], None] | None = None,
     ) -> str:
         self._count("upload")
         check_put(bucket, key, metadata)
         data = source if isinstance(source, bytes) else source.read_bytes()
+        if unchanged is not None:
+            unchanged()
         with self._lock:
             objects = self._bucket(bucket, "PutObject")
             if create_only and self.honours_conditional_writes and key in objects:

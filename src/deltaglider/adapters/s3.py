@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import (
@@ -148,35 +148,42 @@ class S3Storage:
         metadata: Mapping[str, str],
         *,
         create_only: bool = False,
+        unchanged: Callable[[], None] | None = None,
     ) -> str:
+        """In parts, `unchanged` is called before the completion; in one PUT, as the
+        read of the body reaches its end, before its last bytes are sent."""
         size = len(source) if isinstance(source, bytes) else source.stat().st_size
-        with mapped(bucket, key), _reading(source) as body:
+        with mapped(bucket, key), _reading(source, unchanged) as body:
             in_parts = size >= TRANSFER.multipart_threshold and (
                 not create_only
                 or size > self.single_put_limit
                 or (isinstance(source, Path) and self._completes_exclusively(bucket, key))
             )
             if not in_parts:
-                if create_only:
+                extra = {"IfNoneMatch": "*"} if create_only else {}
+                try:
                     done = self._client.put_object(
-                        Bucket=bucket,
-                        Key=key,
-                        Body=body,
-                        Metadata=dict(metadata),
-                        IfNoneMatch="*",
-                    )
-                else:
-                    done = self._client.put_object(
-                        Bucket=bucket, Key=key, Body=body, Metadata=dict(metadata)
-                    )
+                        Bucket=bucket, Key=key, Body=body, Metadata=dict(metadata),
+                        **extra,  # type: ignore[arg-type]
+                    )  # fmt: skip
+                except Exception:
+                    # The body's check, raised inside botocore (or its CRT checksum,
+                    # which wraps it), is the failure to report.
+                    if isinstance(body, _CheckedAtEnd) and body.failure is not None:
+                        raise body.failure from None
+                    raise
                 return done["ETag"]
-            if create_only:
+            if create_only or unchanged is not None:
                 part_size = max(self.part_size, -(-size // MAX_PARTS))
                 etag = upload_in_parts(self._client, bucket, key, source, metadata, size=size,
-                                       part_size=part_size, create_only=True)  # fmt: skip
+                                       part_size=part_size, create_only=create_only,
+                                       before_complete=unchanged)  # fmt: skip
                 return etag or self._client.head_object(Bucket=bucket, Key=key)["ETag"]
-            extra = {"Metadata": dict(metadata)}
-            sent = {"ExtraArgs": extra, "Config": TRANSFER, "Callback": progress.current()}
+            sent = {
+                "ExtraArgs": {"Metadata": dict(metadata)},
+                "Config": TRANSFER,
+                "Callback": progress.current(),
+            }
             if isinstance(source, bytes):
                 self._client.upload_fileobj(body, bucket, key, **sent)  # type: ignore[arg-type]
             else:  # from the path: parts are read side by side
@@ -514,13 +521,48 @@ class S3Storage:
 
 
 @contextmanager
-def _reading(source: Path | bytes) -> Iterator[BinaryIO]:
-    """The bytes to upload as a stream, whether a file or held in memory."""
+def _reading(source: Path | bytes, unchanged: Callable[[], None] | None) -> Iterator[BinaryIO]:
+    """The bytes to upload as a stream, whether a file or held in memory; a file with
+    `unchanged` calls it as a read reaches its end."""
     if isinstance(source, bytes):
         yield io.BytesIO(source)
+    elif unchanged is not None:
+        with _CheckedAtEnd(source, unchanged) as stream:
+            yield stream
     else:
         with source.open("rb") as stream:
             yield stream
+
+
+class _CheckedAtEnd(io.FileIO):
+    """A file that calls `unchanged` whenever a read reaches its end, before handing
+    over the bytes read: a PUT sending it stops before its last bytes when the file
+    changed (the server, its body cut short, stores nothing). A body read twice (for
+    its checksum, then sent) is checked each time."""
+
+    def __init__(self, path: Path, unchanged: Callable[[], None]) -> None:
+        super().__init__(path, "rb")
+        self._unchanged = unchanged
+        self._size = os.fstat(self.fileno()).st_size
+        self.failure: Exception | None = None  # what `unchanged` raised
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = super().read(size)
+        self._check_at_end()
+        return data if data is not None else b""
+
+    def readinto(self, buffer: Any) -> int:
+        count = super().readinto(buffer)
+        self._check_at_end()
+        return count or 0
+
+    def _check_at_end(self) -> None:
+        if self.tell() >= self._size:
+            try:
+                self._unchanged()
+            except Exception as exc:
+                self.failure = exc
+                raise
 
 
 @dataclass(frozen=True)

@@ -242,10 +242,12 @@ def upload_in_parts(
     size: int,
     part_size: int,
     create_only: bool,
+    before_complete: Callable[[], None] | None = None,
 ) -> str:
     """A multipart upload of the file (or bytes), its parts sent side by side; with
     `create_only` the completion carries If-None-Match: * (S3 refuses it when the key
-    exists). Any failure aborts the upload. Returns the completion's ETag ("" when the
+    exists). `before_complete` may stop it once every part is sent (a source that
+    changed meanwhile). Any failure aborts the upload. Returns the completion's ETag ("" when the
     store sends none, as Ceph RGW does).
 
     Each part carries its CRC32, which the completion lists, as `aws s3 cp` sends them:
@@ -274,6 +276,8 @@ def upload_in_parts(
                 return sent
 
             parts = _in_parallel(send, range(1, max(1, -(-size // part_size)) + 1))
+        if before_complete is not None:
+            before_complete()
         extra = {"IfNoneMatch": "*"} if create_only else {}
         finished = client.complete_multipart_upload(
             Bucket=bucket,

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -178,13 +178,15 @@ class References:
         size: int,
         sketch: Sketch | None = None,
         packed: tuple[Path, str] | None = None,
+        unchanged: Callable[[], None] | None = None,
     ) -> int | None:
         """Write the file as a reference unless one exists at `key` (`packed`: a frame
         of it by the named codec, stored instead, `dg-encoding`); the bytes stored when
         the key now holds this file (a content-named key may already hold the same
         bytes: 0), None when it holds another. The cache keeps the file itself, copied
         there while it uploads (kept by its SHA256, the copy is right whatever the
-        upload's outcome)."""
+        upload's outcome). `unchanged` guards a file read where it is, stored as itself
+        (StoragePort.upload); a frame of it was checked to decode to it."""
         stored, encoding = packed if packed is not None else (source, None)
         reference = ReferenceMeta(
             name, sha256, size, self.clock.now(), self.tool,
@@ -198,8 +200,9 @@ class References:
             )
             try:
                 etag: str | None = self.storage.upload(
-                    space.bucket, key, stored, reference.to_metadata(), create_only=True
-                )
+                    space.bucket, key, stored, reference.to_metadata(), create_only=True,
+                    unchanged=unchanged if packed is None else None,
+                )  # fmt: skip
             except AlreadyExists:
                 etag = None
             if caching is not None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import base64
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
@@ -243,6 +243,15 @@ class DeltaService:
         from deltaglider.core.spool import spool  # noqa: PLC0415 (see _transfer)
 
         return spool(body, size=size, check=self.interruption.check)
+
+    def spool_file(
+        self, path: Path, unchanged: Callable[[], None]
+    ) -> AbstractContextManager[Spooled]:
+        """A large local file hashed where it is, not copied (core/spool.py): every store
+        of it calls `unchanged` before publishing, which raises when it changed."""
+        from deltaglider.core.spool import spool_file  # noqa: PLC0415 (see _transfer)
+
+        return spool_file(path, unchanged, check=self.interruption.check)
 
     def store(
         self,

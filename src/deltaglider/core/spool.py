@@ -3,7 +3,9 @@
 Everything an upload needs to know of its bytes (size, SHA256, MD5) is computed from
 what was read, never from the source again; and everything stored afterwards comes
 from this copy, so what is stored is exactly what was hashed, whatever the source does
-meanwhile. Small bodies stay in memory; larger ones go to a private scratch file.
+meanwhile. Small bodies stay in memory; larger ones go to a private scratch file. A
+large local file is not copied (`spool_file`): it is read again where it is, and every
+store of it checks, before publishing, that it has not changed.
 
 The SHA256 is needed before anything is stored (it names and guards the reference) and
 keeps pace with the read. The MD5 (the ETag) is needed only once the upload is done, and
@@ -42,6 +44,10 @@ class Spooled:
     md5_of: Callable[[], str] = field(repr=False)  # waits for the MD5, hex, when hashing
     data: bytes | None
     work: Path  # the private scratch directory the copy lives in
+    # A large local file read where it is, not copied (`spool_file`), and what raises
+    # when it is no longer the bytes hashed: given to every store of it.
+    file: Path | None = None
+    unchanged: Callable[[], None] | None = field(default=None, repr=False)
 
     @property
     def md5(self) -> str:
@@ -59,6 +65,8 @@ class Spooled:
     def path(self) -> Path:
         """A file holding the bytes (a body held in memory is written out on first use,
         for the codecs, which read files)."""
+        if self.file is not None:
+            return self.file
         file = self.work / "body"
         if self.data is not None and not file.exists():
             file.write_bytes(self.data)
@@ -119,6 +127,33 @@ def spool(
         data = None if on_disk else buffer.getvalue()
         md5_of = _known(hashlib.md5(data).hexdigest()) if data is not None else md5.finished(total)
         yield Spooled(total, sha256.hexdigest(), md5_of, data, work)
+
+
+@contextmanager
+def spool_file(
+    path: Path, unchanged: Callable[[], None], *, check: Callable[[], None] | None = None
+) -> Iterator[Spooled]:
+    """A local file read once and hashed where it is, not copied (a gigabyte less
+    written). What is stored is read from the file again, so every store of it calls
+    `unchanged` after its last read and before publishing (StoragePort.upload), and
+    `unchanged` raises once the file is not what was hashed: a file written to
+    meanwhile is stored nowhere. The MD5 is read back from the file behind the read."""
+    with (
+        scratch_dir() as work,
+        _Sha256() as sha256,
+        TrailingDigest(path, "md5") as md5,
+        path.open("rb") as stream,
+    ):
+        total = 0
+        while chunk := stream.read(CHUNK):
+            if check is not None:
+                check()
+            sha256.update(chunk)
+            progress.advance(len(chunk))
+            md5.written(total, total + len(chunk))
+            total += len(chunk)
+        md5_of = md5.finished(total)
+        yield Spooled(total, sha256.hexdigest(), md5_of, None, work, path, unchanged)
 
 
 class _Sha256:

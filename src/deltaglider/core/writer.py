@@ -253,8 +253,9 @@ class Writer:
         own = self.encoder.own_delta(target)
         packed = self.encoder.packed_reference(target)
         written = self.references.create(
-            upload.dest.delta_space, key, *_as_reference(upload), sketch, packed
-        )
+            upload.dest.delta_space, key, *_as_reference(upload), sketch, packed,
+            upload.body.unchanged,
+        )  # fmt: skip
         if written is None:
             return None
         self.interruption.check()
@@ -372,7 +373,10 @@ class Writer:
             upload.recorded,
         )
         key = _whole_key(dest)
-        etag = self.storage.upload(dest.bucket, key, upload.body.source(), meta.to_metadata())
+        etag = self.storage.upload(
+            dest.bucket, key, upload.body.source(), meta.to_metadata(),
+            unchanged=upload.body.unchanged,
+        )  # fmt: skip
         self._settle_whole(dest, key, etag, meta)
         return PutResult(
             key=dest,

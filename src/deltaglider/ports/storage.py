@@ -89,12 +89,17 @@ class StoragePort(Protocol):
         metadata: Mapping[str, str],
         *,
         create_only: bool = False,
+        unchanged: Callable[[], None] | None = None,
     ) -> str:
         """Store the file at `source` (or these bytes) under `key` with `metadata`,
         replacing any old object; return the new object's ETag (as listings show it).
 
         With `create_only`, the write happens only if no object has the key, decided
         atomically by the store (S3's If-None-Match: *); else AlreadyExists.
+
+        `unchanged`, for a file that may be written to meanwhile (a user's, read where
+        it is): called once the last byte of `source` has been read and before the
+        object is published; what it raises stops the upload, and nothing is stored.
         """
         ...
 

@@ -3,26 +3,35 @@
 The service reads a stream once and stores exactly what it read. A file on disk can be
 written to while it is read, so the file is looked at before and after: a file that
 changed meanwhile is refused (nothing stored), and a file that did not is stored with
-its own modification time, as `sync` compares it later. Its Content-Type is the one
+its own modification time, as `sync` compares it later. A large file is not copied:
+it is read again where it is by what stores it, which looks at it once more after its
+last read and before anything is published. Its Content-Type is the one
 given, else guessed from its name as `aws s3` guesses it.
 """
 
 from __future__ import annotations
 
 import mimetypes
+import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from deltaglider.core.attributes import Attributes
-from deltaglider.core.errors import LocalFileError
+from deltaglider.core.errors import IntegrityError, LocalFileError
 from deltaglider.core.models import ObjectKey, PutResult
 
 if TYPE_CHECKING:
     from deltaglider.core.service import DeltaService
+    from deltaglider.core.spool import Spooled
+
+# Files larger are read where they are, not copied as they are hashed: the copy costs
+# as much new page cache as the file, and a small one is read into memory anyway.
+IN_PLACE_ABOVE = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -69,29 +78,66 @@ def copy(
 def publish(
     service: DeltaService, path: Path, dest: ObjectKey, options: StoreOptions = StoreOptions()
 ) -> PutResult:
-    """Upload one local file to `dest`; LocalFileError when it cannot be read whole."""
+    """Upload one local file to `dest`; LocalFileError when it cannot be read whole, or
+    changed while it was read. A large file is read where it is, not copied: every
+    store of it checks, before publishing, that it is still the file hashed."""
     try:
         before = path.stat()
         if not stat.S_ISREG(before.st_mode):
             raise LocalFileError(f"not a regular file: {path}")
-        with path.open("rb") as stream, service.spool(stream) as spooled:
-            after = path.stat()
-            if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or (
-                spooled.size != before.st_size
-            ):
-                raise LocalFileError(
-                    f"{path} changed while it was being read: nothing was stored "
-                    "(upload it once it is complete)"
-                )
+        with _read(service, path, before) as spooled:
+            if _changed(path, before) or spooled.size != before.st_size:
+                raise _changed_error(path)
             mtime = datetime.fromtimestamp(before.st_mtime, UTC)
-            return service.store(
-                dest,
-                spooled,
-                mtime=mtime,
-                content_type=options.content_type_for(path.name),
-                user_metadata=options.metadata,
-                headers=options.headers,
-                no_delta=options.no_delta,
-            )
+            try:
+                return service.store(
+                    dest,
+                    spooled,
+                    mtime=mtime,
+                    content_type=options.content_type_for(path.name),
+                    user_metadata=options.metadata,
+                    headers=options.headers,
+                    no_delta=options.no_delta,
+                )
+            except IntegrityError:  # a delta that did not rebuild the file hashed: why?
+                if _changed(path, before):
+                    raise _changed_error(path) from None
+                raise
     except OSError as exc:
         raise LocalFileError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _read(
+    service: DeltaService, path: Path, before: os.stat_result
+) -> AbstractContextManager[Spooled]:
+    """The file hashed: where it is when large, else copied as it is read."""
+    if before.st_size > IN_PLACE_ABOVE:
+
+        def unchanged() -> None:
+            if _changed(path, before):
+                raise _changed_error(path)
+
+        return service.spool_file(path, unchanged)
+    return _copied(service, path)
+
+
+@contextmanager
+def _copied(service: DeltaService, path: Path) -> Iterator[Spooled]:
+    with path.open("rb") as stream, service.spool(stream) as spooled:
+        yield spooled
+
+
+def _changed(path: Path, before: os.stat_result) -> bool:
+    """Whether the file is no longer the one looked at first: another size, time of
+    modification or of change (which no one can set back), or another file."""
+    now = path.stat()
+    return (now.st_size, now.st_mtime_ns, now.st_ctime_ns, now.st_ino, now.st_dev) != (
+        before.st_size, before.st_mtime_ns, before.st_ctime_ns, before.st_ino, before.st_dev,
+    )  # fmt: skip
+
+
+def _changed_error(path: Path) -> LocalFileError:
+    return LocalFileError(
+        f"{path} changed while it was being read: nothing was stored "
+        "(upload it once it is complete)"
+    )
