@@ -247,8 +247,8 @@ def upload_in_parts(
     """A multipart upload of the file (or bytes), its parts sent side by side; with
     `create_only` the completion carries If-None-Match: * (S3 refuses it when the key
     exists). `before_complete` may stop it once every part is sent (a source that
-    changed meanwhile). Any failure aborts the upload. Returns the completion's ETag ("" when the
-    store sends none, as Ceph RGW does).
+    changed meanwhile). Any failure aborts the upload. Returns the completion's ETag
+    ("" when the store sends none, as Ceph RGW does).
 
     Each part carries its CRC32, which the completion lists, as `aws s3 cp` sends them:
     S3 checks the parts and keeps a composite checksum of them, instead of making one of
