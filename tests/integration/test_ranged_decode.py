@@ -40,8 +40,8 @@ def large_is_small(s3_backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def stored(backend: Backend, tmp_path: Path) -> tuple[bytes, bytes]:
-    """Two 6 MiB versions stored, the second a segmented delta of the first (1 MiB
-    inserted, runs overwritten)."""
+    """Two 6 MiB versions stored, the second a segmented delta of the first (half a
+    MiB inserted, runs overwritten)."""
     rng = random.Random(6)
     old = rng.randbytes(6 * MIB)
     new = bytearray(old)
