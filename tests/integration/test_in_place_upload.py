@@ -48,6 +48,17 @@ def versions(tmp_path: Path, size: int) -> tuple[Path, Path]:
     return tmp_path / "app-1.0.bin", tmp_path / "app-1.1.bin"
 
 
+def to_store(backend: Backend, tmp_path: Path, way: str, size: int) -> tuple[DeltaService, Path]:
+    """A service, and the file to store: the first version, or (for a delta) the second
+    with the first stored already."""
+    old, new = versions(tmp_path, size)
+    service = backend.service()
+    if way != "delta":
+        return service, old
+    store(service, backend, old, way)
+    return service, new
+
+
 def store(service: DeltaService, backend: Backend, path: Path, way: str) -> StoredAs:
     options = StoreOptions(no_delta=way == "whole")
     dest = ObjectKey(backend.bucket, f"r/{path.name}")
@@ -64,12 +75,7 @@ def overwrite_start_of(path: Path) -> None:
 def test_a_large_file_read_where_it_is_is_stored_exactly(
     backend: Backend, tmp_path: Path, way: str, size: int
 ) -> None:
-    old, new = versions(tmp_path, size)
-    service = backend.service()
-    path = old
-    if way == "delta":
-        store(service, backend, old, way)
-        path = new
+    service, path = to_store(backend, tmp_path, way, size)
     expected = StoredAs.DIRECT if way == "whole" else StoredAs.DELTA
     assert store(service, backend, path, way) is expected
     out = tmp_path / "down" / path.name
@@ -83,12 +89,7 @@ def test_a_large_file_written_to_before_it_is_stored_is_stored_nowhere(
 ) -> None:
     """The file is changed after it was hashed: as its store begins to read it again
     (the upload of it as a reference or as itself), or as it is delta'd (the encode)."""
-    old, new = versions(tmp_path, size)
-    service = backend.service()
-    path = old
-    if way == "delta":
-        store(service, backend, old, way)
-        path = new
+    service, path = to_store(backend, tmp_path, way, size)
     before = {getattr(entry, "key", "") for entry in backend.storage().list(backend.bucket, "r/")}
 
     def changing_first(method: Callable[..., Any]) -> Callable[..., Any]:
